@@ -1,0 +1,138 @@
+# mailbag - one plain GNU Makefile.  `make`, `make check`, `make demo`,
+# `make bench`, `make install PREFIX=/usr DESTDIR=...`, `make SAN=1 check`.
+#
+# Sources are picked up by directory, so a new driver (formats/foo.c), a
+# new command (cmd/foo.c, plus its row in cmd/commands.c) or a new unit
+# test (tests/unit/foo.c) needs no Makefile edit.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DESTDIR    ?=
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+PROVE      ?= prove
+JOBS       ?= 2
+
+# Third-party libraries, from pkg-config (Debian's -dev packages).
+PKGS := zlib
+
+WARN   := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+          -Wpointer-arith -Wformat=2 -Wno-unused-parameter
+ifeq ($(CI),true)
+WARN   += -Werror
+endif
+ifeq ($(WERROR),1)
+WARN   += -Werror
+endif
+
+OPT    ?= -O2
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -g $(OPT) $(WARN) \
+          -Ilibmbox -Iformats -Irepair -Icmd
+
+ifeq ($(SAN),1)
+B        := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+else
+B        := build
+SANFLAGS :=
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+ALL_CFLAGS  = $(BASE_CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+LIBS        = $(PKG_LIBS) -lcrypt
+
+LIB_SRCS  := $(wildcard libmbox/*.c) $(wildcard formats/*.c) $(wildcard repair/*.c)
+CMD_SRCS  := $(wildcard cmd/*.c)
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+HELP_SRCS := $(wildcard tests/helper/*.c)
+
+LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/%.o)
+CMD_OBJS  := $(CMD_SRCS:%.c=$(B)/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
+HELP_BINS := $(HELP_SRCS:tests/helper/%.c=$(B)/tests/helper/%)
+LIBA      := $(B)/libmbox.a
+BIN       := $(B)/bin/mailbag
+
+.PHONY: all check check-unit check-t demo bench install uninstall clean deps \
+        deps-build lint torture
+
+all: $(BIN) $(UNIT_BINS) $(HELP_BINS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBA): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CMD_OBJS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CMD_OBJS) $(LIBA) $(LIBS)
+
+$(B)/tests/unit/%: tests/unit/%.c tests/tap.h $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(LIBA) $(LIBS) $(ALL_LDFLAGS)
+
+$(B)/tests/helper/%: tests/helper/%.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(LIBA) $(LIBS) $(ALL_LDFLAGS)
+
+-include $(LIB_OBJS:.o=.d) $(CMD_OBJS:.o=.d)
+
+# Installs missing Debian packages (apt-get, as root or through sudo).
+deps:
+	@sh contrib/install-deps.sh test
+
+deps-build:
+	@sh contrib/install-deps.sh build
+
+# Every test: C unit tests and shell end-to-end tests, all TAP, one prove run.
+check: deps
+	@$(MAKE) --no-print-directory all
+	MAILBAG_BUILD=$(CURDIR)/$(B) $(PROVE) -j$(JOBS) --exec $(CURDIR)/tests/run-test \
+		$(UNIT_BINS) $(sort $(wildcard tests/t/t*.sh))
+
+check-unit: all
+	MAILBAG_BUILD=$(CURDIR)/$(B) $(PROVE) --exec $(CURDIR)/tests/run-test $(UNIT_BINS)
+
+check-t: all
+	MAILBAG_BUILD=$(CURDIR)/$(B) $(PROVE) -j$(JOBS) --exec $(CURDIR)/tests/run-test \
+		$(sort $(wildcard tests/t/t*.sh))
+
+demo: deps-build
+	@$(MAKE) --no-print-directory $(BIN)
+	@sh contrib/demo.sh $(CURDIR)/$(BIN)
+
+bench: deps
+	@$(MAKE) --no-print-directory OPT=-O2 all
+	@sh tests/bench/bench.sh $(CURDIR)/$(B)
+
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/mailbag
+	for c in `$(BIN) --list-commands`; do \
+		ln -sf mailbag $(DESTDIR)$(BINDIR)/mailbag-$$c; done
+	for a in `$(BIN) --list-aliases`; do \
+		ln -sf mailbag $(DESTDIR)$(BINDIR)/$$a; done
+	for s in 1 3 5 7 8; do \
+		ls man/*.$$s >/dev/null 2>&1 || continue; \
+		install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		install -m 0644 man/*.$$s $(DESTDIR)$(MANDIR)/man$$s/; done
+
+uninstall:
+	for c in `$(BIN) --list-commands`; do rm -f $(DESTDIR)$(BINDIR)/mailbag-$$c; done
+	for a in `$(BIN) --list-aliases`; do rm -f $(DESTDIR)$(BINDIR)/$$a; done
+	rm -f $(DESTDIR)$(BINDIR)/mailbag
+
+lint:
+	clang-format --dry-run -Werror $(LIB_SRCS) $(CMD_SRCS) libmbox/*.h
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,65 @@
+/*
+ * commands.c - the sorted command and alias tables.
+ *
+ * Built with -DCMD_TABLE_ONLY (by tests/unit/commands.c) the rows carry
+ * NULL function and usage pointers, so the table can be checked without
+ * linking every command.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+
+#ifdef CMD_TABLE_ONLY
+#define CMD_FN(id)    NULL
+#define CMD_USAGE(id) NULL
+#else
+#define CMD_FN(id)    cmd_##id
+#define CMD_USAGE(id) cmd_##id##_usage
+#endif
+
+/* id is the C name: "uid-rebuild" would be uid_rebuild. */
+#define ROW(name, id, flags, summary)                           \
+	{                                                       \
+		name, CMD_FN(id), flags, summary, CMD_USAGE(id) \
+	}
+
+/* Keep sorted by name (strcmp order): cmd_find() bisects it. */
+const struct cmd cmds[] = {
+	ROW("check", check, CMD_CTX,
+	    "verify mailboxes and report damage with byte offsets"),
+	ROW("convert", convert, CMD_CTX | CMD_WRITES,
+	    "copy a mailbox into another format, keeping flags and UIDs"),
+	ROW("formats", formats, 0, "list the mailbox formats this build knows"),
+};
+const size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);
+
+/* Kept sorted by alias as well. */
+const struct cmd_alias cmd_aliases[] = {
+	{ "mailbox-convert", "convert" },
+	{ "mbox-check", "check" },
+};
+const size_t ncmd_aliases = sizeof(cmd_aliases) / sizeof(cmd_aliases[0]);
+
+static int
+cmp_name(const void *key, const void *row)
+{
+	return strcmp(key, ((const struct cmd *)row)->name);
+}
+
+const struct cmd *
+cmd_find(const char *name)
+{
+	return bsearch(name, cmds, ncmds, sizeof(cmds[0]), cmp_name);
+}
+
+const struct cmd *
+cmd_find_alias(const char *alias)
+{
+	size_t i;
+
+	for (i = 0; i < ncmd_aliases; i++)
+		if (strcmp(cmd_aliases[i].alias, alias) == 0)
+			return cmd_find(cmd_aliases[i].command);
+	return NULL;
+}

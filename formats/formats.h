@@ -1,0 +1,14 @@
+/*
+ * formats.h - the format drivers.  Each lives in one file of this
+ * directory and exports one const struct mb_driver; formats/registry.c
+ * lists them.  See man/libmbox.3, section DRIVERS.
+ */
+#ifndef FORMATS_H
+#define FORMATS_H
+
+#include "mb-int.h"
+
+extern const struct mb_driver mbi_driver_unix;
+extern const struct mb_driver mbi_driver_mmdf;
+
+#endif /* FORMATS_H */

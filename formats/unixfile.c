@@ -1,0 +1,1874 @@
+/*
+ * unixfile.c - scanner, status headers, message reader and writer shared
+ * by the unix (mbox) and mmdf drivers.
+ *
+ * Reading streams the file through one buffer: memory is bounded by the
+ * longest line kept whole (the rest of a longer line is passed through
+ * in pieces), never by the mailbox.  What UW keeps in headers (section
+ * 2.5 of shared/spec/uw-formats.md) is parsed exactly as UW parses it:
+ * exact-case names, the R O D F A T letters in Status and X-Status,
+ * X-Keywords names, X-UID, and X-IMAP / X-IMAPbase in message 1 only.
+ *
+ * Writing a new mailbox builds it under a temporary name (the core
+ * publishes it); appending to an existing one happens in place under
+ * UW's locks (the /tmp lock for the session, dot-lock and flock around
+ * the write) with a tail journal, so a killed append is cut off by the
+ * next writer and never left half in the mailbox.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "unixfile.h"
+
+#define RD_CHUNK (1u << 20)	 /* bytes read at a time */
+#define LINE_KEEP (4u << 20)	 /* a longer line is handled in pieces */
+#define PSEUDO_RESERVE 3400	 /* room for 64 keywords in X-IMAP */
+#define SENDER_MAX 512
+
+/* Internal header ids (bit positions). */
+enum {
+	H_STATUS = 1,
+	H_XSTATUS,
+	H_XKEYWORDS,
+	H_XUID,
+	H_XIMAP,
+	H_XIMAPBASE,
+};
+
+static const struct {
+	const char *name;
+	size_t len;
+} internal_hdrs[] = {
+	[H_STATUS] = {"Status:", 7},	   [H_XSTATUS] = {"X-Status:", 9},
+	[H_XKEYWORDS] = {"X-Keywords:", 11}, [H_XUID] = {"X-UID:", 6},
+	[H_XIMAP] = {"X-IMAP:", 7},	   [H_XIMAPBASE] = {"X-IMAPbase:", 11},
+};
+
+int
+ux_internal_header(const char *line, size_t len)
+{
+	int i;
+
+	if (len < 6 || (line[0] != 'S' && line[0] != 'X'))
+		return 0;
+	for (i = H_STATUS; i <= H_XIMAPBASE; i++)
+		if (len >= internal_hdrs[i].len &&
+		    memcmp(line, internal_hdrs[i].name, internal_hdrs[i].len) == 0)
+			return i;
+	return 0;
+}
+
+/* The same names in another case or spacing: UW discards them. */
+static int
+bogus_internal_header(const char *line, size_t len)
+{
+	int i;
+	size_t n;
+
+	for (i = H_STATUS; i <= H_XIMAPBASE; i++) {
+		n = internal_hdrs[i].len - 1; /* without the colon */
+		if (len > n && strncasecmp(line, internal_hdrs[i].name, n) == 0) {
+			size_t k = n;
+
+			while (k < len && (line[k] == ' ' || line[k] == '\t'))
+				k++;
+			if (k < len && line[k] == ':')
+				return i;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Buffered line reader over [start, end) of a file.                    */
+
+struct lr {
+	int fd;
+	const char *path;
+	char *buf;
+	size_t cap, len, pos;
+	int64_t base;		/* file offset of buf[0] */
+	int64_t end;		/* stop here */
+	bool mid_line;		/* the previous piece was a cut line */
+};
+
+static int
+lr_init(struct lr *r, int fd, const char *path, int64_t start, int64_t end)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+	r->path = path;
+	r->cap = RD_CHUNK;
+	r->buf = malloc(r->cap);
+	r->base = start;
+	r->end = end;
+	return r->buf ? 0 : -1;
+}
+
+static void
+lr_free(struct lr *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+}
+
+/* Offset of the next unread byte. */
+static int64_t
+lr_tell(const struct lr *r)
+{
+	return r->base + (int64_t)r->pos;
+}
+
+static void
+lr_seek(struct lr *r, int64_t off)
+{
+	if (off >= r->base && off <= r->base + (int64_t)r->len) {
+		r->pos = (size_t)(off - r->base);
+	} else {
+		r->base = off;
+		r->len = r->pos = 0;
+	}
+	r->mid_line = false;
+}
+
+/* Read more: keep [pos, len), fill after it.  Returns bytes added, 0 at
+ * end, -1 on error. */
+static ssize_t
+lr_fill(struct lr *r, struct mb_err *e)
+{
+	int64_t fpos;
+	size_t want;
+	ssize_t n;
+
+	if (r->pos > 0) {
+		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+		r->base += (int64_t)r->pos;
+		r->len -= r->pos;
+		r->pos = 0;
+	}
+	if (r->len == r->cap) {
+		size_t ncap = r->cap * 2;
+		char *p;
+
+		if (ncap > LINE_KEEP + RD_CHUNK)
+			return 0; /* caller cuts the line */
+		p = realloc(r->buf, ncap);
+		if (p == NULL) {
+			mbi_err(e, MB_FATAL, MB_ENOMEM, r->path, -1,
+				"out of memory");
+			return -1;
+		}
+		r->buf = p;
+		r->cap = ncap;
+	}
+	fpos = r->base + (int64_t)r->len;
+	if (fpos >= r->end)
+		return 0;
+	want = r->cap - r->len;
+	if ((int64_t)want > r->end - fpos)
+		want = (size_t)(r->end - fpos);
+	n = mbi_pread_full(r->fd, r->buf + r->len, want, fpos);
+	if (n < 0) {
+		mbi_err_sys(e, MB_FATAL, errno, r->path,
+			    "cannot read at byte %lld", (long long)fpos);
+		return -1;
+	}
+	if ((size_t)n < want) {
+		/* the file shrank under us */
+		r->end = fpos + n;
+	}
+	r->len += (size_t)n;
+	return n;
+}
+
+/*
+ * Next line: *line and *len include the LF (absent at EOF or when cut).
+ * *start is true when the piece begins a line (false for the rest of a
+ * cut line).  Returns 1, 0 at the end, -1 on error.
+ */
+static int
+lr_line(struct lr *r, const char **line, size_t *len, bool *start,
+	struct mb_err *e)
+{
+	char *nl;
+	size_t from = r->pos;
+
+	for (;;) {
+		nl = memchr(r->buf + from, '\n', r->len - from);
+		if (nl != NULL)
+			break;
+		from = r->len - r->pos;
+		{
+			ssize_t n = lr_fill(r, e);
+
+			if (n < 0)
+				return -1;
+			if (n == 0) {
+				if (r->len == r->pos)
+					return 0;
+				/* EOF without LF, or a line longer than we
+				 * keep: hand out what we have */
+				*line = r->buf + r->pos;
+				*len = r->len - r->pos;
+				*start = !r->mid_line;
+				r->mid_line = r->base + (int64_t)r->len < r->end;
+				r->pos = r->len;
+				return 1;
+			}
+		}
+		from += r->pos;
+	}
+	*line = r->buf + r->pos;
+	*len = (size_t)(nl + 1 - (r->buf + r->pos));
+	*start = !r->mid_line;
+	r->mid_line = false;
+	r->pos += *len;
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Driver state                                                         */
+
+struct ux_state {
+	int flavor;
+	int fd;
+	struct stat st;		/* at open / last scan */
+	struct lr rd;
+	int64_t end;		/* bytes scanned so far belong to [0, end) */
+
+	/* scanner */
+	bool started;		/* past the leading blank bytes */
+	bool have_from;		/* a From line (unix) or delimiter is pending */
+	int64_t from_off;	/* offset of that line */
+	size_t from_len;	/* its length with the LF */
+	struct mbi_from from;	/* parsed (unix: pending From line) */
+	char sender[SENDER_MAX];
+	char envelope[SENDER_MAX + 64];
+	char cur_sender[SENDER_MAX];
+	char cur_envelope[SENDER_MAX + 64];
+	bool pending_valid;	/* a scanned message waits for next() */
+	struct mb_msg pending;
+	uint32_t scanned;	/* messages scanned (pseudo included) */
+	uint32_t prev_uid;
+	bool uids_known;	/* validity came from X-IMAP/X-IMAPbase */
+	bool uids_broken;
+	bool seen_crlf, seen_nul;
+	uint64_t quoted_from, quoted_from2, bare_from;
+	uint32_t hdr_uidlast;	/* last UID as recorded in message 1 */
+	int64_t uidlast_off;	/* offset of its 10 digits, or -1 */
+	int uidlast_width;
+
+	/* locks */
+	struct mbi_tmplock tl;
+	struct mbi_dotlock dl;
+	bool flocked;
+
+	/* writer */
+	bool writing;		/* appends are staged in the file */
+	bool created;		/* a new file (atomic create) */
+	int64_t orig_size;	/* size before our appends */
+	int64_t wpos;		/* where the next byte goes */
+	struct mbi_wbuf wb;
+	bool wb_init;
+	char tail[2];		/* the last two bytes of the file */
+	int tail_len;
+	bool last_nl;		/* the last message text ended in LF */
+	bool crlf;		/* write CRLF line ends */
+	struct mbi_tail journal;
+	int64_t pseudo_len;	/* bytes reserved for our pseudo-message */
+	bool renumbered;	/* a kept UID had to be replaced */
+	unsigned kw_written;	/* keywords named in the pseudo-message */
+};
+
+static struct ux_state *
+state(struct mb_box *b)
+{
+	return b->priv;
+}
+
+static void
+set_variant(struct mb_box *b, struct ux_state *s)
+{
+	const char *q = "";
+
+	if (s->flavor == UX_MMDF)
+		q = "";
+	else if (s->quoted_from2 > 0)
+		q = "mboxrd quoting";
+	else if (s->quoted_from > 0)
+		q = "mboxo quoting";
+	snprintf(b->variant, sizeof(b->variant), "%s%s%s%s%s", q,
+		 *q && s->seen_crlf ? ", " : "", s->seen_crlf ? "crlf" : "",
+		 (*q || s->seen_crlf) && s->seen_nul ? ", " : "",
+		 s->seen_nul ? "nul bytes" : "");
+}
+
+static bool
+is_blank_line(const char *p, size_t n)
+{
+	return (n == 1 && p[0] == '\n') || (n == 2 && p[0] == '\r' && p[1] == '\n');
+}
+
+static bool
+is_mmdf_delim(const char *p, size_t n)
+{
+	return (n == 5 && memcmp(p, "\1\1\1\1\n", 5) == 0) ||
+	       (n == 6 && memcmp(p, "\1\1\1\1\r\n", 6) == 0);
+}
+
+/* Strip LF and a CR before it. */
+static size_t
+chomp(const char *p, size_t n)
+{
+	if (n > 0 && p[n - 1] == '\n')
+		n--;
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	return n;
+}
+
+static bool
+from_line(const char *p, size_t n, struct mbi_from *f)
+{
+	if (n < 5 || memcmp(p, "From ", 5) != 0)
+		return false;
+	return mbi_from_line(p, chomp(p, n), f);
+}
+
+static void
+keep_from(struct ux_state *s, const char *p, size_t n)
+{
+	size_t k = chomp(p, n);
+	size_t sl = s->from.sender_len;
+
+	if (k >= sizeof(s->envelope))
+		k = sizeof(s->envelope) - 1;
+	memcpy(s->envelope, p, k);
+	s->envelope[k] = '\0';
+	if (sl >= sizeof(s->sender))
+		sl = sizeof(s->sender) - 1;
+	memcpy(s->sender, s->from.sender, sl);
+	s->sender[sl] = '\0';
+}
+
+/* Status / X-Status letters. */
+static unsigned
+status_flags(const char *p, size_t n)
+{
+	unsigned f = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		switch (p[i]) {
+		case 'R': f |= MB_SEEN; break;
+		case 'O': f |= MB_OLD; break;
+		case 'D': f |= MB_DELETED; break;
+		case 'F': f |= MB_FLAGGED; break;
+		case 'A': f |= MB_ANSWERED; break;
+		case 'T': f |= MB_DRAFT; break;
+		default: break;
+		}
+	return f;
+}
+
+static bool
+parse_u32(const char **pp, const char *end, uint32_t *out)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+
+	if (p >= end || *p < '0' || *p > '9')
+		return false;
+	while (p < end && *p >= '0' && *p <= '9') {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > 0xffffffffu)
+			return false;
+		p++;
+	}
+	*pp = p;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static const char *
+skip_sp(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
+/* Per-message facts gathered from its header. */
+struct hdrinfo {
+	unsigned flags;
+	uint64_t kw;
+	uint32_t uid;
+	bool has_uid;
+	bool has_ximap, has_ximapbase;
+	bool has_cl;
+	int64_t cl;
+	int64_t cl_off;
+	int64_t uid_off;
+};
+
+/*
+ * X-IMAP / X-IMAPbase: "<validity> <last uid> [keyword]...".  Honoured
+ * only in message 1 and only when no validity is known yet (UW).
+ */
+static void
+parse_ximap(struct mb_box *b, struct ux_state *s, const char *v,
+	    const char *end, int64_t off, int64_t voff, int hid)
+{
+	const char *p = skip_sp(v, end), *d;
+	uint32_t validity, last;
+
+	if (!parse_u32(&p, end, &validity) || validity == 0 ||
+	    (p = skip_sp(p, end)) >= end || !(d = p, parse_u32(&p, end, &last))) {
+		mbi_diag(b, MB_DIAG_DAMAGE, "bad-ximap", off, s->scanned + 1, 0,
+			 "malformed %s header: UIDs and keywords of this "
+			 "mailbox are lost to UW and mailbag",
+			 internal_hdrs[hid].name);
+		return;
+	}
+	b->uidvalidity = validity;
+	b->uidlast = last;
+	s->hdr_uidlast = last;
+	s->uids_known = true;
+	s->uidlast_off = voff + (d - v);
+	s->uidlast_width = (int)(p - d);
+	for (;;) {
+		const char *k;
+
+		p = skip_sp(p, end);
+		if (p >= end)
+			break;
+		k = p;
+		while (p < end && *p != ' ' && *p != '\t')
+			p++;
+		if (mbi_kw_add(b, k, (size_t)(p - k)) < 0)
+			mbi_diag(b, MB_DIAG_WARN, "too-many-keywords", off,
+				 s->scanned + 1, 0,
+				 "more than %d keywords; '%.*s' is ignored",
+				 MB_MAX_KEYWORDS, (int)(p - k), k);
+	}
+}
+
+static void
+parse_keywords(struct mb_box *b, struct ux_state *s, struct hdrinfo *h,
+	       const char *p, const char *end, int64_t off)
+{
+	for (;;) {
+		const char *k;
+		int i;
+
+		p = skip_sp(p, end);
+		if (p >= end)
+			break;
+		k = p;
+		while (p < end && *p != ' ' && *p != '\t')
+			p++;
+		i = mbi_kw_find(b, k, (size_t)(p - k));
+		if (i < 0) {
+			/* UW drops names its X-IMAP list lacks; keep them */
+			if (s->uids_known)
+				mbi_diag(b, MB_DIAG_WARN, "undeclared-keyword",
+					 off, s->scanned + 1, 0,
+					 "keyword '%.*s' is not declared in "
+					 "X-IMAP/X-IMAPbase (UW ignores it)",
+					 (int)(p - k), k);
+			i = mbi_kw_add(b, k, (size_t)(p - k));
+		}
+		if (i >= 0)
+			h->kw |= (uint64_t)1 << i;
+		else
+			mbi_diag(b, MB_DIAG_WARN, "too-many-keywords", off,
+				 s->scanned + 1, 0,
+				 "more than %d keywords; '%.*s' is ignored",
+				 MB_MAX_KEYWORDS, (int)(p - k), k);
+	}
+}
+
+static void
+header_line(struct mb_box *b, struct ux_state *s, struct hdrinfo *h,
+	    const char *line, size_t n, int64_t off)
+{
+	int id = ux_internal_header(line, n);
+	const char *end = line + chomp(line, n), *v;
+
+	if (id == 0) {
+		if ((line[0] == 'C' || line[0] == 'c') && n > 15 &&
+		    strncasecmp(line, "Content-Length:", 15) == 0) {
+			const char *p = skip_sp(line + 15, end);
+			uint32_t cl;
+
+			if (parse_u32(&p, end, &cl)) {
+				h->has_cl = true;
+				h->cl = cl;
+				h->cl_off = off;
+			}
+		} else if ((b->mode & MB_CHECK) &&
+			   (line[0] == 'S' || line[0] == 's' || line[0] == 'X' ||
+			    line[0] == 'x') &&
+			   (id = bogus_internal_header(line, n)) != 0) {
+			mbi_diag(b, MB_DIAG_WARN, "bogus-header", off,
+				 s->scanned + 1, 0,
+				 "bogus %.*s header: UW discards it and "
+				 "ignores its value",
+				 (int)internal_hdrs[id].len - 1,
+				 internal_hdrs[id].name);
+		}
+		return;
+	}
+	v = line + internal_hdrs[id].len;
+	switch (id) {
+	case H_STATUS:
+	case H_XSTATUS:
+		h->flags |= status_flags(v, (size_t)(end - v));
+		break;
+	case H_XKEYWORDS:
+		parse_keywords(b, s, h, v, end, off);
+		break;
+	case H_XUID: {
+		const char *p = skip_sp(v, end);
+
+		if (parse_u32(&p, end, &h->uid) && skip_sp(p, end) == end) {
+			h->has_uid = true;
+			h->uid_off = off;
+		} else {
+			mbi_diag(b, MB_DIAG_DAMAGE, "bad-x-uid", off,
+				 s->scanned + 1, 0, "malformed X-UID header");
+		}
+		break;
+	}
+	case H_XIMAP:
+	case H_XIMAPBASE:
+		if (id == H_XIMAP)
+			h->has_ximap = true;
+		else
+			h->has_ximapbase = true;
+		if (s->scanned == 0 && !s->uids_known)
+			parse_ximap(b, s, v, end, off, off + (v - line), id);
+		else
+			mbi_diag(b, MB_DIAG_WARN, "stray-ximap", off,
+				 s->scanned + 1, 0,
+				 "%s header outside the first message is "
+				 "ignored", internal_hdrs[id].name);
+		break;
+	}
+}
+
+/*
+ * Scan one message from the current position.  For unix the pending From
+ * line has been read; for mmdf the opening delimiter has.  Fills *m and
+ * says whether it was the pseudo-message.  Returns MB_OK, MB_END (no
+ * message left), MB_FATAL.
+ */
+static int
+scan_message(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
+	     bool *pseudo, struct mb_err *e)
+{
+	struct hdrinfo h;
+	const char *line;
+	size_t n;
+	bool start, in_header = true, last_blank = false, ended = false;
+	bool after_internal = false;
+	int64_t off, body_off = -1, text_off, text_end = -1;
+	int64_t last_blank_off = -1;
+	int rc;
+
+	memset(&h, 0, sizeof(h));
+	memset(m, 0, sizeof(*m));
+	*pseudo = false;
+	m->offset = s->from_off;
+	memcpy(s->cur_sender, s->sender, sizeof(s->sender));
+	memcpy(s->cur_envelope, s->envelope, sizeof(s->envelope));
+	text_off = s->from_off + (int64_t)s->from_len;
+
+	if (s->flavor == UX_MMDF) {
+		/* optional From line right after the delimiter */
+		s->from.date_ok = false;
+		s->cur_sender[0] = s->cur_envelope[0] = '\0';
+		off = lr_tell(&s->rd);
+		rc = lr_line(&s->rd, &line, &n, &start, e);
+		if (rc < 0)
+			return MB_FATAL;
+		if (rc > 0 && from_line(line, n, &s->from)) {
+			keep_from(s, line, n);
+			memcpy(s->cur_sender, s->sender, sizeof(s->sender));
+			memcpy(s->cur_envelope, s->envelope,
+			       sizeof(s->envelope));
+			text_off = off + (int64_t)n;
+		} else {
+			s->from.date_ok = false;
+			text_off = off;
+			lr_seek(&s->rd, off);
+		}
+	}
+	m->idate = s->from.date_ok ? s->from.t : 0;
+	m->idate_tz = s->from.date_ok ? s->from.tz : 0;
+	if (!s->from.date_ok && (s->flavor == UX_UNIX || s->cur_envelope[0]))
+		mbi_diag(b, MB_DIAG_WARN, "bad-date", s->from_off,
+			 s->scanned + 1, 0,
+			 "unparsable date in the From line");
+
+	for (;;) {
+		off = lr_tell(&s->rd);
+		rc = lr_line(&s->rd, &line, &n, &start, e);
+		if (rc < 0)
+			return MB_FATAL;
+		if (rc == 0) {
+			if (s->flavor == UX_MMDF && (b->mode & MB_CHECK))
+				mbi_diag(b, MB_DIAG_DAMAGE, "truncated", off,
+					 s->scanned + 1, 0,
+					 "last message has no closing ^A^A^A^A "
+					 "line (truncated?)");
+			text_end = off;
+			ended = true;
+			s->have_from = false;
+			break;
+		}
+		if (!start) {
+			last_blank = false;
+			continue;
+		}
+		if (memchr(line, '\0', n) != NULL)
+			s->seen_nul = true;
+		if (n >= 2 && line[n - 2] == '\r' && line[n - 1] == '\n')
+			s->seen_crlf = true;
+		if (s->flavor == UX_UNIX && line[0] == 'F' &&
+		    from_line(line, n, &s->from)) {
+			/* the next message begins here */
+			s->have_from = true;
+			s->from_off = off;
+			s->from_len = n;
+			keep_from(s, line, n);
+			if (!last_blank && (b->mode & MB_CHECK))
+				mbi_diag(b, MB_DIAG_WARN, "no-blank-line", off,
+					 s->scanned + 2, 0,
+					 "no blank line before this From line "
+					 "(some readers will not split here)");
+			text_end = last_blank ? last_blank_off : off;
+			break;
+		}
+		if (s->flavor == UX_MMDF && line[0] == '\1' &&
+		    is_mmdf_delim(line, n)) {
+			text_end = last_blank ? last_blank_off : off;
+			s->have_from = false;
+			break;
+		}
+		if (in_header) {
+			if (is_blank_line(line, n)) {
+				in_header = false;
+				body_off = off + (int64_t)n;
+			} else if (line[0] == ' ' || line[0] == '\t') {
+				if (after_internal && (b->mode & MB_CHECK))
+					mbi_diag(b, MB_DIAG_WARN,
+						 "bogus-continuation", off,
+						 s->scanned + 1, 0,
+						 "continuation of a status "
+						 "header: UW discards it");
+			} else {
+				after_internal =
+					ux_internal_header(line, n) != 0;
+				header_line(b, s, &h, line, n, off);
+			}
+		}
+		if (!in_header && s->flavor == UX_UNIX && line[0] == 'F' &&
+		    n >= 5 && memcmp(line, "From ", 5) == 0) {
+			s->bare_from++;
+			if (b->mode & MB_CHECK)
+				mbi_diag(b, MB_DIAG_DAMAGE, "unquoted-from", off,
+					 s->scanned + 1, 0,
+					 "body line starts with an unquoted "
+					 "\"From \": readers that split on "
+					 "every \"From \" line see a new "
+					 "message here");
+		} else if (line[0] == '>' && s->flavor == UX_UNIX) {
+			size_t k = 1;
+
+			while (k < n && line[k] == '>')
+				k++;
+			if (n - k >= 5 && memcmp(line + k, "From ", 5) == 0) {
+				if (k == 1)
+					s->quoted_from++;
+				else
+					s->quoted_from2++;
+			}
+		}
+		last_blank = is_blank_line(line, n);
+		if (last_blank)
+			last_blank_off = off;
+	}
+	(void)ended;
+	m->size = text_end - m->offset;
+	m->text_offset = text_off;
+	m->text_size = text_end - text_off;
+	m->flags = h.flags;
+	m->keywords = h.kw;
+	m->sender = s->cur_sender[0] || s->flavor == UX_UNIX ? s->cur_sender
+							      : NULL;
+	m->envelope = s->cur_envelope[0] ? s->cur_envelope : NULL;
+
+	if (h.has_cl && body_off >= 0 && (b->mode & MB_CHECK) &&
+	    h.cl != text_end - body_off)
+		mbi_diag(b, MB_DIAG_DAMAGE, "content-length", h.cl_off,
+			 s->scanned + 1, 0,
+			 "Content-Length: %lld disagrees with the framing "
+			 "(the body is %lld bytes); readers that trust it "
+			 "split differently",
+			 (long long)h.cl, (long long)(text_end - body_off));
+
+	/* the pseudo-message: X-IMAP in message 1 */
+	if (s->scanned == 0 && h.has_ximap && s->uids_known) {
+		*pseudo = true;
+		b->has_pseudo = true;
+		s->scanned++;
+		return MB_OK;
+	}
+	s->scanned++;
+
+	/* UIDs (section 2.5) */
+	if (h.has_uid && s->uids_known) {
+		if (h.uid == 0 || h.uid <= s->prev_uid) {
+			s->uids_broken = true;
+			mbi_diag(b, MB_DIAG_DAMAGE,
+				 h.uid == s->prev_uid ? "duplicate-uid"
+						      : "uid-order",
+				 h.uid_off, s->scanned - (b->has_pseudo ? 1 : 0),
+				 h.uid,
+				 h.uid == s->prev_uid
+					 ? "X-UID %u repeats the previous "
+					   "message's UID: UW will renumber "
+					   "every message"
+					 : "X-UID %u is not above the previous "
+					   "UID %u: UW will renumber every "
+					   "message",
+				 h.uid, s->prev_uid);
+		} else {
+			if (h.uid > b->uidlast) {
+				mbi_diag(b, MB_DIAG_WARN, "uid-above-last",
+					 h.uid_off,
+					 s->scanned - (b->has_pseudo ? 1 : 0),
+					 h.uid,
+					 "X-UID %u is above the last UID %u "
+					 "recorded in X-IMAP/X-IMAPbase",
+					 h.uid, b->uidlast);
+				b->uidlast = h.uid;
+			}
+			m->uid = h.uid;
+			s->prev_uid = h.uid;
+		}
+	} else if (h.has_uid) {
+		mbi_diag(b, MB_DIAG_WARN, "uid-without-base", h.uid_off,
+			 s->scanned, h.uid,
+			 "X-UID without X-IMAP/X-IMAPbase in the first "
+			 "message is ignored");
+	} else if (s->uids_known) {
+		mbi_diag(b, MB_DIAG_WARN, "missing-uid", m->offset,
+			 s->scanned - (b->has_pseudo ? 1 : 0), 0,
+			 "message has no X-UID (UW assigns one at its next "
+			 "read/write open)");
+	}
+	return MB_OK;
+}
+
+/*
+ * Find the first message.  unix: skip CR/LF/SP/TAB (UW tolerates them
+ * from broken MTAs), then the first line must be a From line.  mmdf: the
+ * file must start with the delimiter.  In check mode a bad start is
+ * reported and the scan resumes at the first valid delimiter.
+ */
+static int
+find_start(struct mb_box *b, struct ux_state *s, struct mb_err *e)
+{
+	const char *line;
+	size_t n;
+	bool start, reported = false;
+	int64_t off, garbage_from = -1;
+	int rc;
+
+	s->started = true;
+	for (;;) {
+		off = lr_tell(&s->rd);
+		rc = lr_line(&s->rd, &line, &n, &start, e);
+		if (rc < 0)
+			return MB_FATAL;
+		if (rc == 0)
+			break;
+		if (!start)
+			continue;
+		if (s->flavor == UX_UNIX && garbage_from < 0 && !reported) {
+			size_t k = 0;
+
+			while (k < n && (line[k] == '\n' || line[k] == '\r' ||
+					 line[k] == ' ' || line[k] == '\t'))
+				k++;
+			if (k == n)
+				continue; /* leading blank bytes */
+			if (k > 0) {
+				/* blank bytes, then text on the same line */
+				lr_seek(&s->rd, off + (int64_t)k);
+				if (off + (int64_t)k > 0)
+					mbi_diag(b, MB_DIAG_WARN,
+						 "leading-blanks", 0, 0, 0,
+						 "%lld blank bytes before the "
+						 "first From line",
+						 (long long)(off + (int64_t)k));
+				continue;
+			}
+			if (off > 0)
+				mbi_diag(b, MB_DIAG_WARN, "leading-blanks", 0,
+					 0, 0,
+					 "%lld blank bytes before the first "
+					 "From line",
+					 (long long)off);
+		}
+		if (s->flavor == UX_UNIX && line[0] == 'F' &&
+		    from_line(line, n, &s->from)) {
+			s->have_from = true;
+			s->from_off = off;
+			s->from_len = n;
+			keep_from(s, line, n);
+			break;
+		}
+		if (s->flavor == UX_MMDF && is_mmdf_delim(line, n)) {
+			s->have_from = true;
+			s->from_off = off;
+			s->from_len = n;
+			break;
+		}
+		if (!(b->mode & MB_CHECK))
+			return mbi_err(e, MB_FATAL, MB_EFORMAT, b->path, off,
+				       s->flavor == UX_UNIX
+					       ? "not a valid From line where "
+						 "the first message should "
+						 "begin (mailbag repair can "
+						 "fix it)"
+					       : "no ^A^A^A^A line where the "
+						 "first message should begin");
+		if (!reported) {
+			mbi_diag(b, MB_DIAG_DAMAGE, "bad-first-line", off, 0, 0,
+				 s->flavor == UX_UNIX
+					 ? "first line is not a valid From "
+					   "line: UW calls the file not a "
+					   "mailbox (an INBOX looks empty or "
+					   "like one huge message)"
+					 : "file does not start with a "
+					   "^A^A^A^A line");
+			reported = true;
+			garbage_from = off;
+		}
+	}
+	if (reported && s->have_from)
+		mbi_diag(b, MB_DIAG_DAMAGE, "garbage", garbage_from, 0, 0,
+			 "%lld bytes that belong to no message",
+			 (long long)(s->from_off - garbage_from));
+	else if (reported)
+		mbi_diag(b, MB_DIAG_DAMAGE, "garbage", garbage_from, 0, 0,
+			 "no message found in %lld bytes",
+			 (long long)(s->end - garbage_from));
+	return MB_OK;
+}
+
+/* After an MMDF message's closing delimiter, the next must open one. */
+static int
+mmdf_next_delim(struct mb_box *b, struct ux_state *s, struct mb_err *e)
+{
+	const char *line;
+	size_t n;
+	bool start;
+	int64_t off, bad = -1;
+	int rc;
+
+	for (;;) {
+		off = lr_tell(&s->rd);
+		rc = lr_line(&s->rd, &line, &n, &start, e);
+		if (rc < 0)
+			return MB_FATAL;
+		if (rc == 0)
+			break;
+		if (start && is_mmdf_delim(line, n)) {
+			s->have_from = true;
+			s->from_off = off;
+			s->from_len = n;
+			break;
+		}
+		if (bad < 0 && !(start && is_blank_line(line, n)))
+			bad = off;
+	}
+	if (bad >= 0) {
+		if (!(b->mode & MB_CHECK))
+			return mbi_err(e, MB_FATAL, MB_EFORMAT, b->path, bad,
+				       "text between MMDF messages");
+		mbi_diag(b, MB_DIAG_DAMAGE, "garbage", bad, 0, 0,
+			 "text between two MMDF messages belongs to no "
+			 "message");
+	}
+	return MB_OK;
+}
+
+/* Scan until a message that is not the pseudo-message; MB_END at EOF. */
+static int
+scan_next(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
+	  struct mb_err *e)
+{
+	bool pseudo;
+	int rc;
+
+	for (;;) {
+		if (!s->started && (rc = find_start(b, s, e)) != MB_OK)
+			return rc;
+		if (!s->have_from && s->flavor == UX_MMDF && s->scanned > 0 &&
+		    (rc = mmdf_next_delim(b, s, e)) != MB_OK)
+			return rc;
+		if (!s->have_from) {
+			set_variant(b, s);
+			return MB_END;
+		}
+		s->have_from = false;
+		rc = scan_message(b, s, m, &pseudo, e);
+		if (rc != MB_OK)
+			return rc;
+		if (!pseudo)
+			return MB_OK;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Open, create, close                                                  */
+
+static int
+take_write_locks(struct mb_box *b, struct ux_state *s, struct mb_err *e)
+{
+	int rc;
+
+	rc = mbi_dotlock_take(b->ctx, b->path, &s->dl, b->ctx->lock_timeout, e);
+	if (rc != MB_OK)
+		return rc;
+	rc = mbi_flock(s->fd, LOCK_EX, b->ctx->lock_timeout, b->path, e);
+	if (rc != MB_OK) {
+		mbi_dotlock_release(&s->dl);
+		return rc;
+	}
+	s->flocked = true;
+	return MB_OK;
+}
+
+static void
+drop_write_locks(struct ux_state *s)
+{
+	if (s->flocked) {
+		flock(s->fd, LOCK_UN);
+		s->flocked = false;
+	}
+	mbi_dotlock_release(&s->dl);
+}
+
+static int
+alloc_state(struct mb_box *b, int flavor, struct mb_err *e)
+{
+	struct ux_state *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+			       "out of memory");
+	s->flavor = flavor;
+	s->fd = -1;
+	s->tl.fd = -1;
+	s->dl.helper_fd = -1;
+	s->uidlast_off = -1;
+	b->priv = s;
+	return MB_OK;
+}
+
+int
+ux_open(struct mb_box *b, int flavor, struct mb_err *e)
+{
+	struct ux_state *s;
+	int rc, flags = (b->mode & MB_RDWR) ? O_RDWR : O_RDONLY;
+
+	if ((rc = alloc_state(b, flavor, e)) != MB_OK)
+		return rc;
+	s = state(b);
+	s->fd = open(b->path, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	if (s->fd < 0) {
+		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
+				 "cannot open mailbox");
+		goto fail;
+	}
+	if (fstat(s->fd, &s->st) < 0 || !S_ISREG(s->st.st_mode)) {
+		rc = mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, -1,
+			     "not a regular file");
+		goto fail;
+	}
+	if (b->mode & MB_RDWR) {
+		/* UW: the /tmp lock, exclusive, for the whole session */
+		rc = mbi_tmplock_open(&s->st, &s->tl, e);
+		if (rc == MB_OK)
+			rc = mbi_tmplock_lock(&s->tl, LOCK_EX,
+					      b->ctx->lock_timeout, e);
+		if (rc != MB_OK)
+			goto fail;
+		mbi_tmplock_write_pid(&s->tl);
+		/* a writer killed mid-append left a torn tail: cut it */
+		rc = take_write_locks(b, s, e);
+		if (rc != MB_OK)
+			goto fail;
+		{
+			int64_t cut = 0;
+
+			rc = mbi_tail_recover(b->path, s->fd, &cut, e);
+			if (rc != MB_OK)
+				goto fail;
+			if (cut > 0) {
+				mbi_diag(b, MB_DIAG_INFO, "tail-recovered", -1,
+					 0, 0,
+					 "removed %lld bytes left by an "
+					 "interrupted append",
+					 (long long)cut);
+				fstat(s->fd, &s->st);
+			}
+		}
+		/* hold the dot-lock and flock while parsing (UW) */
+	} else if (!(b->mode & MB_NOLOCK)) {
+		rc = mbi_flock(s->fd, LOCK_SH, b->ctx->lock_timeout, b->path, e);
+		if (rc != MB_OK)
+			goto fail;
+		s->flocked = true;
+	}
+	s->end = s->st.st_size;
+	if (lr_init(&s->rd, s->fd, b->path, 0, s->end) < 0) {
+		rc = mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+			     "out of memory");
+		goto fail;
+	}
+	/* scan message 1 now, so X-IMAP/X-IMAPbase are known at open */
+	rc = scan_next(b, s, &s->pending, e);
+	if (rc == MB_OK)
+		s->pending_valid = true;
+	else if (rc != MB_END)
+		goto fail;
+	if (b->uidvalidity == 0 && (b->mode & MB_RDWR))
+		b->uidvalidity = (uint32_t)time(NULL);
+	return MB_OK;
+fail:
+	ux_close(b);
+	return rc;
+}
+
+int
+ux_next(struct mb_box *b, struct mb_msg *out, struct mb_err *e)
+{
+	struct ux_state *s = state(b);
+	int rc;
+
+	if (s->pending_valid) {
+		*out = s->pending;
+		s->pending_valid = false;
+		return MB_OK;
+	}
+	if (s->created)
+		return MB_END;
+	rc = scan_next(b, s, out, e);
+	if (rc == MB_OK && s->end > 0)
+		mbi_progress(b, out->offset, s->end);
+	if (rc == MB_END && s->uids_broken)
+		snprintf(b->variant + strlen(b->variant),
+			 sizeof(b->variant) - strlen(b->variant), "%s%s",
+			 b->variant[0] ? ", " : "", "UIDs broken");
+	return rc;
+}
+
+int
+ux_create(struct mb_box *b, int flavor, struct mb_err *e)
+{
+	struct ux_state *s;
+	int rc;
+
+	if ((rc = alloc_state(b, flavor, e)) != MB_OK)
+		return rc;
+	s = state(b);
+	s->fd = open(b->path,
+		     O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (s->fd < 0) {
+		rc = mbi_err_sys(e, MB_FAILED, errno, b->final_path,
+				 "cannot create mailbox");
+		ux_close(b);
+		return rc;
+	}
+	fstat(s->fd, &s->st);
+	s->created = true;
+	s->writing = true;
+	b->uidvalidity = (uint32_t)time(NULL);
+	b->uidlast = 0;
+	return MB_OK;
+}
+
+void
+ux_close(struct mb_box *b)
+{
+	struct ux_state *s = state(b);
+
+	if (s == NULL)
+		return;
+	if (s->writing && !s->created && s->journal.active) {
+		/* staged appends never committed: roll them back */
+		if (s->wb_init)
+			s->wb.len = 0;
+		if (ftruncate(s->fd, s->orig_size) == 0 && fsync(s->fd) == 0)
+			mbi_tail_end(&s->journal, NULL);
+	}
+	if (s->wb_init)
+		mbi_wbuf_free(&s->wb);
+	drop_write_locks(s);
+	if (s->tl.fd >= 0)
+		mbi_tmplock_release(&s->tl);
+	lr_free(&s->rd);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
+	b->priv = NULL;
+}
+
+int
+ux_poll(struct mb_box *b, bool *changed, struct mb_err *e)
+{
+	struct ux_state *s = state(b);
+	struct stat st;
+
+	if (fstat(s->fd, &st) < 0)
+		return mbi_err_sys(e, MB_FATAL, errno, b->path,
+				   "cannot stat mailbox");
+	if (st.st_size < s->end)
+		return mbi_err(e, MB_FATAL, MB_ECHANGED, b->path, st.st_size,
+			       "mailbox shrank from %lld to %lld bytes",
+			       (long long)s->end, (long long)st.st_size);
+	if (st.st_size == s->end) {
+		if (st.st_mtim.tv_sec != s->st.st_mtim.tv_sec ||
+		    st.st_mtim.tv_nsec != s->st.st_mtim.tv_nsec) {
+			s->st = st;
+			return mbi_err(e, MB_FATAL, MB_ECHANGED, b->path, -1,
+				       "mailbox was rewritten by another "
+				       "process");
+		}
+		return MB_OK;
+	}
+	/* appended: let the scanner go on into the new bytes */
+	s->rd.end = st.st_size;
+	s->end = st.st_size;
+	s->st = st;
+	b->scanned = false;
+	*changed = true;
+	return MB_OK;
+}
+
+int
+ux_remove(struct mb_ctx *ctx, const char *path, struct mb_err *e)
+{
+	struct mbi_dotlock dl = {.helper_fd = -1};
+	struct mbi_tmplock tl = {.fd = -1};
+	struct stat st;
+	int rc;
+
+	if (lstat(path, &st) < 0)
+		return mbi_err_sys(e, MB_FAILED, errno, path,
+				   "cannot delete mailbox");
+	rc = mbi_tmplock_open(&st, &tl, e);
+	if (rc == MB_OK)
+		rc = mbi_tmplock_lock(&tl, LOCK_EX, 0, e);
+	if (rc != MB_OK) {
+		if (tl.fd >= 0)
+			close(tl.fd);
+		return rc == MB_RETRY
+			       ? mbi_err(e, MB_RETRY, MB_ELOCKED, path, -1,
+					 "mailbox is in use by another process")
+			       : rc;
+	}
+	rc = mbi_dotlock_take(ctx, path, &dl, ctx->lock_timeout, e);
+	if (rc == MB_OK) {
+		if (unlink(path) < 0)
+			rc = mbi_err_sys(e, MB_FAILED, errno, path,
+					 "cannot delete mailbox");
+		else
+			mbi_fsync_dir(path, NULL);
+		mbi_dotlock_release(&dl);
+	}
+	mbi_tmplock_release(&tl);
+	return rc;
+}
+
+int
+ux_rename(struct mb_ctx *ctx, const char *from, const char *to,
+	  struct mb_err *e)
+{
+	struct mbi_dotlock dl = {.helper_fd = -1};
+	int rc;
+
+	rc = mbi_dotlock_take(ctx, from, &dl, ctx->lock_timeout, e);
+	if (rc != MB_OK)
+		return rc;
+	rc = mbi_publish(from, to, e);
+	if (rc == MB_OK)
+		unlink(from); /* mbi_publish links when it cannot rename */
+	mbi_dotlock_release(&dl);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading a message's text                                             */
+
+/*
+ * Streams [text_offset, +text_size) less the internal headers (and the
+ * continuation lines of those) in the header part; with MB_UNQUOTE, one
+ * ">" is taken off body lines matching ^>+From .
+ */
+struct msg_reader {
+	struct mb_reader r;
+	struct lr lr;
+	bool unquote;
+	bool in_header;
+	bool skipping;		/* inside an internal header field */
+	const char *piece;	/* rest of the current line to hand out */
+	size_t piece_len;
+};
+
+static ssize_t
+msg_read(struct mb_reader *rr, void *buf, size_t len, struct mb_err *e)
+{
+	struct msg_reader *m = (struct msg_reader *)rr;
+	size_t done = 0;
+
+	while (done < len) {
+		const char *line;
+		size_t n;
+		bool start;
+		int rc;
+
+		if (m->piece_len > 0) {
+			size_t k = m->piece_len < len - done ? m->piece_len
+							     : len - done;
+
+			memcpy((char *)buf + done, m->piece, k);
+			m->piece += k;
+			m->piece_len -= k;
+			done += k;
+			continue;
+		}
+		rc = lr_line(&m->lr, &line, &n, &start, e);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			break;
+		if (m->in_header && start) {
+			if (is_blank_line(line, n)) {
+				m->in_header = false;
+				m->skipping = false;
+			} else if (line[0] == ' ' || line[0] == '\t') {
+				if (m->skipping)
+					continue;
+			} else {
+				m->skipping = ux_internal_header(line, n) != 0;
+				if (m->skipping)
+					continue;
+			}
+		} else if (m->in_header && m->skipping) {
+			continue;
+		} else if (m->unquote && start && !m->in_header && n > 5 &&
+			   line[0] == '>') {
+			size_t k = 1;
+
+			while (k < n && line[k] == '>')
+				k++;
+			if (n - k >= 5 && memcmp(line + k, "From ", 5) == 0) {
+				line++;
+				n--;
+			}
+		}
+		m->piece = line;
+		m->piece_len = n;
+	}
+	return (ssize_t)done;
+}
+
+static void
+msg_close(struct mb_reader *rr)
+{
+	struct msg_reader *m = (struct msg_reader *)rr;
+
+	lr_free(&m->lr);
+	free(m);
+}
+
+int
+ux_msg_open(struct mb_box *b, const struct mb_msg *msg, struct mb_reader **out,
+	    struct mb_err *e)
+{
+	struct ux_state *s = state(b);
+	struct msg_reader *m;
+
+	if (msg->text_offset < 0 || msg->text_offset + msg->text_size > s->end)
+		return mbi_err(e, MB_FAILED, MB_EINVAL, b->path, msg->offset,
+			       "no such message");
+	m = calloc(1, sizeof(*m));
+	if (m == NULL ||
+	    lr_init(&m->lr, s->fd, b->path, msg->text_offset,
+		    msg->text_offset + msg->text_size) < 0) {
+		free(m);
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+			       "out of memory");
+	}
+	m->r.read = msg_read;
+	m->r.rewind = NULL;
+	m->r.close = msg_close;
+	m->r.size = -1;
+	m->unquote = (b->mode & MB_UNQUOTE) != 0;
+	m->in_header = true;
+	*out = &m->r;
+	return MB_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing                                                              */
+
+/* Lines from an mb_reader, cut into pieces past LINE_KEEP. */
+struct src_lines {
+	struct mb_reader *r;
+	char *buf;
+	size_t cap, len, pos;
+	bool eof, mid;
+};
+
+static int
+sl_line(struct src_lines *sl, const char **line, size_t *n, bool *start,
+	struct mb_err *e)
+{
+	char *nl;
+	size_t from = sl->pos;
+
+	for (;;) {
+		nl = memchr(sl->buf + from, '\n', sl->len - from);
+		if (nl != NULL || sl->eof)
+			break;
+		if (sl->pos > 0) {
+			memmove(sl->buf, sl->buf + sl->pos, sl->len - sl->pos);
+			sl->len -= sl->pos;
+			sl->pos = 0;
+		}
+		from = sl->len;
+		if (sl->len == sl->cap) {
+			if (sl->cap >= LINE_KEEP)
+				break; /* cut the line */
+			char *p = realloc(sl->buf, sl->cap * 2);
+
+			if (p == NULL)
+				return mbi_err(e, MB_FATAL, MB_ENOMEM, NULL, -1,
+					       "out of memory");
+			sl->buf = p;
+			sl->cap *= 2;
+		}
+		{
+			ssize_t r = mb_reader_read(sl->r, sl->buf + sl->len,
+						   sl->cap - sl->len, e);
+
+			if (r < 0)
+				return MB_FAILED;
+			if (r == 0)
+				sl->eof = true;
+			sl->len += (size_t)r;
+		}
+	}
+	*start = !sl->mid;
+	*line = sl->buf + sl->pos;
+	if (nl != NULL) {
+		*n = (size_t)(nl + 1 - *line);
+		sl->mid = false;
+	} else {
+		*n = sl->len - sl->pos;
+		sl->mid = !sl->eof;
+	}
+	sl->pos += *n;
+	return *n > 0 ? 1 : 0;
+}
+
+static int
+put(struct ux_state *s, const void *p, size_t n, struct mb_err *e)
+{
+	const char *c = p;
+
+	if (n == 0)
+		return MB_OK;
+	if (mbi_wbuf_put(&s->wb, p, n, e) != MB_OK)
+		return MB_FAILED;
+	/* remember the last three bytes written, for separators */
+	if (n >= 3) {
+		memcpy(s->tail, c + n - 3, 3);
+		s->tail_len = 3;
+	} else {
+		size_t keep = (size_t)s->tail_len + n > 3 ? 3 - n : (size_t)s->tail_len;
+
+		memmove(s->tail, s->tail + s->tail_len - keep, keep);
+		memcpy(s->tail + keep, c, n);
+		s->tail_len = (int)(keep + n);
+	}
+	return MB_OK;
+}
+
+static int
+puts_(struct ux_state *s, const char *str, struct mb_err *e)
+{
+	return put(s, str, strlen(str), e);
+}
+
+static const char *
+eol(const struct ux_state *s)
+{
+	return s->crlf ? "\r\n" : "\n";
+}
+
+static bool
+tail_blank(const struct ux_state *s)
+{
+	const char *t = s->tail;
+
+	if (s->tail_len >= 2 && t[s->tail_len - 1] == '\n' &&
+	    t[s->tail_len - 2] == '\n')
+		return true;
+	return s->tail_len == 3 && memcmp(t, "\n\r\n", 3) == 0;
+}
+
+static bool
+tail_nl(const struct ux_state *s)
+{
+	return s->tail_len > 0 && s->tail[s->tail_len - 1] == '\n';
+}
+
+static const char *const months[] = {"Jan", "Feb", "Mar", "Apr",
+				      "May", "Jun", "Jul", "Aug",
+				      "Sep", "Oct", "Nov", "Dec"};
+
+/*
+ * The FOLDER INTERNAL DATA message, UW's marker lines with our text.
+ * The body is padded with blank lines to exactly `size` bytes (when
+ * size > 0), so it can be regenerated in place at commit with the final
+ * keyword list and last UID.
+ */
+static int
+build_pseudo(struct mb_box *b, struct ux_state *s, time_t now,
+	     struct mbi_buf *out, size_t size)
+{
+	char ct[64];
+	int y, mon, d, hh, mm, ss, wd;
+	unsigned i;
+
+	mb_date_ctime(now, 0, ct, sizeof(ct));
+	if (strlen(ct) > 6)
+		ct[strlen(ct) - 6] = '\0'; /* UW writes plain ctime here */
+	mbi_civil_from_secs(now, &y, &mon, &d, &hh, &mm, &ss, &wd);
+	if (s->flavor == UX_MMDF && mbi_buf_addstr(out, "\1\1\1\1\n") < 0)
+		return -1;
+	if (mbi_buf_addf(out,
+			 "From MAILER-DAEMON %s\n"
+			 "Date: %02d %s %04d %02d:%02d:%02d +0000\n"
+			 "From: Mail System Internal Data <MAILER-DAEMON@%s>\n"
+			 "Subject: DON'T DELETE THIS MESSAGE -- FOLDER "
+			 "INTERNAL DATA\n"
+			 "Message-ID: <%lld@%s>\n"
+			 "X-IMAP: %010u %010u",
+			 ct, d, months[mon - 1], y, hh, mm, ss,
+			 b->ctx->localhost, (long long)now, b->ctx->localhost,
+			 b->uidvalidity, b->uidlast) < 0)
+		return -1;
+	for (i = 0; i < b->nkw; i++)
+		if (mbi_buf_addf(out, " %s", b->kw[i]) < 0)
+			return -1;
+	if (mbi_buf_addstr(out,
+			   "\nStatus: RO\n\n"
+			   "This message keeps data that the mail programs "
+			   "need for this folder:\n"
+			   "its unique identifiers and its keywords.  It is "
+			   "not a real message.\n"
+			   "Deleting it loses that data; it is then made "
+			   "again from scratch.\n") < 0)
+		return -1;
+	/* closing: separator (unix) or LF + delimiter (mmdf) */
+	{
+		size_t closing = s->flavor == UX_MMDF ? 6 : 1;
+
+		if (size > 0) {
+			if (out->len + closing > size)
+				return -1;
+			while (out->len + closing < size)
+				if (mbi_buf_add(out, "\n", 1) < 0)
+					return -1;
+		}
+		if (mbi_buf_addstr(out, s->flavor == UX_MMDF ? "\n\1\1\1\1\n"
+							   : "\n") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+write_pseudo(struct mb_box *b, struct ux_state *s, struct mb_err *e)
+{
+	struct mbi_buf pb;
+	int rc;
+
+	mbi_buf_init(&pb);
+	if (build_pseudo(b, s, time(NULL), &pb, 0) < 0) {
+		mbi_buf_free(&pb);
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+			       "out of memory");
+	}
+	/* pad so that 64 keywords fit later */
+	s->pseudo_len = (int64_t)pb.len + PSEUDO_RESERVE;
+	mbi_buf_reset(&pb);
+	if (build_pseudo(b, s, time(NULL), &pb, (size_t)s->pseudo_len) < 0) {
+		mbi_buf_free(&pb);
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+			       "out of memory");
+	}
+	rc = put(s, pb.buf, pb.len, e);
+	mbi_buf_free(&pb);
+	b->has_pseudo = true;
+	s->kw_written = b->nkw;
+	return rc;
+}
+
+/* Get ready to write: first append to a new or an existing mailbox. */
+static int
+start_writing(struct mb_box *b, struct ux_state *s, struct mb_err *e)
+{
+	struct mb_msg m;
+	int rc;
+
+	if (s->wb_init)
+		return MB_OK;
+	if (!s->created) {
+		/* learn the last UID: scan what is left */
+		if (s->pending_valid) {
+			s->pending_valid = false;
+		}
+		while ((rc = scan_next(b, s, &m, e)) == MB_OK)
+			;
+		if (rc != MB_END)
+			return rc;
+		b->scanned = true;
+		s->orig_size = s->end;
+		s->tail_len = (int)(s->end < 3 ? s->end : 3);
+		if (s->tail_len > 0 &&
+		    mbi_pread_full(s->fd, s->tail, (size_t)s->tail_len,
+				   s->end - s->tail_len) != s->tail_len)
+			return mbi_err_sys(e, MB_FAILED, errno, b->path,
+					   "cannot read mailbox");
+		rc = mbi_tail_begin(b->path, s->fd, &s->journal, e);
+		if (rc != MB_OK)
+			return rc;
+		s->writing = true;
+	}
+	s->wpos = s->orig_size;
+	if (mbi_wbuf_init(&s->wb, s->fd, b->path, s->wpos, e) != MB_OK)
+		return MB_FATAL;
+	s->wb_init = true;
+	if (s->created && b->ctx->uw_metadata)
+		return write_pseudo(b, s, e);
+	return MB_OK;
+}
+
+static int
+put_line(struct mb_box *b, struct ux_state *s, const char *line, size_t n,
+	 bool start, bool header, struct mb_err *e)
+{
+	if (start) {
+		if (header && ux_internal_header(line, n) &&
+		    puts_(s, "X-Original-", e) != MB_OK)
+			return MB_FAILED;
+		if (s->flavor == UX_UNIX && n >= 5) {
+			size_t k = 0;
+
+			if (b->ctx->quote == MB_QUOTE_MBOXRD)
+				while (k < n && line[k] == '>')
+					k++;
+			if (n - k >= 5 && memcmp(line + k, "From ", 5) == 0 &&
+			    put(s, ">", 1, e) != MB_OK)
+				return MB_FAILED;
+		}
+	}
+	if (s->flavor == UX_MMDF) {
+		/* ^A bytes could forge a delimiter: MMDF removes them */
+		const char *p = line, *end = line + n, *a;
+
+		while ((a = memchr(p, '\1', (size_t)(end - p))) != NULL) {
+			if (put(s, p, (size_t)(a - p), e) != MB_OK)
+				return MB_FAILED;
+			p = a + 1;
+		}
+		return put(s, p, (size_t)(end - p), e);
+	}
+	return put(s, line, n, e);
+}
+
+static int
+put_status(struct mb_box *b, struct ux_state *s, unsigned flags, uint64_t kw,
+	   uint32_t uid, struct mb_err *e)
+{
+	struct mbi_buf sb;
+	size_t blk;
+	unsigned i;
+	int rc;
+
+	mbi_buf_init(&sb);
+	mbi_buf_addf(&sb, "Status: %s%s%s", flags & MB_SEEN ? "R" : "",
+		     flags & MB_OLD ? "O" : "", eol(s));
+	mbi_buf_addf(&sb, "X-Status: %s%s%s%s%s", flags & MB_DELETED ? "D" : "",
+		     flags & MB_FLAGGED ? "F" : "",
+		     flags & MB_ANSWERED ? "A" : "", flags & MB_DRAFT ? "T" : "",
+		     eol(s));
+	if (b->ctx->uw_metadata) {
+		mbi_buf_addstr(&sb, "X-Keywords:");
+		for (i = 0; i < b->nkw; i++)
+			if (kw & ((uint64_t)1 << i))
+				mbi_buf_addf(&sb, " %s", b->kw[i]);
+		/* UW pads so that flag changes fit in place later */
+		blk = sb.len;
+		while (blk < 50) {
+			mbi_buf_add(&sb, " ", 1);
+			blk++;
+		}
+		mbi_buf_addf(&sb, "%sX-UID: %u%s", eol(s), uid, eol(s));
+	}
+	if (sb.cap == 0) /* every add failed */
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+			       "out of memory");
+	rc = put(s, sb.buf, sb.len, e);
+	mbi_buf_free(&sb);
+	return rc;
+}
+
+/* A From line for a message that brings none. */
+static void
+make_from_line(const struct mb_newmsg *meta, char *buf, size_t size)
+{
+	char date[64], sender[SENDER_MAX];
+	const char *snd = meta->sender && *meta->sender ? meta->sender
+							: "MAILER-DAEMON";
+	int64_t t = meta->idate >= 0 ? meta->idate : (int64_t)time(NULL);
+	size_t i;
+
+	snprintf(sender, sizeof(sender), "%s", snd);
+	for (i = 0; sender[i]; i++)
+		if (sender[i] == '\n' || sender[i] == '\r' ||
+		    sender[i] == ' ' || sender[i] == '\t')
+			sender[i] = '_';
+	mb_date_ctime(t, meta->idate >= 0 ? meta->idate_tz : 0, date,
+		      sizeof(date));
+	snprintf(buf, size, "From %s %s", sender, date);
+}
+
+int
+ux_append(struct mb_box *b, const struct mb_newmsg *meta,
+	  struct mb_reader *src, uint32_t *uid_out, struct mb_err *e)
+{
+	struct ux_state *s = state(b);
+	struct src_lines sl;
+	char fromline[SENDER_MAX + 128];
+	const char *line;
+	size_t n, i;
+	bool start, header = true, status_done = false, first = true;
+	uint64_t kw = 0;
+	uint32_t uid = 0;
+	int rc;
+
+	rc = start_writing(b, s, e);
+	if (rc != MB_OK)
+		return rc;
+	if (!s->dl.held && s->created == false)
+		return mbi_err(e, MB_FAILED, MB_EINTERNAL, b->path, -1,
+			       "append without the mailbox lock");
+	mbi_dotlock_refresh(&s->dl);
+
+	/* keywords by name onto this mailbox's list */
+	for (i = 0; i < meta->nkeywords; i++) {
+		int k = mbi_kw_add(b, meta->keywords[i],
+				   strlen(meta->keywords[i]));
+
+		if (k >= 0)
+			kw |= (uint64_t)1 << k;
+	}
+	if (b->ctx->uw_metadata) {
+		if (s->created && meta->uid > s->prev_uid) {
+			uid = meta->uid;
+		} else {
+			if (s->created && meta->uid != 0)
+				s->renumbered = true;
+			uid = (b->uidlast > s->prev_uid ? b->uidlast
+							: s->prev_uid) + 1;
+		}
+		s->prev_uid = uid;
+		if (uid > b->uidlast)
+			b->uidlast = uid;
+	}
+
+	memset(&sl, 0, sizeof(sl));
+	sl.r = src;
+	sl.cap = RD_CHUNK;
+	sl.buf = malloc(sl.cap);
+	if (sl.buf == NULL)
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+			       "out of memory");
+	rc = sl_line(&sl, &line, &n, &start, e);
+	if (rc < 0)
+		goto out;
+	s->crlf = rc > 0 && n >= 2 && line[n - 2] == '\r' && line[n - 1] == '\n';
+
+	/* separator after the previous message */
+	if (s->wpos > 0 || s->wb.pos > 0) {
+		if (s->flavor == UX_UNIX && !tail_blank(s))
+			rc = puts_(s, tail_nl(s) ? eol(s) : "\n\n", e);
+		else if (s->flavor == UX_MMDF && !tail_nl(s))
+			rc = puts_(s, "\n", e);
+		if (rc < 0)
+			goto out;
+	}
+	if (s->flavor == UX_MMDF && (rc = puts_(s, "\1\1\1\1\n", e)) < 0)
+		goto out;
+	if (meta->envelope && !strpbrk(meta->envelope, "\r\n") &&
+	    mbi_from_line(meta->envelope, strlen(meta->envelope), NULL))
+		snprintf(fromline, sizeof(fromline), "%s", meta->envelope);
+	else
+		make_from_line(meta, fromline, sizeof(fromline));
+	if ((rc = puts_(s, fromline, e)) < 0 || (rc = puts_(s, eol(s), e)) < 0)
+		goto out;
+
+	while (rc > 0 || first) {
+		if (!first) {
+			rc = sl_line(&sl, &line, &n, &start, e);
+			if (rc < 0)
+				goto out;
+			if (rc == 0)
+				break;
+		}
+		first = false;
+		if (rc == 0)
+			break;
+		if (header && start && is_blank_line(line, n)) {
+			rc = put_status(b, s, meta->flags, kw, uid, e);
+			if (rc < 0)
+				goto out;
+			status_done = true;
+			header = false;
+		}
+		rc = put_line(b, s, line, n, start, header, e);
+		if (rc < 0)
+			goto out;
+		rc = 1;
+		s->last_nl = n > 0 && line[n - 1] == '\n';
+	}
+	if (!status_done) {
+		/* a message that is all header */
+		if (!tail_nl(s) && (rc = puts_(s, eol(s), e)) < 0)
+			goto out;
+		if ((rc = put_status(b, s, meta->flags, kw, uid, e)) < 0)
+			goto out;
+		s->last_nl = true;
+	}
+	if (s->flavor == UX_MMDF) {
+		rc = puts_(s, tail_nl(s) ? "\n\1\1\1\1\n" : "\n\n\1\1\1\1\n", e);
+		if (rc < 0)
+			goto out;
+	}
+	rc = MB_OK;
+	if (uid_out)
+		*uid_out = uid;
+	b->nmsgs++;
+out:
+	free(sl.buf);
+	return rc < 0 ? rc : MB_OK;
+}
+
+/* Rewrite the pseudo-message in place with the final UIDs and keywords. */
+static int
+finish_pseudo(struct mb_box *b, struct ux_state *s, struct mb_err *e)
+{
+	struct mbi_buf pb;
+	int rc;
+
+	if (s->renumbered) {
+		uint32_t v = (uint32_t)time(NULL);
+
+		b->uidvalidity = v == b->uidvalidity ? v + 1 : v;
+	}
+	mbi_buf_init(&pb);
+	if (build_pseudo(b, s, time(NULL), &pb, (size_t)s->pseudo_len) < 0) {
+		mbi_buf_free(&pb);
+		return mbi_err(e, MB_FATAL, MB_ELIMIT, b->path, 0,
+			       "keywords do not fit in the pseudo-message");
+	}
+	rc = mbi_pwrite_all(s->fd, pb.buf, pb.len, 0, b->path, e);
+	mbi_buf_free(&pb);
+	return rc;
+}
+
+/* Existing mailbox: record the new last UID where it fits in place. */
+static int
+patch_uidlast(struct mb_box *b, struct ux_state *s, struct mb_err *e)
+{
+	char num[16];
+	int w;
+
+	if (s->uidlast_off < 0 || b->uidlast == s->hdr_uidlast)
+		return MB_OK;
+	w = snprintf(num, sizeof(num), "%0*u", s->uidlast_width, b->uidlast);
+	if (w != s->uidlast_width)
+		return MB_OK; /* UW raises its last UID from the X-UIDs */
+	return mbi_pwrite_all(s->fd, num, (size_t)w, s->uidlast_off, b->path, e);
+}
+
+int
+ux_commit(struct mb_box *b, struct mb_err *e)
+{
+	struct ux_state *s = state(b);
+	int rc;
+
+	if (!s->writing)
+		return MB_OK;
+	if (!s->wb_init && (rc = start_writing(b, s, e)) != MB_OK)
+		return rc;
+	/* the separator after the last message, unless its text had no
+	 * final newline: then the file ends with that text, as it came */
+	if (s->flavor == UX_UNIX && s->wb.pos > s->orig_size && s->last_nl &&
+	    !tail_blank(s) && (rc = puts_(s, eol(s), e)) != MB_OK)
+		return rc;
+	if ((rc = mbi_wbuf_flush(&s->wb, e)) != MB_OK)
+		return rc;
+	if (s->created && b->ctx->uw_metadata && s->pseudo_len > 0)
+		rc = finish_pseudo(b, s, e);
+	else if (!s->created) {
+		rc = patch_uidlast(b, s, e);
+		if (rc == MB_OK && b->nkw > s->kw_written && s->uids_known)
+			mbi_diag(b, MB_DIAG_WARN, "keywords-undeclared", -1, 0,
+				 0,
+				 "new keywords are not declared in the "
+				 "mailbox's X-IMAP header; UW ignores them "
+				 "until mailbag rewrites the mailbox");
+	}
+	if (rc != MB_OK)
+		return rc;
+	if (fsync(s->fd) < 0)
+		return mbi_err_sys(e, MB_FAILED, errno, b->path,
+				   "cannot write mailbox to disk");
+	if (!s->created) {
+		rc = mbi_tail_end(&s->journal, e);
+		if (rc != MB_OK)
+			return rc;
+		s->orig_size = s->wb.pos;
+	}
+	s->end = s->wb.pos;
+	return MB_OK;
+}

@@ -1,0 +1,514 @@
+/*
+ * lock.c - the locks UW c-client and mail delivery agents agree on:
+ * dot-locks beside the mailbox, flock()/fcntl() on the file itself, and
+ * the world-writable /tmp/.<dev>.<ino> files (uw-formats.md section 12).
+ *
+ * Waiting is done by polling with LOCK_NB / F_SETLK: first every 10 ms,
+ * backing off to once a second, so nothing here touches signals or
+ * alarms and a short lock held by another process costs little.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mb-int.h"
+
+#define POLL_FIRST_MS 10
+#define POLL_MAX_MS   1000
+#define REFRESH_EVERY 60 /* seconds between dot-lock touches */
+#define TMPLOCK_TRIES 8	 /* reopen attempts when the name moves */
+
+/* ------------------------------------------------------------------ */
+/* Waiting                                                              */
+
+struct waiter {
+	struct timespec deadline;
+	long next_ms;
+	bool once; /* timeout 0: a single attempt */
+};
+
+static void
+wait_init(struct waiter *w, int timeout)
+{
+	clock_gettime(CLOCK_MONOTONIC, &w->deadline);
+	if (timeout > 0)
+		w->deadline.tv_sec += timeout;
+	w->next_ms = POLL_FIRST_MS;
+	w->once = timeout <= 0;
+}
+
+/* Sleep before the next attempt; false once the time is up. */
+static bool
+wait_more(struct waiter *w)
+{
+	struct timespec now, ts;
+	long left_ms, ms;
+
+	if (w->once)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left_ms = (long)(w->deadline.tv_sec - now.tv_sec) * 1000 +
+		  (w->deadline.tv_nsec - now.tv_nsec) / 1000000;
+	if (left_ms <= 0)
+		return false;
+	ms = w->next_ms < left_ms ? w->next_ms : left_ms;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL); /* EINTR only shortens one nap */
+	w->next_ms *= 2;
+	if (w->next_ms > POLL_MAX_MS)
+		w->next_ms = POLL_MAX_MS;
+	return true;
+}
+
+static const char *
+nz(const char *path)
+{
+	return path != NULL ? path : "(unknown)";
+}
+
+/* ------------------------------------------------------------------ */
+/* Dot-locks                                                            */
+
+static int
+err_lock_perm(struct mb_err *e, int err, const char *lock)
+{
+	int r;
+
+	r = mbi_err(e, MB_FAILED, MB_EPERM, lock, -1,
+		    "cannot create lock file '%s': Permission denied (the "
+		    "spool directory needs a setgid lock helper or mode 1777)",
+		    lock);
+	if (e != NULL)
+		e->sys_errno = err;
+	return r;
+}
+
+static void
+host_name(struct mb_ctx *ctx, char *out, size_t size)
+{
+	char *p;
+
+	if (ctx->localhost[0] != '\0')
+		snprintf(out, size, "%s", ctx->localhost);
+	else if (gethostname(out, size) != 0 || out[0] == '\0')
+		snprintf(out, size, "localhost");
+	out[size - 1] = '\0';
+	for (p = out; *p != '\0'; p++)
+		if (*p == '/')
+			*p = '_';
+}
+
+/*
+ * One attempt at creating the lock.  Returns MB_OK (got it), MB_RETRY
+ * (someone else has it) or MB_FAILED.
+ */
+static int
+dotlock_try(struct mb_ctx *ctx, struct mbi_dotlock *dl, struct mb_err *e)
+{
+	char host[256], post[PATH_MAX + 320];
+	struct stat st;
+	int fd, n, err;
+	bool linked;
+
+	host_name(ctx, host, sizeof(host));
+	n = snprintf(post, sizeof(post), "%s.%lld.%ld.%s", dl->path,
+		     (long long)time(NULL), (long)getpid(), host);
+	if (n < 0 || (size_t)n >= sizeof(post) || (size_t)n >= PATH_MAX)
+		return mbi_err(e, MB_FAILED, MB_EINVAL, dl->path, -1,
+			       "lock file name too long");
+
+	fd = open(post, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0666);
+	if (fd < 0) {
+		err = errno;
+		if (err == EEXIST) /* another thread of ours, this second */
+			return MB_RETRY;
+		if (err == EACCES || err == EPERM)
+			return err_lock_perm(e, err, dl->path);
+		return mbi_err_sys(e, MB_FAILED, err, dl->path,
+				   "cannot create lock file '%s'", dl->path);
+	}
+	(void)fchmod(fd, 0666); /* undo the umask, as UW does */
+	close(fd);
+
+	linked = link(post, dl->path) == 0;
+	err = errno;
+	if (!linked && err == EPERM) {
+		/* No hard links on this file system: plain O_EXCL. */
+		unlink(post);
+		fd = open(dl->path,
+			  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			  0666);
+		if (fd < 0) {
+			err = errno;
+			if (err == EEXIST)
+				return MB_RETRY;
+			if (err == EACCES || err == EPERM)
+				return err_lock_perm(e, err, dl->path);
+			return mbi_err_sys(e, MB_FAILED, err, dl->path,
+					   "cannot create lock file '%s'",
+					   dl->path);
+		}
+		(void)fchmod(fd, 0666);
+		if (fstat(fd, &st) != 0) {
+			err = errno;
+			close(fd);
+			unlink(dl->path);
+			return mbi_err_sys(e, MB_FAILED, err, dl->path,
+					   "cannot stat lock file '%s'",
+					   dl->path);
+		}
+		close(fd);
+	} else {
+		/*
+		 * Over NFS link() can report failure for a link that was
+		 * made (a lost reply), so the post's link count decides.
+		 */
+		if (lstat(post, &st) != 0) {
+			err = errno;
+			unlink(post);
+			return mbi_err_sys(e, MB_FAILED, err, post,
+					   "cannot stat '%s'", post);
+		}
+		unlink(post);
+		if (st.st_nlink != 2) {
+			if (linked || err == EEXIST)
+				return MB_RETRY;
+			if (err == EACCES)
+				return err_lock_perm(e, err, dl->path);
+			return mbi_err_sys(e, MB_FAILED, err, dl->path,
+					   "cannot create lock file '%s'",
+					   dl->path);
+		}
+	}
+	dl->held = true;
+	dl->dev = st.st_dev;
+	dl->ino = st.st_ino;
+	dl->refreshed = time(NULL);
+	return MB_OK;
+}
+
+/* The newer of ctime and mtime; a refresh moves both. */
+static time_t
+lock_age_base(const struct stat *st)
+{
+	return st->st_ctime > st->st_mtime ? st->st_ctime : st->st_mtime;
+}
+
+int
+mbi_dotlock_take(struct mb_ctx *ctx, const char *mailbox,
+		 struct mbi_dotlock *dl, int timeout, struct mb_err *e)
+{
+	struct waiter w;
+	struct stat st;
+	int n, r;
+
+	dl->held = false;
+	dl->refreshed = 0;
+	dl->dev = 0;
+	dl->ino = 0;
+	dl->helper_pid = 0;
+	dl->helper_fd = -1;
+	n = snprintf(dl->path, sizeof(dl->path), "%s.lock", mailbox);
+	if (n < 0 || (size_t)n >= sizeof(dl->path)) {
+		dl->path[0] = '\0';
+		return mbi_err(e, MB_FAILED, MB_EINVAL, mailbox, -1,
+			       "mailbox name too long for a lock file");
+	}
+	if (!ctx->dotlock)
+		return MB_OK;
+
+	wait_init(&w, timeout);
+	for (;;) {
+		if (lstat(dl->path, &st) == 0) {
+			if (S_ISLNK(st.st_mode))
+				return mbi_err(e, MB_FAILED, MB_EPERM, dl->path,
+					       -1,
+					       "symbolic link on lock name");
+			if (ctx->dotlock_stale > 0 &&
+			    time(NULL) - lock_age_base(&st) >=
+				    (time_t)ctx->dotlock_stale) {
+				struct stat again;
+
+				/* Break it, unless it was just replaced. */
+				if (lstat(dl->path, &again) != 0 ||
+				    again.st_dev != st.st_dev ||
+				    again.st_ino != st.st_ino ||
+				    lock_age_base(&again) !=
+					    lock_age_base(&st) ||
+				    unlink(dl->path) == 0 || errno == ENOENT)
+					continue;
+				/* Cannot remove it: wait like for a live one. */
+			}
+			r = MB_RETRY;
+		} else if (errno != ENOENT) {
+			return mbi_err_sys(e, MB_FAILED, errno, dl->path,
+					   "cannot check lock file '%s'",
+					   dl->path);
+		} else {
+			r = dotlock_try(ctx, dl, e);
+			if (r != MB_RETRY)
+				return r;
+		}
+		if (!wait_more(&w))
+			return mbi_err(e, MB_RETRY, MB_ELOCKED, mailbox, -1,
+				       "mailbox '%s' is locked", mailbox);
+	}
+}
+
+/* Is the lock file still the one we made? */
+static bool
+dotlock_ours(const struct mbi_dotlock *dl)
+{
+	struct stat st;
+
+	return lstat(dl->path, &st) == 0 && S_ISREG(st.st_mode) &&
+	       st.st_dev == dl->dev && st.st_ino == dl->ino;
+}
+
+void
+mbi_dotlock_refresh(struct mbi_dotlock *dl)
+{
+	time_t now;
+
+	if (!dl->held)
+		return;
+	now = time(NULL);
+	if (now - dl->refreshed <= REFRESH_EVERY)
+		return;
+	if (dotlock_ours(dl))
+		(void)utimensat(AT_FDCWD, dl->path, NULL, AT_SYMLINK_NOFOLLOW);
+	dl->refreshed = now;
+}
+
+void
+mbi_dotlock_release(struct mbi_dotlock *dl)
+{
+	if (!dl->held)
+		return;
+	/* A lock broken as stale and retaken by another is theirs now. */
+	if (dotlock_ours(dl))
+		unlink(dl->path);
+	dl->held = false;
+}
+
+/* ------------------------------------------------------------------ */
+/* flock and fcntl                                                      */
+
+int
+mbi_flock(int fd, int op, int timeout, const char *path, struct mb_err *e)
+{
+	struct waiter w;
+
+	op &= ~LOCK_NB;
+	wait_init(&w, timeout);
+	for (;;) {
+		if (flock(fd, op | (op == LOCK_UN ? 0 : LOCK_NB)) == 0)
+			return MB_OK;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK)
+			return mbi_err_sys(e, MB_FAILED, errno, path,
+					   "cannot lock '%s'", nz(path));
+		if (!wait_more(&w))
+			return mbi_err(e, MB_RETRY, MB_ELOCKED, path, -1,
+				       "mailbox '%s' is locked", nz(path));
+	}
+}
+
+int
+mbi_fcntl_lock(int fd, short type, int timeout, const char *path,
+	       struct mb_err *e)
+{
+	struct waiter w;
+	struct flock fl;
+
+	wait_init(&w, timeout);
+	for (;;) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = type;
+		fl.l_whence = SEEK_SET;
+		fl.l_start = 0;
+		fl.l_len = 0; /* to the end, however far it grows */
+		if (fcntl(fd, F_SETLK, &fl) == 0)
+			return MB_OK;
+		if (errno == EINTR)
+			continue;
+		if (errno != EACCES && errno != EAGAIN)
+			return mbi_err_sys(e, MB_FAILED, errno, path,
+					   "cannot lock '%s'", nz(path));
+		if (!wait_more(&w))
+			return mbi_err(e, MB_RETRY, MB_ELOCKED, path, -1,
+				       "mailbox '%s' is locked", nz(path));
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* /tmp/.<dev>.<ino>                                                    */
+
+/* Is st a safe lock file: a regular file with a single name? */
+static int
+tmplock_check(const struct stat *st, const char *path, struct mb_err *e)
+{
+	if (S_ISLNK(st->st_mode))
+		return mbi_err(e, MB_FAILED, MB_EPERM, path, -1,
+			       "symbolic link on lock name");
+	if (!S_ISREG(st->st_mode))
+		return mbi_err(e, MB_FAILED, MB_EPERM, path, -1,
+			       "lock name is not a regular file");
+	if (st->st_nlink != 1)
+		return mbi_err(e, MB_FAILED, MB_EPERM, path, -1,
+			       "hard link to lock name");
+	return MB_OK;
+}
+
+static int
+tmplock_open_path(struct mbi_tmplock *tl, struct mb_err *e)
+{
+	struct stat lst, fst;
+	int i, fd, r;
+
+	for (i = 0; i < TMPLOCK_TRIES; i++) {
+		if (lstat(tl->path, &lst) == 0) {
+			r = tmplock_check(&lst, tl->path, e);
+			if (r != MB_OK)
+				return r;
+			/*
+			 * Never O_CREAT here: with fs.protected_regular a
+			 * sticky /tmp refuses it on another user's file.
+			 */
+			fd = open(tl->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0) {
+				if (errno == ENOENT)
+					continue; /* just removed */
+				if (errno == ELOOP)
+					return mbi_err(
+						e, MB_FAILED, MB_EPERM,
+						tl->path, -1,
+						"symbolic link on lock name");
+				return mbi_err_sys(
+					e, MB_FAILED, errno, tl->path,
+					"cannot open lock file '%s'", tl->path);
+			}
+			if (fstat(fd, &fst) != 0 || fst.st_dev != lst.st_dev ||
+			    fst.st_ino != lst.st_ino) {
+				close(fd);
+				continue; /* replaced meanwhile */
+			}
+			r = tmplock_check(&fst, tl->path, e);
+			if (r != MB_OK) {
+				close(fd);
+				return r;
+			}
+			tl->fd = fd;
+			return MB_OK;
+		}
+		if (errno != ENOENT)
+			return mbi_err_sys(e, MB_FAILED, errno, tl->path,
+					   "cannot check lock file '%s'",
+					   tl->path);
+		fd = open(tl->path,
+			  O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			  0666);
+		if (fd < 0) {
+			if (errno == EEXIST)
+				continue; /* lost a race: open theirs */
+			return mbi_err_sys(e, MB_FAILED, errno, tl->path,
+					   "cannot create lock file '%s'",
+					   tl->path);
+		}
+		/* World-writable on purpose: other users share it. */
+		(void)fchmod(fd, 0666);
+		tl->fd = fd;
+		return MB_OK;
+	}
+	return mbi_err(e, MB_RETRY, MB_ELOCKED, tl->path, -1,
+		       "lock file '%s' keeps changing", tl->path);
+}
+
+int
+mbi_tmplock_open(const struct stat *st, struct mbi_tmplock *tl,
+		 struct mb_err *e)
+{
+	tl->fd = -1;
+	snprintf(tl->path, sizeof(tl->path), "/tmp/.%llx.%llx",
+		 (unsigned long long)st->st_dev,
+		 (unsigned long long)st->st_ino);
+	return tmplock_open_path(tl, e);
+}
+
+/* Does the name still lead to our open file, safely? */
+static bool
+tmplock_same(const struct mbi_tmplock *tl)
+{
+	struct stat lst, fst;
+
+	if (lstat(tl->path, &lst) != 0 || fstat(tl->fd, &fst) != 0)
+		return false;
+	return S_ISREG(lst.st_mode) && lst.st_nlink == 1 &&
+	       lst.st_dev == fst.st_dev && lst.st_ino == fst.st_ino;
+}
+
+int
+mbi_tmplock_lock(struct mbi_tmplock *tl, int op, int timeout, struct mb_err *e)
+{
+	int i, r;
+
+	if (tl->fd < 0) {
+		r = tmplock_open_path(tl, e);
+		if (r != MB_OK)
+			return r;
+	}
+	for (i = 0; i < TMPLOCK_TRIES; i++) {
+		r = mbi_flock(tl->fd, op, timeout, tl->path, e);
+		if (r != MB_OK || (op & ~LOCK_NB) == LOCK_UN)
+			return r;
+		/*
+		 * The previous holder may have unlinked the name between our
+		 * open and our flock, or someone may have put another file
+		 * there: then this lock protects nothing.  Start again.
+		 */
+		if (tmplock_same(tl))
+			return MB_OK;
+		close(tl->fd);
+		tl->fd = -1;
+		r = tmplock_open_path(tl, e);
+		if (r != MB_OK)
+			return r;
+	}
+	return mbi_err(e, MB_RETRY, MB_ELOCKED, tl->path, -1,
+		       "lock file '%s' keeps changing", tl->path);
+}
+
+void
+mbi_tmplock_write_pid(struct mbi_tmplock *tl)
+{
+	char pid[32];
+	int n;
+
+	if (tl->fd < 0)
+		return;
+	n = snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	if (ftruncate(tl->fd, 0) != 0)
+		return;
+	/* Decimal digits without a terminator, as UW leaves it. */
+	(void)!pwrite(tl->fd, pid, (size_t)n, 0);
+}
+
+void
+mbi_tmplock_release(struct mbi_tmplock *tl)
+{
+	if (tl->fd < 0)
+		return;
+	/* Nobody else holds or waits holding it: the name can go. */
+	if (flock(tl->fd, LOCK_EX | LOCK_NB) == 0 && tmplock_same(tl))
+		unlink(tl->path);
+	close(tl->fd);
+	tl->fd = -1;
+}

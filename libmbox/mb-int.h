@@ -1,0 +1,343 @@
+/*
+ * mb-int.h - libmbox internals shared by the core (libmbox/) and the
+ * format drivers (formats/).  Not installed; commands never include it.
+ *
+ * Sections: the driver interface, the box, diagnostics and errors,
+ * buffers and I/O, dates and the "From " line, locking, durable writes.
+ */
+#ifndef MB_INT_H
+#define MB_INT_H
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "mb.h"
+
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+
+#define MBI_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* ------------------------------------------------------------------ */
+/* Driver interface (documented for newcomers in man/libmbox.3)         */
+
+/* Capability bits: a NULL slot must have its bit clear. */
+#define MB_CAP_APPEND	0x0001	/* append */
+#define MB_CAP_FLAGS	0x0002	/* set_flags (flags are stored) */
+#define MB_CAP_KEYWORDS 0x0004	/* keyword names are stored */
+#define MB_CAP_UIDS	0x0008	/* UIDs and UIDVALIDITY are sticky */
+#define MB_CAP_EXPUNGE	0x0010	/* expunge */
+#define MB_CAP_CREATE	0x0020	/* create */
+#define MB_CAP_DIR	0x0040	/* the mailbox is a directory */
+#define MB_CAP_DATES	0x0080	/* internal dates are stored */
+
+struct mb_driver {
+	const char *name;	/* "unix" */
+	const char *summary;	/* one line for `mailbag formats` and --help */
+	unsigned caps;		/* MB_CAP_* */
+	size_t probe_len;	/* leading bytes probe() wants; 0 for dirs */
+
+	/*
+	 * How sure the driver is that path is one of its mailboxes:
+	 * 0 (not mine) to 100.  head holds up to probe_len leading bytes
+	 * (len may be smaller for short files; NULL for directories).
+	 * Must not keep pointers, must not write.
+	 */
+	int (*probe)(const char *path, const struct stat *st,
+		     const unsigned char *head, size_t len);
+
+	/* Open b->path per b->mode; allocate b->priv; take the locks. */
+	int (*open)(struct mb_box *b, struct mb_err *e);
+	/* Make a new empty mailbox at b->path (which does not exist) and
+	 * leave it open read/write as open() would. */
+	int (*create)(struct mb_box *b, struct mb_err *e);
+	/* Fill *out with the next message; MB_END after the last. */
+	int (*next)(struct mb_box *b, struct mb_msg *out, struct mb_err *e);
+	/* Reader over a message's text (see mb_msg_open). */
+	int (*msg_open)(struct mb_box *b, const struct mb_msg *m,
+			struct mb_reader **out, struct mb_err *e);
+	/* Stage one message; it becomes durable at commit(). */
+	int (*append)(struct mb_box *b, const struct mb_newmsg *meta,
+		      struct mb_reader *src, uint32_t *uid_out,
+		      struct mb_err *e);
+	/* Record new flags/keywords of message m (already in the index). */
+	int (*set_flags)(struct mb_box *b, struct mb_msg *m, unsigned flags,
+			 uint64_t keywords, struct mb_err *e);
+	int (*expunge)(struct mb_box *b, uint32_t *expunged,
+		       struct mb_err *e);
+	int (*poll)(struct mb_box *b, bool *changed, struct mb_err *e);
+	/* Make pending work durable (fsync).  Called by mb_close before the
+	 * core publishes an atomically created mailbox. */
+	int (*commit)(struct mb_box *b, struct mb_err *e);
+	/* Release locks, close files, free b->priv.  No failure. */
+	void (*close)(struct mb_box *b);
+	/* Delete / rename the mailbox at path, with the format's locks. */
+	int (*remove)(struct mb_ctx *ctx, const char *path, struct mb_err *e);
+	int (*rename)(struct mb_ctx *ctx, const char *from, const char *to,
+		      struct mb_err *e);
+};
+
+/* The registry: formats/registry.c, in probe-tie order, NULL-terminated. */
+extern const struct mb_driver *const mbi_drivers[];
+const struct mb_driver *mbi_driver_by_name(const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Context and box                                                      */
+
+struct mb_ctx {
+	mb_diag_fn diag;
+	void *diag_arg;
+	mb_progress_fn progress;
+	void *progress_arg;
+	/* settings (see libmbox/conf.c for names and defaults) */
+	char new_format[32];
+	bool uw_metadata;	/* write X-IMAP/X-UID/X-Keywords, pseudo-msg */
+	int quote;		/* enum mb_quote for writing */
+	int lock_timeout;	/* seconds to wait for a lock */
+	int dotlock_stale;	/* seconds after which a dot-lock is broken */
+	bool dotlock;		/* take dot-locks at all */
+	char spool_dir[256];
+	char localhost[256];
+	size_t max_line;	/* longest line a scanner will buffer */
+	size_t max_header;	/* longest header block parsed */
+	uint32_t max_messages;
+	/* mb_ctx_get's text of the numeric settings (lock-timeout,
+	 * dotlock-timeout), formatted on each call from the fields above */
+	char num_text[2][24];
+};
+
+/*
+ * The path of the user's INBOX (libmbox/name.c): for now the spool file
+ * <spool_dir>/<user>.  MB_OK, or MB_FAILED with MB_EINVAL.
+ */
+int mbi_inbox_path(struct mb_ctx *ctx, char *buf, size_t size,
+		   struct mb_err *e);
+
+#define MBI_BOX_MAGIC 0x6d62786fU
+
+struct mb_box {
+	unsigned magic;
+	struct mb_ctx *ctx;
+	const struct mb_driver *drv;
+	void *priv;		/* the driver's state */
+	char path[PATH_MAX];	/* what the driver opens (may be temporary) */
+	char final_path[PATH_MAX]; /* where an atomic create publishes */
+	unsigned mode;		/* MB_RDWR ... */
+	bool readonly;
+	bool creating;		/* atomic create in progress */
+	bool dirty;		/* pending changes for commit() */
+
+	/* mailbox-wide state, kept by the driver */
+	uint32_t uidvalidity;
+	uint32_t uidlast;
+	char *kw[MB_MAX_KEYWORDS];
+	unsigned nkw;
+	bool has_pseudo;
+	uint64_t highest_modseq;
+	char variant[64];	/* see mb_info.variant */
+	bool keep_times;	/* MB_KEEP_TIMES: restore atime at close */
+	struct stat keep_st;	/* the file's stat at open */
+	int64_t progress_next;	/* next offset worth a progress call */
+
+	/* messages: an index unless MB_STREAM */
+	struct mb_msg *msgs;
+	uint32_t nmsgs;		/* messages reported so far */
+	uint32_t nalloc;
+	uint32_t iter;		/* mb_next position for indexed replay */
+	bool scanned;		/* the driver reported MB_END */
+	struct mb_msg cur;	/* the current message in MB_STREAM mode */
+};
+
+/* Keyword helpers for drivers: add a name (dup) / look one up. */
+int mbi_kw_add(struct mb_box *b, const char *name, size_t len);
+int mbi_kw_find(const struct mb_box *b, const char *name, size_t len);
+void mbi_kw_clear(struct mb_box *b);
+
+/* ------------------------------------------------------------------ */
+/* Errors and diagnostics                                               */
+
+/* Fill e; returns sev so drivers can `return mbi_err(...)`. */
+int mbi_err(struct mb_err *e, int sev, int code, const char *path,
+	    int64_t offset, const char *fmt, ...) MBI_PRINTF(6, 7);
+/* The same with errno: code is derived from it (ENOSPC -> MB_ENOSPC ...)
+ * and ": strerror" is appended. */
+int mbi_err_sys(struct mb_err *e, int sev, int err, const char *path,
+		const char *fmt, ...) MBI_PRINTF(5, 6);
+/* Map errno onto an mb_code. */
+int mbi_errno_code(int err);
+
+/* Report a diagnostic through the context (no-op without a callback). */
+void mbi_diag(struct mb_box *b, int level, const char *code, int64_t offset,
+	      uint32_t msgno, uint32_t uid, const char *fmt, ...)
+	MBI_PRINTF(7, 8);
+
+/* Report scan progress (rate-limited; no-op without a callback). */
+void mbi_progress(struct mb_box *b, int64_t done, int64_t total);
+
+/* ------------------------------------------------------------------ */
+/* Memory and buffers                                                   */
+
+/*
+ * struct mbi_buf follows git's strbuf rules: buf is never NULL after
+ * init, always NUL-terminated, len is authoritative, NULs allowed.
+ * Growth failures return -1 and leave the buffer as it was.
+ */
+struct mbi_buf {
+	char *buf;
+	size_t len;
+	size_t cap;
+};
+void mbi_buf_init(struct mbi_buf *sb);
+void mbi_buf_free(struct mbi_buf *sb);
+int mbi_buf_grow(struct mbi_buf *sb, size_t extra);
+int mbi_buf_add(struct mbi_buf *sb, const void *p, size_t n);
+int mbi_buf_addstr(struct mbi_buf *sb, const char *s);
+int mbi_buf_addf(struct mbi_buf *sb, const char *fmt, ...) MBI_PRINTF(2, 3);
+void mbi_buf_reset(struct mbi_buf *sb);
+
+/* Overflow-checked n*size allocation. */
+void *mbi_reallocarray(void *p, size_t n, size_t size);
+char *mbi_strndup(const char *s, size_t n);
+
+/* Full write / pwrite / pread loops (EINTR-safe). */
+int mbi_write_all(int fd, const void *p, size_t n, const char *path,
+		  struct mb_err *e);
+int mbi_pwrite_all(int fd, const void *p, size_t n, int64_t off,
+		   const char *path, struct mb_err *e);
+/* Returns bytes read (short only at EOF) or -1. */
+ssize_t mbi_pread_full(int fd, void *p, size_t n, int64_t off);
+
+/*
+ * Buffered appender for building files: collects writes and flushes in
+ * large blocks.  pos is the file offset of the next byte.
+ */
+struct mbi_wbuf {
+	int fd;
+	const char *path;
+	char *buf;
+	size_t len, cap;
+	int64_t pos;
+};
+int mbi_wbuf_init(struct mbi_wbuf *w, int fd, const char *path, int64_t pos,
+		  struct mb_err *e);
+int mbi_wbuf_put(struct mbi_wbuf *w, const void *p, size_t n,
+		 struct mb_err *e);
+int mbi_wbuf_flush(struct mbi_wbuf *w, struct mb_err *e);
+void mbi_wbuf_free(struct mbi_wbuf *w);
+
+/* ------------------------------------------------------------------ */
+/* Dates and the "From " line (libmbox/date.c, libmbox/from.c)         */
+
+/* timegm-like conversion of broken-down UTC fields; no libc state. */
+int64_t mbi_days_from_civil(int y, unsigned m, unsigned d);
+bool mbi_civil_from_secs(int64_t t, int *y, int *mon, int *mday, int *hh,
+			 int *mm, int *ss, int *wday);
+/* Month name ("Jan".."Dec", case-insensitive, 3 letters) -> 1..12, or 0. */
+int mbi_month(const char *s);
+/* Named zone (UT, GMT, EST, PDT, military letters ...) -> minutes. */
+bool mbi_zone_name(const char *s, size_t len, int *tz_min);
+
+/*
+ * A parsed "From " line.  The grammar is UW's (shared/spec/uw-formats.md
+ * section 2.2), checked backwards from the end of the line.
+ */
+struct mbi_from {
+	const char *sender;	/* points into the line */
+	size_t sender_len;
+	bool date_ok;		/* the date fields parsed as a real date */
+	int64_t t;		/* internal date (when date_ok) */
+	int tz;			/* zone in minutes; local zone when absent */
+	bool has_zone;
+};
+/*
+ * Is line (len bytes, without its LF; a trailing CR is ignored) a valid
+ * "From " line?  Fills *out when it is (out may be NULL).
+ */
+bool mbi_from_line(const char *line, size_t len, struct mbi_from *out);
+
+/* ------------------------------------------------------------------ */
+/* Locking (libmbox/lock.c)                                             */
+
+/*
+ * Dot-lock "<path>.lock" in the mailbox's directory, created with UW's
+ * hitching-post method, broken when older than ctx->dotlock_stale.
+ * mbi_dotlock_refresh touches it so a long operation never looks stale.
+ * When the directory is not writable the setgid helper is used (see
+ * mailbag-lock(8)).  take() returns MB_OK, MB_RETRY on timeout, or
+ * MB_FAILED (EPERM ...).
+ */
+struct mbi_dotlock {
+	char path[PATH_MAX];	/* "<mailbox>.lock" */
+	bool held;
+	time_t refreshed;
+	dev_t dev;		/* the lock file we created, so that release */
+	ino_t ino;		/* never removes someone else's lock */
+	pid_t helper_pid;	/* > 0 when the helper holds it for us */
+	int helper_fd;		/* pipe to the helper */
+};
+int mbi_dotlock_take(struct mb_ctx *ctx, const char *mailbox,
+		     struct mbi_dotlock *dl, int timeout, struct mb_err *e);
+void mbi_dotlock_refresh(struct mbi_dotlock *dl);
+void mbi_dotlock_release(struct mbi_dotlock *dl);
+
+/* flock(2) with a timeout in seconds (0: try once).  MB_OK/MB_RETRY. */
+int mbi_flock(int fd, int op, int timeout, const char *path,
+	      struct mb_err *e);
+/* fcntl(F_SETLK[W]) write/read lock over the whole file, with timeout. */
+int mbi_fcntl_lock(int fd, short type, int timeout, const char *path,
+		   struct mb_err *e);
+
+/*
+ * UW's /tmp/.<dev hex>.<ino hex> lock file of the mailbox whose stat is
+ * st.  open() creates it 0666 (or opens another user's without O_CREAT,
+ * because of fs.protected_regular), refusing symlinks and hard links;
+ * lock() flocks it; write_pid() stores our PID as UW does; release()
+ * unlocks and unlinks it when nobody else holds it.
+ */
+struct mbi_tmplock {
+	int fd;
+	char path[64];
+};
+int mbi_tmplock_open(const struct stat *st, struct mbi_tmplock *tl,
+		     struct mb_err *e);
+int mbi_tmplock_lock(struct mbi_tmplock *tl, int op, int timeout,
+		     struct mb_err *e);
+void mbi_tmplock_write_pid(struct mbi_tmplock *tl);
+void mbi_tmplock_release(struct mbi_tmplock *tl);
+
+/* ------------------------------------------------------------------ */
+/* Durable writes (libmbox/durable.c)                                   */
+
+/* fsync the directory holding path. */
+int mbi_fsync_dir(const char *path, struct mb_err *e);
+/* A unique temporary name beside final: "<dir>/.<base>.mbtmp.<pid>.<n>". */
+int mbi_tmp_name(const char *final, char *out, size_t size,
+		 struct mb_err *e);
+/* rename(2) that refuses to replace (RENAME_NOREPLACE), then fsync dir. */
+int mbi_publish(const char *tmp, const char *final, struct mb_err *e);
+
+/*
+ * The tail journal, for appends in place to a single-file mailbox that
+ * others lock by inode.  begin() durably records (inode, size) before the
+ * first byte is appended; end() removes the record once the appended data
+ * is fsynced.  recover(), called by every writer once it holds the
+ * mailbox's exclusive locks, finds a record left by a killed writer and
+ * truncates the torn tail back to the recorded size.  *cut_out gets the
+ * bytes removed (0 if none).  The record lives beside the mailbox
+ * (".<base>.mbtail") or, if that directory is not writable, in /tmp.
+ */
+struct mbi_tail {
+	char path[PATH_MAX];
+	bool active;
+};
+int mbi_tail_begin(const char *mailbox, int fd, struct mbi_tail *t,
+		   struct mb_err *e);
+int mbi_tail_end(struct mbi_tail *t, struct mb_err *e);
+int mbi_tail_recover(const char *mailbox, int fd, int64_t *cut_out,
+		     struct mb_err *e);
+
+#endif /* MB_INT_H */

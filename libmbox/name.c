@@ -1,0 +1,290 @@
+/*
+ * name.c - mailbox names to paths (shared/spec/uw-formats.md 1.4, 1.6).
+ *
+ * Unlike UW, which puts every plain name under the home directory, a
+ * plain relative name is relative to the current directory, as shell
+ * users expect; the UW rule survives inside "#driver.NAME/rest", where
+ * rest is relative to the home directory.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mb-int.h"
+
+#define USER_MAX   256 /* longer than any real login name */
+#define DRIVER_MAX 64
+
+static bool
+eq_ci_n(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int x = (unsigned char)a[i], y = (unsigned char)b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x += 'a' - 'A';
+		if (y >= 'A' && y <= 'Z')
+			y += 'a' - 'A';
+		if (x != y)
+			return false;
+		if (x == 0)
+			break;
+	}
+	return true;
+}
+
+/*
+ * The password entry of user (NULL: of our real uid), in *bufp which the
+ * caller frees.  Returns 0, ENOENT when there is no such user, or an
+ * errno.  The buffer grows until the entry fits, since the size hint of
+ * sysconf is only a hint.
+ */
+static int
+pw_lookup(const char *user, struct passwd *pw, char **bufp)
+{
+	size_t size = 1024;
+	struct passwd *res;
+	char *buf, *nb;
+	int r;
+
+	*bufp = NULL;
+	for (buf = NULL;; size *= 2) {
+		nb = realloc(buf, size);
+		if (nb == NULL) {
+			free(buf);
+			return ENOMEM;
+		}
+		buf = nb;
+		res = NULL;
+		r = user ? getpwnam_r(user, pw, buf, size, &res) :
+			   getpwuid_r(getuid(), pw, buf, size, &res);
+		if (r == ERANGE && size < (1u << 20))
+			continue;
+		break;
+	}
+	if (r == 0 && res == NULL)
+		r = ENOENT;
+	if (r != 0) {
+		free(buf);
+		return r;
+	}
+	*bufp = buf;
+	return 0;
+}
+
+/* dir "/" rest into buf; rest "" gives dir itself. */
+static int
+join(char *buf, size_t size, const char *dir, const char *rest,
+     struct mb_err *e)
+{
+	size_t dl = strlen(dir);
+	int n;
+
+	if (*rest == '\0')
+		n = snprintf(buf, size, "%s", dir);
+	else
+		n = snprintf(buf, size, "%s%s%s", dir,
+			     dl > 0 && dir[dl - 1] == '/' ? "" : "/", rest);
+	if (n < 0 || (size_t)n >= size) {
+		buf[0] = '\0';
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "name too long");
+	}
+	return MB_OK;
+}
+
+/* rest under $HOME, or under the password file's home without HOME. */
+static int
+under_home(const char *rest, char *buf, size_t size, struct mb_err *e)
+{
+	const char *home = getenv("HOME");
+	struct passwd pw;
+	char *pwbuf;
+	int r;
+
+	if (home != NULL && *home != '\0')
+		return join(buf, size, home, rest, e);
+	r = pw_lookup(NULL, &pw, &pwbuf);
+	if (r != 0 || pw.pw_dir == NULL || pw.pw_dir[0] == '\0') {
+		if (r == 0)
+			free(pwbuf);
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "cannot find the home directory: HOME is not "
+			       "set and uid %u has no password entry",
+			       (unsigned)getuid());
+	}
+	r = join(buf, size, pw.pw_dir, rest, e);
+	free(pwbuf);
+	return r;
+}
+
+/* "~", "~/x", "~user", "~user/x". */
+static int
+tilde(const char *name, char *buf, size_t size, struct mb_err *e)
+{
+	const char *slash = strchr(name, '/');
+	size_t ulen = slash ? (size_t)(slash - name - 1) : strlen(name + 1);
+	const char *rest = slash ? slash + 1 : "";
+	char user[USER_MAX];
+	struct passwd pw;
+	char *pwbuf;
+	int r;
+
+	if (ulen == 0)
+		return under_home(rest, buf, size, e);
+	if (ulen >= sizeof(user))
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "no such user '%.*s...'", 32, name + 1);
+	memcpy(user, name + 1, ulen);
+	user[ulen] = '\0';
+	r = pw_lookup(user, &pw, &pwbuf);
+	if (r == ENOMEM)
+		return mbi_err_sys(e, MB_FAILED, r, NULL,
+				   "cannot look up user '%s'", user);
+	if (r != 0 || pw.pw_dir == NULL || pw.pw_dir[0] == '\0') {
+		if (r == 0)
+			free(pwbuf);
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "no such user '%s'", user);
+	}
+	r = join(buf, size, pw.pw_dir, rest, e);
+	free(pwbuf);
+	return r;
+}
+
+static int
+copy_name(const char *name, char *buf, size_t size, struct mb_err *e)
+{
+	size_t n = strlen(name);
+
+	if (n >= size) {
+		buf[0] = '\0';
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "name too long");
+	}
+	memcpy(buf, name, n + 1);
+	return MB_OK;
+}
+
+/* What no resolver here handles: empty, remote and other '#' names. */
+static int
+unsupported(const char *name, struct mb_err *e)
+{
+	if (*name == '\0')
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "empty mailbox name");
+	if (*name == '{')
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "remote mailbox names are not supported: '%s'",
+			       name);
+	if (*name == '#')
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "unsupported name space in '%s'", name);
+	return MB_OK;
+}
+
+int
+mbi_inbox_path(struct mb_ctx *ctx, char *buf, size_t size, struct mb_err *e)
+{
+	struct passwd pw;
+	char *pwbuf;
+	int r;
+
+	if (buf == NULL || size == 0)
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "no room for the path");
+	buf[0] = '\0';
+	if (ctx == NULL)
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "INBOX needs a context");
+	/* The spool file is named after the login of the real uid, not
+	 * $USER, which anyone can set. */
+	r = pw_lookup(NULL, &pw, &pwbuf);
+	if (r != 0 || pw.pw_name == NULL || pw.pw_name[0] == '\0' ||
+	    strchr(pw.pw_name, '/') != NULL) {
+		if (r == 0)
+			free(pwbuf);
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "cannot find the user name of uid %u",
+			       (unsigned)getuid());
+	}
+	r = join(buf, size, ctx->spool_dir, pw.pw_name, e);
+	free(pwbuf);
+	return r;
+}
+
+/* "#driver.NAME<delim>rest", delim one of / \ : (spec 1.6). */
+static int
+driver_name(const char *name, char *buf, size_t size, const char **format,
+	    struct mb_err *e)
+{
+	const char *p = name + strlen("#driver.");
+	size_t dl = strcspn(p, "/\\:");
+	const struct mb_driver *drv;
+	char dname[DRIVER_MAX];
+	const char *rest;
+	int r;
+
+	if (p[dl] == '\0' || dl == 0)
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "bad driver syntax in '%s'", name);
+	if (dl >= sizeof(dname))
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "unknown driver '%.*s...'", 32, p);
+	memcpy(dname, p, dl);
+	dname[dl] = '\0';
+	drv = mbi_driver_by_name(dname);
+	if (drv == NULL || drv->name == NULL)
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "unknown driver '%s'", dname);
+
+	/* The rest is a name as UW reads it: relative to the home
+	 * directory, INBOX included ("#driver.mbx/INBOX" is ~/INBOX). */
+	rest = p + dl + 1;
+	r = unsupported(rest, e);
+	if (r != MB_OK)
+		return r;
+	if (rest[0] == '/')
+		r = copy_name(rest, buf, size, e);
+	else if (rest[0] == '~')
+		r = tilde(rest, buf, size, e);
+	else
+		r = under_home(rest, buf, size, e);
+	if (r == MB_OK && format != NULL)
+		*format = drv->name;
+	return r;
+}
+
+int
+mb_resolve_name(struct mb_ctx *ctx, const char *name, char *path, size_t size,
+		const char **format, struct mb_err *e)
+{
+	int r;
+
+	if (format != NULL)
+		*format = NULL;
+	if (path == NULL || size == 0)
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "no room for the path");
+	path[0] = '\0';
+	if (name == NULL)
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "empty mailbox name");
+	if (eq_ci_n(name, "#driver.", 8))
+		r = driver_name(name, path, size, format, e);
+	else if (unsupported(name, e) != MB_OK)
+		r = MB_FAILED;
+	else if (eq_ci_n(name, "INBOX", 6))
+		r = mbi_inbox_path(ctx, path, size, e);
+	else if (name[0] == '~')
+		r = tilde(name, path, size, e);
+	else
+		r = copy_name(name, path, size, e);
+	if (r != MB_OK)
+		path[0] = '\0';
+	return r;
+}

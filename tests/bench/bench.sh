@@ -1,0 +1,418 @@
+#!/bin/sh
+# bench.sh BUILD_DIR - mailbag vs. cat/cp and UW mailutil on seeded corpora.
+#
+# Called by `make bench`.  Knobs (environment):
+#   BENCH_SIZES    corpus sizes, default "1M 100M 1G"
+#   BENCH_RUNS     runs per job, default 5 (the median is reported)
+#   BENCH_RUNS_BIG runs per job for corpora >= 1 GiB, default 3
+#   BENCH_DATA     corpus/scratch directory, default REPO/build/bench-data
+#   BENCH_SEED     generator seed, default 1
+#   BENCH_STRICT   1 (default): a missed target makes the exit status 2
+#   BENCH_USER     unprivileged user for mailutil when run as root (nobody)
+# Exit status: 0 all good, 1 a job failed or a tool is missing,
+# 2 all jobs ran but a target was missed.
+# See tests/bench/README.md.
+# shellcheck disable=SC2317 # v_* hooks are called through $verify
+
+set -u
+
+usage() {
+	echo "usage: sh tests/bench/bench.sh BUILD_DIR" >&2
+	exit 64
+}
+
+[ $# -eq 1 ] || usage
+BUILD=$(cd "$1" 2>/dev/null && pwd) || { echo "bench: no build dir $1" >&2; exit 64; }
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+DATA=${BENCH_DATA:-$REPO/build/bench-data}
+SIZES=${BENCH_SIZES:-"1M 100M 1G"}
+RUNS=${BENCH_RUNS:-5}
+RUNS_BIG=${BENCH_RUNS_BIG:-3}
+SEED=${BENCH_SEED:-1}
+STRICT=${BENCH_STRICT:-1}
+MU_USER=${BENCH_USER:-nobody}
+MAILBAG=$BUILD/bin/mailbag
+GEN=$BUILD/tests/helper/gen-mbox
+GEN_SRC=$REPO/tests/helper/gen-mbox.c
+REPORT=$BUILD/bench-report.txt
+MAILUTIL=$(command -v mailutil 2>/dev/null || true)
+TIME=/usr/bin/time
+
+# targets
+T_CHECK_CAT=1.5   # mailbag check <= 1.5 x cat (warm cache)
+T_RSS_MB=64       # peak RSS of every mailbag job < 64 MB
+T_MIN_BYTES=67108864  # ratio targets apply from 64 MiB up (startup noise below)
+
+OUT=$DATA/out
+MUHOME=$DATA/uw
+RES=$DATA/results.tsv
+LOG=$DATA/bench.log
+failed=0
+missed=0
+
+log() { printf '%s\n' "$*" >&2; }
+
+# single-quote a string for sh -c
+q() {
+	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
+mkdir -p "$DATA" "$OUT" || exit 1
+: >"$RES"
+: >"$LOG"
+
+# --- environment checks -------------------------------------------------
+
+fstype=$(stat -f -c %T "$DATA" 2>/dev/null || echo unknown)
+case $fstype in
+tmpfs | ramfs)
+	log "bench: WARNING: $DATA is on $fstype, not a real disk;" \
+		"set BENCH_DATA to a directory on disk"
+	;;
+esac
+
+have_time=1
+[ -x "$TIME" ] || { have_time=0; log "bench: $TIME missing: no peak RSS"; }
+ns_clock=1
+case $(date +%N) in *N*) ns_clock=0 ;; esac
+
+now_ns() {
+	if [ $ns_clock = 1 ]; then
+		date +%s%N
+	else
+		echo "$(date +%s)000000000"
+	fi
+}
+
+# --- generator ----------------------------------------------------------
+
+newer() { # is $1 newer than $2?
+	[ -n "$(find "$1" -newer "$2" 2>/dev/null)" ]
+}
+
+if [ ! -x "$GEN" ] || newer "$GEN_SRC" "$GEN"; then
+	# the helper is normally built by `make all`; build it standalone when
+	# the library (which every helper links with) does not build yet
+	GEN=$DATA/gen-mbox
+	if [ ! -x "$GEN" ] || newer "$GEN_SRC" "$GEN"; then
+		log "bench: building $GEN"
+		${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+			-o "$GEN" "$GEN_SRC" || { log "bench: cannot build gen-mbox"; exit 1; }
+	fi
+fi
+gen_sum=$(cksum <"$GEN_SRC" | cut -d' ' -f1)
+
+to_bytes() {
+	case $1 in
+	*[kK]) echo $((${1%?} * 1024)) ;;
+	*[mM]) echo $((${1%?} * 1048576)) ;;
+	*[gG]) echo $((${1%?} * 1073741824)) ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# corpus SIZE -> sets F (path), OFF (planted bad-UID message offset),
+# XOFF (offset of its X-UID line), NMSG, BYTES
+corpus() {
+	F=$DATA/corpus-$1-s$SEED.mbox
+	info=$F.info
+	if [ ! -s "$F" ] || [ ! -s "$info" ] ||
+		[ "$(sed -n 's/^gen=//p' "$info")" != "$gen_sum" ]; then
+		log "bench: generating $F"
+		t0=$(now_ns)
+		if ! "$GEN" --seed "$SEED" --size "$1" --bad-uid-near-end \
+			-o "$F.tmp" 2>"$info.tmp"; then
+			cat "$info.tmp" >&2
+			rm -f "$F.tmp" "$info.tmp"
+			return 1
+		fi
+		t1=$(now_ns)
+		echo "gen=$gen_sum" >>"$info.tmp"
+		echo "gen_seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", (b-a)/1e9}')" >>"$info.tmp"
+		mv "$F.tmp" "$F" && mv "$info.tmp" "$info" || return 1
+		log "bench: $(tr '\n' ' ' <"$info")"
+	fi
+	OFF=$(sed -n 's/^bad-uid offset=\([0-9]*\) .*/\1/p' "$info")
+	XOFF=$(sed -n 's/^bad-uid .* xuid-offset=\([0-9]*\).*/\1/p' "$info")
+	NMSG=$(sed -n 's/^messages=\([0-9]*\) .*/\1/p' "$info")
+	BYTES=$(wc -c <"$F" | tr -d ' ')
+	[ -n "$OFF" ] && [ -n "$XOFF" ] && [ -n "$NMSG" ]
+}
+
+# --- mailutil as an unprivileged user ----------------------------------
+#
+# Debian's mailutil only takes names relative to $HOME (restrictBox) and
+# cannot be run usefully as root, so as root it runs as $MU_USER with
+# HOME=$MUHOME, a directory that user owns; the corpus is hard-linked
+# into it (same inode: same page cache, no copy).
+
+MU_RUN=
+mu_setup() {
+	[ -n "$MAILUTIL" ] || return 1
+	rm -rf "$MUHOME"
+	mkdir -p "$MUHOME" || return 1
+	if [ "$(id -u)" = 0 ]; then
+		id "$MU_USER" >/dev/null 2>&1 || { log "bench: no user $MU_USER"; return 1; }
+		chown "$MU_USER" "$MUHOME" && chmod 755 "$MUHOME" || return 1
+		if ! runuser -u "$MU_USER" -- test -w "$MUHOME"; then
+			log "bench: $MU_USER cannot reach $MUHOME (parent directory modes?)"
+			return 1
+		fi
+		MU_RUN="runuser -u $MU_USER -- env HOME=$(q "$MUHOME") $MAILUTIL"
+	else
+		MU_RUN="env HOME=$(q "$MUHOME") $MAILUTIL"
+	fi
+	return 0
+}
+
+mu_link() { # corpus path -> MUNAME (name relative to MUHOME)
+	MUNAME=$(basename "$1")
+	ln -f "$1" "$MUHOME/$MUNAME" 2>/dev/null || cp "$1" "$MUHOME/$MUNAME" || return 1
+	chmod 644 "$MUHOME/$MUNAME"
+	if [ "$(id -u)" = 0 ] && ! runuser -u "$MU_USER" -- test -r "$MUHOME/$MUNAME"; then
+		log "bench: $MU_USER cannot read $MUHOME/$MUNAME"
+		return 1
+	fi
+}
+
+mu_ok=0
+if mu_setup; then mu_ok=1; else log "bench: mailutil unavailable"; fi
+trap 'rm -rf "$MUHOME" "$OUT"' EXIT
+trap 'exit 130' INT TERM
+
+# --- one job ---------------------------------------------------------------
+
+# record GROUP TOOL SIZE BYTES STATUS MEDIAN RSS_KB
+record() {
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RES"
+}
+
+# verification hooks: called after every run with the output file in $1
+v_none() { return 0; }
+v_offset() { # mailbag check must name the planted offset
+	# the offset of the message's From line or of its X-UID: line
+	for o in $OFF $XOFF; do
+		grep -Eq "(^|[^0-9])$o([^0-9]|\$)" "$1" && return 0
+	done
+	VMSG="offset $OFF/$XOFF not reported"
+	return 1
+}
+v_mu_check() {
+	grep -q "$NMSG total" "$1" && return 0
+	VMSG="message count $NMSG not reported"
+	return 1
+}
+v_unix_out() { # $2 = output file
+	[ "$(head -c 5 "$2" 2>/dev/null)" = "From " ] && return 0
+	VMSG="no unix output"
+	return 1
+}
+v_mmdf_out() {
+	[ "$(head -c 4 "$2" 2>/dev/null | od -An -c | tr -d ' ')" = '001001001001' ] && return 0
+	VMSG="no mmdf output"
+	return 1
+}
+
+# job GROUP TOOL EXPECT_RC VERIFY OUTFILE CMD
+#   OUTFILE is removed before each run (and afterwards) outside the timing
+job() {
+	g=$1 tool=$2 want=$3 verify=$4 ofile=$5 cmd=$6
+	times=
+	rss=0
+	status=ok
+	i=0
+	printf '  %-8s %-9s' "$g" "$tool" >&2
+	while [ $i -lt "$n_runs" ]; do
+		i=$((i + 1))
+		[ -n "$ofile" ] && rm -f "$ofile"
+		sync
+		t0=$(now_ns)
+		if [ $have_time = 1 ]; then
+			"$TIME" -f '%e %M' -o "$DATA/time.out" sh -c "$cmd" >"$DATA/job.out" 2>&1
+		else
+			sh -c "$cmd" >"$DATA/job.out" 2>&1
+		fi
+		rc=$?
+		t1=$(now_ns)
+		{
+			echo "== $g $tool $size run $i rc=$rc: $cmd"
+			head -c 2000 "$DATA/job.out"
+		} >>"$LOG"
+		if [ "$rc" != "$want" ]; then
+			status="FAIL(rc=$rc)"
+			log " $status: $(head -c 300 "$DATA/job.out" | tr '\n' ' ')"
+			break
+		fi
+		VMSG=
+		if ! $verify "$DATA/job.out" "$ofile"; then
+			status="FAIL($VMSG)"
+			log " $status"
+			break
+		fi
+		times="$times $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", (b-a)/1e9}')"
+		if [ $have_time = 1 ]; then
+			m=$(awk 'END{print $2}' "$DATA/time.out")
+			[ -n "$m" ] && [ "$m" -gt "$rss" ] && rss=$m
+		fi
+		printf '.' >&2
+	done
+	[ -n "$ofile" ] && rm -f "$ofile"
+	if [ "$status" = ok ]; then
+		med=$(printf '%s\n' "$times" | tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+		log " median ${med}s"
+	else
+		med=-
+		failed=1
+	fi
+	[ $have_time = 1 ] || rss=-
+	record "$g" "$tool" "$size" "$BYTES" "$status" "$med" "$rss"
+}
+
+missing() { # GROUP TOOL WHAT
+	log "  $1 $2: FAIL($3 missing)"
+	record "$1" "$2" "$size" "$BYTES" "FAIL($3 missing)" - -
+	failed=1
+}
+
+# --- main loop -----------------------------------------------------------
+
+[ -x "$MAILBAG" ] || log "bench: $MAILBAG missing (mailbag jobs will fail)"
+for size in $SIZES; do
+	bytes=$(to_bytes "$size")
+	case $bytes in '' | *[!0-9]*) log "bench: bad size $size"; failed=1; continue ;; esac
+	if ! corpus "$size"; then
+		log "bench: corpus $size failed"
+		failed=1
+		continue
+	fi
+	n_runs=$RUNS
+	[ "$BYTES" -ge 1073741824 ] && n_runs=$RUNS_BIG
+	log "bench: $size: $F ($BYTES bytes, $NMSG messages, bad UID at $OFF, X-UID line at $XOFF), $n_runs runs"
+	cat "$F" >/dev/null # warm the cache
+	qf=$(q "$F")
+
+	job check cat 0 v_none "" "cat $qf >/dev/null"
+	if [ -x "$MAILBAG" ]; then
+		job check mailbag 65 v_offset "" "$(q "$MAILBAG") check $qf"
+	else
+		missing check mailbag mailbag
+	fi
+	mu_here=0
+	if [ $mu_ok = 1 ] && mu_link "$F"; then
+		mu_here=1
+		job check mailutil 0 v_mu_check "" "$MU_RUN check $(q "$MUNAME")"
+	else
+		missing check mailutil mailutil
+	fi
+
+	job unix cp+sync 0 v_unix_out "$OUT/cp.mbox" "cp $qf $(q "$OUT/cp.mbox") && sync"
+	if [ -x "$MAILBAG" ]; then
+		job unix mailbag 0 v_unix_out "$OUT/dst.mbox" \
+			"$(q "$MAILBAG") convert $qf $(q "$OUT/dst.mbox") && sync"
+	else
+		missing unix mailbag mailbag
+	fi
+	if [ $mu_here = 1 ]; then
+		job unix mailutil 0 v_unix_out "$MUHOME/out.mbox" \
+			"$MU_RUN copy -kw $(q "$MUNAME") out.mbox && sync"
+	else
+		missing unix mailutil mailutil
+	fi
+
+	if [ -x "$MAILBAG" ]; then
+		job mmdf mailbag 0 v_mmdf_out "$OUT/dst.mmdf" \
+			"$(q "$MAILBAG") convert --to mmdf $qf $(q "$OUT/dst.mmdf") && sync"
+	else
+		missing mmdf mailbag mailbag
+	fi
+	if [ $mu_here = 1 ]; then
+		job mmdf mailutil 0 v_mmdf_out "$MUHOME/out.mmdf" \
+			"$MU_RUN copy -kw $(q "$MUNAME") '#driver.mmdf/out.mmdf' && sync"
+		rm -f "$MUHOME/$MUNAME"
+	else
+		missing mmdf mailutil mailutil
+	fi
+done
+
+# --- report ----------------------------------------------------------------
+
+{
+	echo "mailbag bench  $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+	echo "host: $(uname -srm), $(nproc 2>/dev/null || echo '?') cpu; data: $DATA ($fstype)"
+	echo "rev: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" status --porcelain 2>/dev/null | grep -q . && echo '+dirty')"
+	echo "runs: $RUNS (>=1G: $RUNS_BIG), median wall time, warm cache; seed $SEED"
+	echo "groups: check = read/validate; unix = copy to a new unix mbox;" \
+		"mmdf = copy to a new MMDF file (write jobs end with sync)"
+	echo
+	awk -F '\t' '
+	{
+		n++; g[n]=$1; t[n]=$2; s[n]=$3; b[n]=$4; st[n]=$5; m[n]=$6; r[n]=$7
+		if ($2 == "mailbag" && $5 == "ok") mb[$1 SUBSEP $3] = $6
+	}
+	END {
+		printf "%-6s %-9s %6s %10s %9s %8s %8s  %s\n", "job", "tool", "size",
+			"median_s", "MB/s", "rss_MB", "vs_mbag", "status"
+		for (i = 1; i <= n; i++) {
+			if (st[i] == "ok") {
+				mbs = m[i] > 0 ? sprintf("%.1f", b[i] / 1048576 / m[i]) : "inf"
+				med = sprintf("%.4f", m[i])
+			} else { mbs = "-"; med = "-" }
+			rss = (r[i] == "-" || st[i] != "ok") ? "-" : sprintf("%.1f", r[i] / 1024)
+			k = g[i] SUBSEP s[i]
+			ratio = "-"
+			if (st[i] == "ok" && (k in mb) && mb[k] > 0)
+				ratio = sprintf("%.2fx", m[i] / mb[k])
+			printf "%-6s %-9s %6s %10s %9s %8s %8s  %s\n", g[i], t[i], s[i],
+				med, mbs, rss, ratio, st[i]
+		}
+	}' "$RES"
+	echo
+	echo "targets (ratio targets apply to corpora >= 64 MiB):"
+} >"$REPORT.tmp"
+
+# targets: one line per size
+for size in $SIZES; do
+	awk -F '\t' -v size="$size" -v tcat="$T_CHECK_CAT" -v trss="$T_RSS_MB" \
+		-v minb="$T_MIN_BYTES" '
+	$3 == size { bytes = $4 }
+	$3 == size && $5 == "ok" { med[$1 "/" $2] = $6 }
+	$3 == size && $2 == "mailbag" {
+		if ($5 != "ok" || $7 == "-") rssok = rssok "?"
+		else if ($7 / 1024 > maxrss) maxrss = $7 / 1024
+	}
+	END {
+		big = bytes + 0 >= minb + 0
+		note = big ? "" : " (informational: small corpus)"
+		c = med["check/mailbag"]; f = med["check/cat"]; u = med["check/mailutil"]
+		if (c != "" && f != "" && f > 0) {
+			v = c / f
+			ok = v <= tcat
+			printf "  %-5s check/cat      = %6.2f   target <= %s  %s%s\n", size, v, tcat,
+				ok ? "ok" : "** MISS **", note
+			if (big && !ok) miss = 1
+		} else printf "  %-5s check/cat      =    n/a   target <= %s  ** NO DATA **\n", size, tcat
+		if (c != "" && u != "" && u > 0)
+			printf "  %-5s check/mailutil = %6.2f   (lower is better; mailutil = UW 2007f)\n", size, c / u
+		else printf "  %-5s check/mailutil =    n/a\n", size
+		if (rssok == "" && maxrss > 0) {
+			ok = maxrss < trss
+			printf "  %-5s mailbag peak RSS = %.1f MB   target < %s MB  %s\n", size, maxrss, trss,
+				ok ? "ok" : "** MISS **"
+			if (!ok) miss = 1
+		} else printf "  %-5s mailbag peak RSS =    n/a   target < %s MB  ** NO DATA **\n", size, trss
+		exit miss
+	}' "$RES" >>"$REPORT.tmp" || missed=1
+done
+{
+	echo
+	[ $failed = 0 ] || echo "RESULT: some jobs FAILED (see $LOG)"
+	[ $missed = 0 ] || echo "RESULT: targets MISSED"
+	[ $failed = 0 ] && [ $missed = 0 ] && echo "RESULT: ok"
+} >>"$REPORT.tmp"
+mv "$REPORT.tmp" "$REPORT"
+cat "$REPORT"
+echo "report: $REPORT" >&2
+
+[ $failed = 0 ] || exit 1
+[ $missed = 0 ] || [ "$STRICT" = 0 ] || exit 2
+exit 0

@@ -1,0 +1,116 @@
+# uw.sh - run the UW IMAP toolkit's programs (mailutil, ...) from tests.
+# Source it after lib.sh:   . "$TESTS_DIR/t/uw.sh"; uw_setup
+#
+# Debian's mailutil only accepts names relative to the home directory
+# (restrictBox, see spec/uw-formats.md 1.4) and does nothing useful as
+# root.  So as root, uw_setup creates a throwaway user whose home is
+# $TRASH/uwhome and uw_run runs commands as that user; the user is
+# deleted when the script exits, even after a failure.  As any other
+# user, the programs run as ourselves with HOME=$TRASH/uwhome (c-client
+# believes $HOME for non-root users).
+#
+#   uw_setup            skip_all unless mailutil exists; sets UW_HOME, UW_USER
+#   uw_run CMD ARG...   run CMD in UW_HOME as the user, clean environment
+#   uw_put SRC NAME     copy SRC to UW_HOME/NAME, the user's, mode 600
+#   uw_get NAME DST     copy UW_HOME/NAME back to DST
+
+UW_USER='' UW_GROUP='' UW_HOME='' UW_SELF=''
+
+# Make every directory from $TRASH up to / searchable by others, changing
+# only the ones inside the temp directory.  Fails if another one is not.
+uw_open_path() {
+	local d tmp
+	d=$(cd "$TRASH" && pwd -P) && tmp=$(cd "${TMPDIR:-/tmp}" && pwd -P) ||
+		return 1
+	while [ "$d" != / ] && [ -n "$d" ]; do
+		if [ -z "$(find "$d" -maxdepth 0 -perm -o+x)" ]; then
+			case $d in
+			"$tmp"/*) chmod o+rx "$d" || return 1 ;;
+			*) echo "uw.sh: '$d' is not searchable by others" >&2
+				return 1 ;;
+			esac
+		fi
+		d=$(dirname "$d")
+	done
+}
+
+uw_make_user() {
+	local i rc
+	for i in $(seq 1 40); do
+		UW_USER=mbt$(printf '%05d%04x' $$ $((RANDOM)))
+		rc=0
+		useradd -M -d "$UW_HOME" -s /bin/sh "$UW_USER" 2>"$t_root/useradd.err" ||
+			rc=$?
+		case $rc in
+		0) return 0 ;;
+		9) ;;			# name taken: pick another
+		*) sleep "0.$((RANDOM % 9 + 1))" ;; # /etc/passwd locked
+		esac
+	done
+	echo "uw.sh: useradd failed ($rc):" >&2
+	cat "$t_root/useradd.err" >&2
+	UW_USER=
+	return 1
+}
+
+uw_cleanup() {
+	local i
+	[ -n "$UW_USER" ] || return 0
+	rm -f "/var/mail/$UW_USER" "/var/spool/mail/$UW_USER"
+	for i in $(seq 1 40); do
+		userdel "$UW_USER" 2>/dev/null && break
+		id "$UW_USER" >/dev/null 2>&1 || break
+		sleep "0.$((RANDOM % 9 + 1))"
+	done
+	UW_USER=
+}
+
+uw_setup() {
+	command -v mailutil >/dev/null 2>&1 ||
+		skip_all "UW mailutil not installed (Debian package uw-mailutils)"
+	UW_HOME=$TRASH/uwhome
+	mkdir -p "$UW_HOME" && chmod 700 "$UW_HOME" || exit 1
+	if [ "$(id -u)" != 0 ]; then
+		UW_USER=$(id -un)
+		UW_SELF=1
+		return 0
+	fi
+	UW_SELF=
+	command -v useradd >/dev/null 2>&1 || skip_all "useradd missing"
+	uw_open_path || skip_all "the trash directory cannot be opened to others"
+	test_atexit uw_cleanup
+	uw_make_user || exit 1
+	UW_GROUP=$(id -g "$UW_USER") && chown "$UW_USER:$UW_GROUP" "$UW_HOME" ||
+		exit 1
+	uw_run test -w "$UW_HOME" || {
+		echo "uw.sh: $UW_USER cannot write to $UW_HOME" >&2
+		exit 1
+	}
+}
+
+uw_run() {
+	local env=(PATH=/usr/local/bin:/usr/bin:/bin "HOME=$UW_HOME"
+		"USER=$UW_USER" "LOGNAME=$UW_USER" TZ=UTC)
+	(
+		cd "$UW_HOME" || exit 1
+		if [ -n "$UW_SELF" ]; then
+			exec env -i "${env[@]}" "$@"
+		elif command -v setpriv >/dev/null 2>&1; then
+			exec env -i "${env[@]}" setpriv --reuid="$UW_USER" \
+				--regid="$UW_GROUP" --init-groups -- "$@"
+		else
+			exec runuser -u "$UW_USER" -- env -i "${env[@]}" "$@"
+		fi
+	)
+}
+
+uw_put() {
+	local dst=$UW_HOME/$2
+	case $2 in */*) mkdir -p "${dst%/*}" ;; esac
+	cp -- "$1" "$dst" && chmod 600 "$dst" || return 1
+	[ -n "$UW_SELF" ] && return 0
+	# Subdirectories made above become the user's too.
+	chown -R "$UW_USER:$UW_GROUP" "$UW_HOME"
+}
+
+uw_get() { cp -- "$UW_HOME/$1" "$2"; }
