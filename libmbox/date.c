@@ -134,7 +134,10 @@ mbi_civil_from_secs(int64_t t, int *y, int *mon, int *mday, int *hh, int *mm,
 	return true;
 }
 
-/* Only the first three bytes are looked at: callers point into lines. */
+/*
+ * Only the first three bytes are looked at, since callers point into
+ * lines; a NUL fails its comparison before the next byte is read.
+ */
 int
 mbi_month(const char *s)
 {
@@ -144,7 +147,6 @@ mbi_month(const char *s)
 		return 0;
 	for (i = 0; i < 12; i++)
 		if (lower((unsigned char)s[0]) == lower(month_names[i][0]) &&
-		    s[0] != '\0' &&
 		    lower((unsigned char)s[1]) == lower(month_names[i][1]) &&
 		    lower((unsigned char)s[2]) == lower(month_names[i][2]))
 			return i + 1;
