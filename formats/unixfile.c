@@ -96,7 +96,12 @@ struct lr {
 	int64_t base;		/* file offset of buf[0] */
 	int64_t end;		/* stop here */
 	bool mid_line;		/* the previous piece was a cut line */
+	bool saw_nul, saw_cr;	/* seen in header lines so far */
 };
+
+/* Bytes kept before pos when the buffer moves, so the scanner can look
+ * at the line ends just before a From line. */
+#define LOOKBEHIND 8
 
 static int
 lr_init(struct lr *r, int fd, const char *path, int64_t start, int64_t end)
@@ -146,11 +151,13 @@ lr_fill(struct lr *r, struct mb_err *e)
 	size_t want;
 	ssize_t n;
 
-	if (r->pos > 0) {
-		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-		r->base += (int64_t)r->pos;
-		r->len -= r->pos;
-		r->pos = 0;
+	if (r->pos > LOOKBEHIND) {
+		size_t drop = r->pos - LOOKBEHIND;
+
+		memmove(r->buf, r->buf + drop, r->len - drop);
+		r->base += (int64_t)drop;
+		r->len -= drop;
+		r->pos = LOOKBEHIND;
 	}
 	if (r->len == r->cap) {
 		size_t ncap = r->cap * 2;
@@ -203,7 +210,7 @@ lr_line(struct lr *r, const char **line, size_t *len, bool *start,
 		nl = memchr(r->buf + from, '\n', r->len - from);
 		if (nl != NULL)
 			break;
-		from = r->len - r->pos;
+		from = r->len - r->pos; /* searched, relative to pos */
 		{
 			ssize_t n = lr_fill(r, e);
 
@@ -258,7 +265,6 @@ struct ux_state {
 	uint32_t prev_uid;
 	bool uids_known;	/* validity came from X-IMAP/X-IMAPbase */
 	bool uids_broken;
-	bool seen_crlf, seen_nul;
 	uint64_t quoted_from, quoted_from2, bare_from;
 	uint32_t hdr_uidlast;	/* last UID as recorded in message 1 */
 	int64_t uidlast_off;	/* offset of its 10 digits, or -1 */
@@ -303,10 +309,11 @@ set_variant(struct mb_box *b, struct ux_state *s)
 		q = "mboxrd quoting";
 	else if (s->quoted_from > 0)
 		q = "mboxo quoting";
+	bool cr = s->rd.saw_cr, nul = s->rd.saw_nul;
+
 	snprintf(b->variant, sizeof(b->variant), "%s%s%s%s%s", q,
-		 *q && s->seen_crlf ? ", " : "", s->seen_crlf ? "crlf" : "",
-		 (*q || s->seen_crlf) && s->seen_nul ? ", " : "",
-		 s->seen_nul ? "nul bytes" : "");
+		 *q && cr ? ", " : "", cr ? "crlf" : "",
+		 (*q || cr) && nul ? ", " : "", nul ? "nul bytes" : "");
 }
 
 static bool
@@ -563,6 +570,221 @@ header_line(struct mb_box *b, struct ux_state *s, struct hdrinfo *h,
 	}
 }
 
+
+/*
+ * Find the next '\n' in [p, end - 1) whose following byte is c1 or c2:
+ * the only line starts a body scan must look at.  SSE2 (always there on
+ * x86-64) tests 16 bytes at a time; elsewhere a memchr loop does.
+ */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* 32 bytes at a time where the CPU has AVX2 (checked at run time). */
+__attribute__((target("avx2"))) static const char *
+find_line_start_avx2(const char *p, const char *end, char c1, char c2)
+{
+	const __m256i nl = _mm256_set1_epi8('\n');
+	const __m256i v1 = _mm256_set1_epi8(c1), v2 = _mm256_set1_epi8(c2);
+
+	while (end - p >= 33) {
+		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)p);
+		__m256i y = _mm256_loadu_si256(
+			(const __m256i *)(const void *)(p + 1));
+		unsigned m = (unsigned)_mm256_movemask_epi8(
+				     _mm256_cmpeq_epi8(x, nl)) &
+			     (unsigned)_mm256_movemask_epi8(
+				     _mm256_or_si256(_mm256_cmpeq_epi8(y, v1),
+						     _mm256_cmpeq_epi8(y, v2)));
+
+		if (m != 0)
+			return p + __builtin_ctz(m);
+		p += 32;
+	}
+	return p;
+}
+#endif
+
+static const char *
+find_line_start(const char *p, const char *end, char c1, char c2)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (__builtin_cpu_supports("avx2")) {
+		p = find_line_start_avx2(p, end, c1, c2);
+		if (end - p >= 33)
+			return p; /* found */
+	}
+	{
+		const __m128i nl = _mm_set1_epi8('\n');
+		const __m128i v1 = _mm_set1_epi8(c1), v2 = _mm_set1_epi8(c2);
+
+		while (end - p >= 17) {
+			__m128i x = _mm_loadu_si128(
+				(const __m128i *)(const void *)p);
+			__m128i y = _mm_loadu_si128(
+				(const __m128i *)(const void *)(p + 1));
+			unsigned m = (unsigned)_mm_movemask_epi8(
+					     _mm_cmpeq_epi8(x, nl)) &
+				     (unsigned)_mm_movemask_epi8(
+					     _mm_or_si128(_mm_cmpeq_epi8(y, v1),
+							  _mm_cmpeq_epi8(y, v2)));
+
+			if (m != 0)
+				return p + __builtin_ctz(m);
+			p += 16;
+		}
+	}
+#endif
+	while (p + 1 < end) {
+		const char *nl2 = memchr(p, '\n', (size_t)(end - 1 - p));
+
+		if (nl2 == NULL)
+			return NULL;
+		if (nl2[1] == c1 || nl2[1] == c2)
+			return nl2;
+		p = nl2 + 1;
+	}
+	return NULL;
+}
+
+/* Is the line that ends just before buffer index i a blank line?  Gives
+ * the offset of that blank line, or -1. */
+static int64_t
+blank_before(const struct lr *r, size_t i)
+{
+	const char *b = r->buf;
+
+	if (i >= 2 && b[i - 1] == '\n' && b[i - 2] == '\n')
+		return r->base + (int64_t)i - 1;
+	if (i >= 3 && b[i - 1] == '\n' && b[i - 2] == '\r' && b[i - 3] == '\n')
+		return r->base + (int64_t)i - 2;
+	return -1;
+}
+
+/*
+ * The body of a message, from the current position (a line start) to
+ * the line that ends the message.  Only lines starting with 'F' or '>'
+ * (unix) or ^A (mmdf) are looked at, so the cost is close to a memchr
+ * over the bytes.  Returns MB_OK with *text_end set, or MB_FATAL.
+ */
+static int
+scan_body(struct mb_box *b, struct ux_state *s, int64_t *text_end,
+	  struct mb_err *e)
+{
+	struct lr *r = &s->rd;
+	const char c1 = s->flavor == UX_UNIX ? 'F' : '\1';
+	const char c2 = s->flavor == UX_UNIX ? '>' : '\1';
+	const char *line, *q;
+	size_t n;
+	bool start;
+	int64_t off, blank;
+	int rc;
+
+	goto look; /* the first body line starts right here */
+	for (;;) {
+		/* search from the LF that ends the previous line */
+		q = find_line_start(r->buf + (r->pos > 0 ? r->pos - 1 : 0),
+				    r->buf + r->len, c1, c2);
+		if (q == NULL) {
+			ssize_t got;
+
+			/* all searched; the next search starts at the
+			 * last byte, kept as lookbehind */
+			r->pos = r->len;
+			got = lr_fill(r, e);
+			if (got < 0)
+				return MB_FATAL;
+			if (got == 0) {
+				/* end of file */
+				size_t i = r->len;
+
+				if (s->flavor == UX_MMDF &&
+				    (b->mode & MB_CHECK))
+					mbi_diag(b, MB_DIAG_DAMAGE, "truncated",
+						 r->base + (int64_t)i,
+						 s->scanned + 1, 0,
+						 "last message has no closing "
+						 "^A^A^A^A line (truncated?)");
+				blank = blank_before(r, i);
+				*text_end = blank >= 0 ? blank
+						       : r->base + (int64_t)i;
+				r->pos = r->len;
+				s->have_from = false;
+				return MB_OK;
+			}
+			if (s->end > 0)
+				mbi_progress(b, r->base, s->end);
+			continue;
+		}
+		r->pos = (size_t)(q + 1 - r->buf);
+	look:
+		off = lr_tell(r);
+		r->mid_line = false;
+		rc = lr_line(r, &line, &n, &start, e);
+		if (rc < 0)
+			return MB_FATAL;
+		if (rc == 0) {
+			/* EOF right at a line start */
+			lr_seek(r, off);
+			blank = blank_before(r, r->pos);
+			if (s->flavor == UX_MMDF && (b->mode & MB_CHECK))
+				mbi_diag(b, MB_DIAG_DAMAGE, "truncated", off,
+					 s->scanned + 1, 0,
+					 "last message has no closing "
+					 "^A^A^A^A line (truncated?)");
+			*text_end = blank >= 0 ? blank : off;
+			s->have_from = false;
+			return MB_OK;
+		}
+		if (line[0] == 'F' && s->flavor == UX_UNIX) {
+			if (from_line(line, n, &s->from)) {
+				s->have_from = true;
+				s->from_off = off;
+				s->from_len = n;
+				keep_from(s, line, n);
+				lr_seek(r, off + (int64_t)n);
+				blank = blank_before(r, (size_t)(off - r->base));
+				if (blank < 0 && (b->mode & MB_CHECK))
+					mbi_diag(b, MB_DIAG_WARN,
+						 "no-blank-line", off,
+						 s->scanned + 2, 0,
+						 "no blank line before this "
+						 "From line (some readers "
+						 "will not split here)");
+				*text_end = blank >= 0 ? blank : off;
+				return MB_OK;
+			}
+			if (n >= 5 && memcmp(line, "From ", 5) == 0) {
+				s->bare_from++;
+				if (b->mode & MB_CHECK)
+					mbi_diag(b, MB_DIAG_DAMAGE,
+						 "unquoted-from", off,
+						 s->scanned + 1, 0,
+						 "body line starts with an "
+						 "unquoted \"From \": readers "
+						 "that split on every \"From "
+						 "\" line see a new message "
+						 "here");
+			}
+		} else if (line[0] == '>' && s->flavor == UX_UNIX) {
+			size_t k = 1;
+
+			while (k < n && line[k] == '>')
+				k++;
+			if (n - k >= 5 && memcmp(line + k, "From ", 5) == 0) {
+				if (k == 1)
+					s->quoted_from++;
+				else
+					s->quoted_from2++;
+			}
+		} else if (line[0] == '\1' && is_mmdf_delim(line, n)) {
+			blank = blank_before(r, (size_t)(off - r->base));
+			*text_end = blank >= 0 ? blank : off;
+			s->have_from = false;
+			return MB_OK;
+		}
+	}
+}
+
 /*
  * Scan one message from the current position.  For unix the pending From
  * line has been read; for mmdf the opening delimiter has.  Fills *m and
@@ -637,10 +859,6 @@ scan_message(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 			last_blank = false;
 			continue;
 		}
-		if (memchr(line, '\0', n) != NULL)
-			s->seen_nul = true;
-		if (n >= 2 && line[n - 2] == '\r' && line[n - 1] == '\n')
-			s->seen_crlf = true;
 		if (s->flavor == UX_UNIX && line[0] == 'F' &&
 		    from_line(line, n, &s->from)) {
 			/* the next message begins here */
@@ -663,9 +881,17 @@ scan_message(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 			break;
 		}
 		if (in_header) {
+			if (n >= 2 && line[n - 2] == '\r')
+				s->rd.saw_cr = true;
+			if (!s->rd.saw_nul && memchr(line, '\0', n) != NULL)
+				s->rd.saw_nul = true;
 			if (is_blank_line(line, n)) {
 				in_header = false;
 				body_off = off + (int64_t)n;
+				rc = scan_body(b, s, &text_end, e);
+				if (rc != MB_OK)
+					return rc;
+				break;
 			} else if (line[0] == ' ' || line[0] == '\t') {
 				if (after_internal && (b->mode & MB_CHECK))
 					mbi_diag(b, MB_DIAG_WARN,
