@@ -1222,7 +1222,10 @@ ux_open(struct mb_box *b, int flavor, struct mb_err *e)
 	if ((rc = alloc_state(b, flavor, e)) != MB_OK)
 		return rc;
 	s = state(b);
-	s->fd = open(b->path, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	s->fd = open(b->path, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
+				      ((b->mode & MB_KEEP_TIMES) ? O_NOATIME : 0));
+	if (s->fd < 0 && errno == EPERM && (b->mode & MB_KEEP_TIMES))
+		s->fd = open(b->path, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	if (s->fd < 0) {
 		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
 				 "cannot open mailbox");
@@ -1727,11 +1730,19 @@ build_pseudo(struct mb_box *b, struct ux_state *s, time_t now,
 		size_t closing = s->flavor == UX_MMDF ? 6 : 1;
 
 		if (size > 0) {
+			/* pad with lines of spaces (room for keywords) */
+			size_t col = 0;
+
 			if (out->len + closing > size)
 				return -1;
-			while (out->len + closing < size)
-				if (mbi_buf_add(out, "\n", 1) < 0)
+			while (out->len + closing < size) {
+				bool end = col == 72 ||
+					   out->len + closing + 1 == size;
+
+				if (mbi_buf_add(out, end ? "\n" : " ", 1) < 0)
 					return -1;
+				col = end ? 0 : col + 1;
+			}
 		}
 		if (mbi_buf_addstr(out, s->flavor == UX_MMDF ? "\n\1\1\1\1\n"
 							   : "\n") < 0)
@@ -1906,7 +1917,8 @@ ux_append(struct mb_box *b, const struct mb_newmsg *meta,
 	char fromline[SENDER_MAX + 128];
 	const char *line;
 	size_t n, i;
-	bool start, header = true, status_done = false, first = true;
+	bool start, header = true, status_done = false;
+	int have;
 	uint64_t kw = 0;
 	uint32_t uid = 0;
 	int rc;
@@ -1951,6 +1963,7 @@ ux_append(struct mb_box *b, const struct mb_newmsg *meta,
 	rc = sl_line(&sl, &line, &n, &start, e);
 	if (rc < 0)
 		goto out;
+	have = rc;
 	s->crlf = rc > 0 && n >= 2 && line[n - 2] == '\r' && line[n - 1] == '\n';
 
 	/* separator after the previous message */
@@ -1972,17 +1985,7 @@ ux_append(struct mb_box *b, const struct mb_newmsg *meta,
 	if ((rc = puts_(s, fromline, e)) < 0 || (rc = puts_(s, eol(s), e)) < 0)
 		goto out;
 
-	while (rc > 0 || first) {
-		if (!first) {
-			rc = sl_line(&sl, &line, &n, &start, e);
-			if (rc < 0)
-				goto out;
-			if (rc == 0)
-				break;
-		}
-		first = false;
-		if (rc == 0)
-			break;
+	while (have > 0) {
 		if (header && start && is_blank_line(line, n)) {
 			rc = put_status(b, s, meta->flags, kw, uid, e);
 			if (rc < 0)
@@ -1993,8 +1996,12 @@ ux_append(struct mb_box *b, const struct mb_newmsg *meta,
 		rc = put_line(b, s, line, n, start, header, e);
 		if (rc < 0)
 			goto out;
-		rc = 1;
 		s->last_nl = n > 0 && line[n - 1] == '\n';
+		have = sl_line(&sl, &line, &n, &start, e);
+		if (have < 0) {
+			rc = have;
+			goto out;
+		}
 	}
 	if (!status_done) {
 		/* a message that is all header */

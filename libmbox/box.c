@@ -74,7 +74,11 @@ probe_path(const char *path, struct mb_err *e)
 		return NULL;
 	}
 	if (S_ISREG(st.st_mode)) {
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		/* a probe must not clear a "new mail" mark: no atime update
+		 * where the kernel lets us (owner or root) */
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOATIME);
+		if (fd < 0 && errno == EPERM)
+			fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0) {
 			mbi_err_sys(e, MB_FAILED, errno, path,
 				    "cannot open mailbox");

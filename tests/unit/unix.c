@@ -1,0 +1,323 @@
+/*
+ * unix.c - the unix and mmdf drivers through the public API: framing at
+ * read-buffer boundaries, cut long lines, offsets, the message text,
+ * and a write/read round trip.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mb.h"
+#include "tap.h"
+
+#define FROM "From a@b Wed Dec  2 05:53:22 1992\n"
+
+static void
+write_file(const char *path, const char *p, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0 || write(fd, p, n) != (ssize_t)n) {
+		printf("Bail out! cannot write %s\n", path);
+		exit(1);
+	}
+	close(fd);
+}
+
+/* Read a whole message text through the reader. */
+static char *
+slurp(struct mb_box *b, const struct mb_msg *m, size_t *len)
+{
+	struct mb_reader *r;
+	struct mb_err e;
+	size_t cap = 1024, n = 0;
+	char *buf = malloc(cap);
+	ssize_t got;
+
+	if (mb_msg_open(b, m, &r, &e) != MB_OK) {
+		free(buf);
+		return NULL;
+	}
+	for (;;) {
+		if (cap - n < 4096)
+			buf = realloc(buf, cap *= 2);
+		got = mb_reader_read(r, buf + n, cap - n, &e);
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+	}
+	mb_reader_close(&r);
+	*len = n;
+	return buf;
+}
+
+/*
+ * Messages whose From lines fall at every position around the 1 MiB
+ * read-buffer boundary: the count and every offset must come out right.
+ */
+static void
+test_boundaries(struct mb_ctx *ctx)
+{
+	const size_t chunk = 1u << 20;
+	int shift, bad = 0;
+
+	for (shift = -40; shift <= 40; shift++) {
+		size_t first = chunk + (size_t)shift - 1; /* body length */
+		size_t total = strlen(FROM) * 3 + first + 400;
+		char *p = malloc(total), *q = p;
+		int64_t off2, off3;
+		struct mb_box *b;
+		struct mb_msg *m;
+		struct mb_err e;
+		int count = 0;
+		size_t i;
+
+		q += sprintf(q, "%sSubject: one\n\n", FROM);
+		/* body lines that start with 'F' and '>' to tempt the scanner */
+		while ((size_t)(q - p) < first) {
+			size_t left = first - (size_t)(q - p);
+			const char *l = (count++ % 3) == 0 ? "From the body\n"
+				       : (count % 3) == 1 ? ">From quoted\n"
+							   : "plain line\n";
+
+			if (strlen(l) > left) {
+				for (i = 0; i + 1 < left; i++)
+					*q++ = 'x';
+				*q++ = '\n';
+				break;
+			}
+			q = stpcpy(q, l);
+		}
+		q = stpcpy(q, "\n");
+		off2 = q - p;
+		q += sprintf(q, "%sSubject: two\n\nbody\n\n", FROM);
+		off3 = q - p;
+		q += sprintf(q, "%sSubject: three\n\nlast", FROM);
+		write_file("b.mbox", p, (size_t)(q - p));
+
+		count = 0;
+		if (mb_open(ctx, "b.mbox", NULL, MB_RDONLY | MB_STREAM, &b,
+			    &e) != MB_OK) {
+			bad++;
+			free(p);
+			continue;
+		}
+		while (mb_next(b, &m, &e) == MB_OK) {
+			count++;
+			if ((count == 2 && m->offset != off2) ||
+			    (count == 3 && m->offset != off3))
+				bad++;
+			if (count == 3) {
+				size_t n;
+				char *t = slurp(b, m, &n);
+
+				if (t == NULL || n != 20 ||
+				    memcmp(t, "Subject: three\n\nlast", 20) != 0)
+					bad++;
+				free(t);
+			}
+		}
+		if (count != 3)
+			bad++;
+		mb_close(&b, &e);
+		free(p);
+	}
+	is_int(bad, 0, "From lines at every position around the 1 MiB "
+		       "buffer boundary are found at their offsets");
+}
+
+/* A body line longer than the scanner keeps whole, then a From line. */
+static void
+test_long_line(struct mb_ctx *ctx)
+{
+	size_t big = 9u << 20, n;
+	char *p = malloc(big + 200), *q = p, *t;
+	struct mb_box *b;
+	struct mb_msg *m;
+	struct mb_err e;
+	int count = 0;
+	int64_t second = 0;
+
+	q += sprintf(q, "%sSubject: long\n\n", FROM);
+	memset(q, 'F', big); /* a 9 MiB line of F's: never a From line */
+	q += big;
+	*q++ = '\n';
+	*q++ = '\n';
+	second = q - p;
+	q += sprintf(q, "%sSubject: after\n\nx\n", FROM);
+	write_file("long.mbox", p, (size_t)(q - p));
+	ok(mb_open(ctx, "long.mbox", NULL, MB_RDONLY | MB_STREAM, &b, &e) ==
+		   MB_OK,
+	   "open a mailbox with a 9 MiB line");
+	while (mb_next(b, &m, &e) == MB_OK) {
+		count++;
+		if (count == 1) {
+			t = slurp(b, m, &n);
+			is_int((long long)n, (long long)(15 + big + 1),
+			       "the long line comes back whole");
+			free(t);
+		}
+		if (count == 2)
+			is_int(m->offset, second, "the next From line is found");
+	}
+	is_int(count, 2, "two messages");
+	mb_close(&b, &e);
+	free(p);
+}
+
+/* Status headers are parsed and hidden from the text; UIDs and keywords. */
+static void
+test_status(struct mb_ctx *ctx)
+{
+	const char *box = "From a@b Wed Dec  2 05:53:22 1992 -0800\n"
+			  "Subject: s\n"
+			  "X-IMAPbase: 1234 7 Junk $Label1\n"
+			  "Status: RO\n"
+			  "X-Status: FA\n"
+			  "X-Keywords: $Label1\n"
+			  "X-UID: 5\n"
+			  "\n"
+			  "text\n"
+			  "\n"
+			  "From a@b Wed Dec  2 05:53:22 1992\n"
+			  "X-UID: 7\n"
+			  "X-Keywords: Junk\n"
+			  "\n"
+			  "two\n";
+	struct mb_box *b;
+	struct mb_msg *m;
+	struct mb_info info;
+	struct mb_err e;
+	size_t n;
+	char *t;
+
+	write_file("s.mbox", box, strlen(box));
+	ok(mb_open(ctx, "s.mbox", NULL, MB_RDONLY, &b, &e) == MB_OK,
+	   "open a mailbox with status headers");
+	mb_box_info(b, &info, &e);
+	is_int(info.uidvalidity, 1234, "UIDVALIDITY from X-IMAPbase");
+	is_int(info.uidnext, 8, "UIDNEXT from X-IMAPbase");
+	is_int(mb_next(b, &m, &e), MB_OK, "first message");
+	is_int(m->flags, MB_SEEN | MB_OLD | MB_FLAGGED | MB_ANSWERED,
+	       "Status RO + X-Status FA");
+	is_int(m->uid, 5, "X-UID 5");
+	is_int(m->idate_tz, -480, "zone of the From line date");
+	is_str(mb_keyword(b, 1), "$Label1", "keyword 1 declared");
+	is_int((long long)m->keywords, 2, "keyword bit of $Label1");
+	t = slurp(b, m, &n);
+	is_mem(t, n, "Subject: s\n\ntext\n", 17,
+	       "text without internal headers or separator");
+	free(t);
+	is_int(mb_next(b, &m, &e), MB_OK, "second message");
+	is_int(m->uid, 7, "X-UID 7");
+	is_int((long long)m->keywords, 1, "keyword Junk");
+	is_int(mb_next(b, &m, &e), MB_END, "two messages");
+	mb_close(&b, &e);
+}
+
+/* Write with the API, read back: flags, keywords, UIDs, exact text. */
+static void
+test_roundtrip(struct mb_ctx *ctx, const char *fmt)
+{
+	static const char *const kws[] = {"Junk", "work"};
+	const char *texts[] = {
+		"Subject: a\r\n\r\nCRLF body\r\n",
+		"Subject: b\n\nFrom inside\n\1\1\1\1 x\nno final newline",
+		"Subject: c\n\nNUL \0 and 8-bit \xe9\n",
+	};
+	/* the third has no final newline: 29 of the literal's 30 bytes */
+	size_t lens[] = {strlen(texts[0]), strlen(texts[1]), 29};
+	const char *want1 =
+		"Subject: b\n\n>From inside\n\1\1\1\1 x\nno final newline\n";
+	struct mb_newmsg nm;
+	struct mb_box *b;
+	struct mb_msg *m;
+	struct mb_reader *r;
+	struct mb_info info;
+	struct mb_err e;
+	char path[64];
+	int i, rc;
+
+	snprintf(path, sizeof(path), "rt.%s", fmt);
+	unlink(path);
+	rc = mb_create(ctx, path, fmt, MB_CREATE_ATOMIC | MB_CREATE_EXCL, &b,
+		       &e);
+	ok(rc == MB_OK, "%s: create", fmt);
+	if (rc != MB_OK)
+		return;
+	mb_set_uidstate(b, 4242, 10, &e);
+	for (i = 0; i < 3; i++) {
+		memset(&nm, 0, sizeof(nm));
+		nm.flags = i == 0 ? MB_SEEN | MB_DELETED : MB_DRAFT;
+		nm.idate = 723275602 + i;
+		nm.idate_tz = 60;
+		nm.uid = (uint32_t)(10 + i * 2);
+		nm.keywords = kws;
+		nm.nkeywords = (size_t)(i == 2 ? 2 : 1);
+		r = mb_reader_mem(texts[i], lens[i]);
+		is_int(mb_append(b, &nm, r, NULL, &e), MB_OK, "%s: append %d",
+		       fmt, i);
+		mb_reader_close(&r);
+	}
+	is_int(mb_close(&b, &e), MB_OK, "%s: close publishes", fmt);
+	is_int(mb_open(ctx, path, NULL, MB_RDONLY, &b, &e), MB_OK,
+	       "%s: reopen", fmt);
+	is_str(mb_box_format(b), fmt, "%s: probed as itself", fmt);
+	mb_box_info(b, &info, &e);
+	is_int(info.uidvalidity, 4242, "%s: UIDVALIDITY kept", fmt);
+	for (i = 0; i < 3; i++) {
+		size_t n;
+		char *t;
+
+		if (mb_next(b, &m, &e) != MB_OK)
+			break;
+		is_int(m->uid, 10 + i * 2, "%s: UID %d kept", fmt, 10 + i * 2);
+		is_int(m->flags, i == 0 ? MB_SEEN | MB_DELETED : MB_DRAFT,
+		       "%s: flags of message %d", fmt, i + 1);
+		is_int(m->idate, 723275602 + i, "%s: internal date %d", fmt,
+		       i + 1);
+		is_int((long long)m->keywords, i == 2 ? 3 : 1,
+		       "%s: keywords of message %d", fmt, i + 1);
+		t = slurp(b, m, &n);
+		if (i == 1 && strcmp(fmt, "unix") == 0)
+			/* the last message keeps its missing newline only at
+			 * the end of the file; this one is not last */
+			is_mem(t, n, want1, strlen(want1),
+			       "%s: text %d quoted, newline added", fmt,
+			       i + 1);
+		else if (i == 1)
+			is_mem(t, n, "Subject: b\n\nFrom inside\n x\nno final "
+				     "newline\n",
+			       strlen("Subject: b\n\nFrom inside\n x\nno final "
+				      "newline\n"),
+			       "%s: text %d: ^A removed, newline added", fmt,
+			       i + 1);
+		else if (i == 2 && strcmp(fmt, "mmdf") == 0)
+			/* no final newline: MMDF must add one before ^A^A^A^A */
+			is_mem(t, n, texts[i], lens[i] + 1,
+			       "%s: text %d equal, newline added", fmt, i + 1);
+		else
+			is_mem(t, n, texts[i], lens[i], "%s: text %d equal",
+			       fmt, i + 1);
+		free(t);
+	}
+	is_int(mb_next(b, &m, &e), MB_END, "%s: three messages", fmt);
+	mb_close(&b, &e);
+}
+
+int
+main(void)
+{
+	struct mb_ctx *ctx = mb_ctx_new();
+
+	t_tmpdir();
+	test_boundaries(ctx);
+	test_long_line(ctx);
+	test_status(ctx);
+	test_roundtrip(ctx, "unix");
+	test_roundtrip(ctx, "mmdf");
+	mb_ctx_free(&ctx);
+	return done_testing();
+}
