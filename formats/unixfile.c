@@ -267,6 +267,7 @@ struct ux_state {
 	bool uids_broken;
 	uint64_t quoted_from, quoted_from2, bare_from;
 	uint32_t hdr_uidlast;	/* last UID as recorded in message 1 */
+	uint32_t unsaved_uids;	/* messages UW has yet to number */
 	int64_t uidlast_off;	/* offset of its 10 digits, or -1 */
 	int uidlast_width;
 
@@ -996,10 +997,15 @@ scan_message(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 			 "X-UID without X-IMAP/X-IMAPbase in the first "
 			 "message is ignored");
 	} else if (s->uids_known) {
+		/* UW numbers it from the last UID up at its next read/write
+		 * open; report the UID it will get */
+		m->uid = ++b->uidlast;
+		s->prev_uid = m->uid;
+		s->unsaved_uids++;
 		mbi_diag(b, MB_DIAG_WARN, "missing-uid", m->offset,
-			 s->scanned - (b->has_pseudo ? 1 : 0), 0,
-			 "message has no X-UID (UW assigns one at its next "
-			 "read/write open)");
+			 s->scanned - (b->has_pseudo ? 1 : 0), m->uid,
+			 "message has no X-UID (UW assigns UID %u at its next "
+			 "read/write open)", m->uid);
 	}
 	return MB_OK;
 }
@@ -2056,6 +2062,13 @@ patch_uidlast(struct mb_box *b, struct ux_state *s, struct mb_err *e)
 	int w;
 
 	if (s->uidlast_off < 0 || b->uidlast == s->hdr_uidlast)
+		return MB_OK;
+	/*
+	 * Messages without X-UID get their UIDs from the recorded last UID
+	 * when UW next opens the mailbox; raising it would make those
+	 * collide with ours.  UW raises it itself from our X-UID headers.
+	 */
+	if (s->unsaved_uids > 0)
 		return MB_OK;
 	w = snprintf(num, sizeof(num), "%0*u", s->uidlast_width, b->uidlast);
 	if (w != s->uidlast_width)
