@@ -25,7 +25,8 @@ const char cmd_convert_usage[] =
 	"\n"
 	"       --to=FORMAT      write DST in FORMAT; default: the format a\n"
 	"                        #driver.FORMAT/ name forces, else the format\n"
-	"                        of an existing DST (--append), else SRC's\n"
+	"                        of an existing DST (--append), else the\n"
+	"                        new-format setting (unix unless configured)\n"
 	"       --format=FORMAT  read SRC as FORMAT instead of probing\n"
 	"       --append         add to an existing DST\n"
 	"   -n, --dry-run        only count what would be copied\n"
@@ -224,8 +225,10 @@ convert(struct convert *cv)
 	cv->src_format = mb_box_format(sbox);
 	if (mb_box_info(sbox, &info, &e) != MB_OK)
 		return bad(cv, &sbox, NULL, cv->src, &e);
+	/* like UW's mailutil copy: a new mailbox gets the configured
+	 * format for new mailboxes (new-format, unix unless changed) */
 	if (cv->dst_format == NULL && !cv->append)
-		cv->dst_format = cv->src_format;
+		cv->dst_format = mb_ctx_get(cv->env->ctx, "new-format");
 	if (cv->dry_run)
 		return dry_run(cv, sbox);
 

@@ -1175,6 +1175,8 @@ scan_next(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 /* ------------------------------------------------------------------ */
 /* Open, create, close                                                  */
 
+static void drop_write_locks(struct ux_state *s);
+
 static int
 take_write_locks(struct mb_box *b, struct ux_state *s, struct mb_err *e)
 {
@@ -1189,6 +1191,12 @@ take_write_locks(struct mb_box *b, struct ux_state *s, struct mb_err *e)
 		return rc;
 	}
 	s->flocked = true;
+	/* Postfix's local(8) and others lock with fcntl, not flock */
+	rc = mbi_fcntl_lock(s->fd, F_WRLCK, b->ctx->lock_timeout, b->path, e);
+	if (rc != MB_OK) {
+		drop_write_locks(s);
+		return rc;
+	}
 	return MB_OK;
 }
 
@@ -1196,6 +1204,9 @@ static void
 drop_write_locks(struct ux_state *s)
 {
 	if (s->flocked) {
+		struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+
+		fcntl(s->fd, F_SETLK, &fl);
 		flock(s->fd, LOCK_UN);
 		s->flocked = false;
 	}
