@@ -45,7 +45,8 @@ mmdf_create(struct mb_box *b, struct mb_err *e)
 const struct mb_driver mbi_driver_mmdf = {
 	.name = "mmdf",
 	.summary = "MMDF mailbox: messages between ^A^A^A^A lines",
-	.caps = MB_CAP_APPEND | MB_CAP_KEYWORDS | MB_CAP_UIDS |
+	.caps = MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_EXPUNGE |
+		MB_CAP_KEYWORDS | MB_CAP_UIDS |
 		MB_CAP_CREATE | MB_CAP_DATES,
 	.probe_len = 8,
 	.probe = mmdf_probe,
@@ -54,6 +55,8 @@ const struct mb_driver mbi_driver_mmdf = {
 	.next = ux_next,
 	.msg_open = ux_msg_open,
 	.append = ux_append,
+	.set_flags = ux_set_flags,
+	.expunge = ux_expunge,
 	.poll = ux_poll,
 	.commit = ux_commit,
 	.close = ux_close,

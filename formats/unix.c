@@ -69,7 +69,8 @@ const struct mb_driver mbi_driver_unix = {
 	.name = "unix",
 	.summary = "traditional UNIX mbox, as UW c-client, mutt and Dovecot "
 		   "read it",
-	.caps = MB_CAP_APPEND | MB_CAP_KEYWORDS | MB_CAP_UIDS |
+	.caps = MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_EXPUNGE |
+		MB_CAP_KEYWORDS | MB_CAP_UIDS |
 		MB_CAP_CREATE | MB_CAP_DATES,
 	.probe_len = 4096,
 	.probe = unix_probe,
@@ -78,6 +79,8 @@ const struct mb_driver mbi_driver_unix = {
 	.next = ux_next,
 	.msg_open = ux_msg_open,
 	.append = ux_append,
+	.set_flags = ux_set_flags,
+	.expunge = ux_expunge,
 	.poll = ux_poll,
 	.commit = ux_commit,
 	.close = ux_close,

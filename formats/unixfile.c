@@ -283,13 +283,14 @@ struct ux_state {
 	int64_t wpos;		/* where the next byte goes */
 	struct mbi_wbuf wb;
 	bool wb_init;
-	char tail[2];		/* the last two bytes of the file */
+	char tail[3];		/* the last three bytes written */
 	int tail_len;
 	bool last_nl;		/* the last message text ended in LF */
 	bool crlf;		/* write CRLF line ends */
 	struct mbi_tail journal;
 	int64_t pseudo_len;	/* bytes reserved for our pseudo-message */
 	bool renumbered;	/* a kept UID had to be replaced */
+	bool flags_dirty;	/* set_flags changed something: rewrite */
 	unsigned kw_written;	/* keywords named in the pseudo-message */
 };
 
@@ -1268,7 +1269,17 @@ ux_open(struct mb_box *b, int flavor, struct mb_err *e)
 			goto fail;
 		{
 			int64_t cut = 0;
+			bool redone = false;
 
+			/* a rewrite a killed writer left half done */
+			rc = mbi_rewrite_recover(b->path, s->fd, &redone, e);
+			if (rc != MB_OK)
+				goto fail;
+			if (redone)
+				mbi_diag(b, MB_DIAG_INFO, "rewrite-recovered", -1,
+					 0, 0,
+					 "finished a rewrite that an "
+					 "interrupted process left half done");
 			rc = mbi_tail_recover(b->path, s->fd, &cut, e);
 			if (rc != MB_OK)
 				goto fail;
@@ -1281,6 +1292,8 @@ ux_open(struct mb_box *b, int flavor, struct mb_err *e)
 				fstat(s->fd, &s->st);
 			}
 		}
+		/* the size under our locks, after any recovery */
+		fstat(s->fd, &s->st);
 		/* hold the dot-lock and flock while parsing (UW) */
 	} else if (!(b->mode & MB_NOLOCK)) {
 		rc = mbi_flock(s->fd, LOCK_SH, b->ctx->lock_timeout, b->path, e);
@@ -1814,6 +1827,7 @@ start_writing(struct mb_box *b, struct ux_state *s, struct mb_err *e)
 		if (rc != MB_END)
 			return rc;
 		b->scanned = true;
+		s->kw_written = b->nkw;
 		s->orig_size = s->end;
 		s->tail_len = (int)(s->end < 3 ? s->end : 3);
 		if (s->tail_len > 0 &&
@@ -2087,14 +2101,13 @@ patch_uidlast(struct mb_box *b, struct ux_state *s, struct mb_err *e)
 	return mbi_pwrite_all(s->fd, num, (size_t)w, s->uidlast_off, b->path, e);
 }
 
-int
-ux_commit(struct mb_box *b, struct mb_err *e)
+static int rewrite(struct mb_box *b, struct ux_state *s, struct mb_err *e);
+
+static int
+commit_appends(struct mb_box *b, struct ux_state *s, struct mb_err *e)
 {
-	struct ux_state *s = state(b);
 	int rc;
 
-	if (!s->writing)
-		return MB_OK;
 	if (!s->wb_init && (rc = start_writing(b, s, e)) != MB_OK)
 		return rc;
 	/* the separator after the last message, unless its text had no
@@ -2106,15 +2119,8 @@ ux_commit(struct mb_box *b, struct mb_err *e)
 		return rc;
 	if (s->created && b->ctx->uw_metadata && s->pseudo_len > 0)
 		rc = finish_pseudo(b, s, e);
-	else if (!s->created) {
+	else if (!s->created)
 		rc = patch_uidlast(b, s, e);
-		if (rc == MB_OK && b->nkw > s->kw_written && s->uids_known)
-			mbi_diag(b, MB_DIAG_WARN, "keywords-undeclared", -1, 0,
-				 0,
-				 "new keywords are not declared in the "
-				 "mailbox's X-IMAP header; UW ignores them "
-				 "until mailbag rewrites the mailbox");
-	}
 	if (rc != MB_OK)
 		return rc;
 	if (fsync(s->fd) < 0)
@@ -2126,6 +2132,331 @@ ux_commit(struct mb_box *b, struct mb_err *e)
 			return rc;
 		s->orig_size = s->wb.pos;
 	}
-	s->end = s->wb.pos;
 	return MB_OK;
+}
+
+int
+ux_commit(struct mb_box *b, struct mb_err *e)
+{
+	struct ux_state *s = state(b);
+	bool declare;
+	int rc;
+
+	if (s->writing && (rc = commit_appends(b, s, e)) != MB_OK)
+		return rc;
+	/* appended keywords UW does not know yet: declare them by a
+	 * rewrite, or UW drops them from the messages */
+	declare = !s->created && s->writing && b->ctx->uw_metadata &&
+		  b->nkw > s->kw_written;
+	if (s->flags_dirty || declare) {
+		rc = rewrite(b, s, e);
+		if (rc != MB_OK)
+			return rc;
+	}
+	return MB_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Flag changes and expunge: rewriting the mailbox                      */
+
+int
+ux_set_flags(struct mb_box *b, struct mb_msg *m, unsigned flags, uint64_t kw,
+	     struct mb_err *e)
+{
+	state(b)->flags_dirty = true;
+	return MB_OK;
+}
+
+/* Copy [off, off+len) of the mailbox into the rewrite. */
+static int
+copy_range(struct ux_state *s, int64_t off, int64_t len, const char *path,
+	   struct mb_err *e)
+{
+	char buf[65536];
+
+	while (len > 0) {
+		size_t k = len < (int64_t)sizeof(buf) ? (size_t)len : sizeof(buf);
+
+		if (mbi_pread_full(s->fd, buf, k, off) != (ssize_t)k)
+			return mbi_err(e, MB_FAILED, MB_ECHANGED, path, off,
+				       "mailbox changed while rewriting");
+		if (put(s, buf, k, e) != MB_OK)
+			return MB_FAILED;
+		off += (int64_t)k;
+		len -= (int64_t)k;
+	}
+	return MB_OK;
+}
+
+/*
+ * One message as UW's rewrite writes it (section 2.7): its From line,
+ * its header without the status headers, a fresh status block (with
+ * X-IMAPbase in message 1 when there is no pseudo-message), the blank
+ * line and the body, verbatim.  Updates m's offsets to the new file.
+ */
+static int
+rewrite_msg(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
+	    bool base_here, struct mb_err *e)
+{
+	struct lr r;
+	const char *line;
+	size_t n;
+	bool start, skipping = false, header = true;
+	int64_t new_off, new_text, body = -1;
+	int rc;
+
+	/* separator after the previous message */
+	if (s->wb.pos > 0) {
+		if (s->flavor == UX_UNIX && !tail_blank(s))
+			rc = puts_(s, tail_nl(s) ? "\n" : "\n\n", e);
+		else if (s->flavor == UX_MMDF && !tail_nl(s))
+			rc = puts_(s, "\n", e);
+		else
+			rc = MB_OK;
+		if (rc != MB_OK)
+			return rc;
+	}
+	new_off = s->wb.pos;
+	/* the envelope: the From line (unix) or delimiter (+From, mmdf) */
+	if ((rc = copy_range(s, m->offset, m->text_offset - m->offset, b->path,
+			     e)) != MB_OK)
+		return rc;
+	new_text = s->wb.pos;
+	if (lr_init(&r, s->fd, b->path, m->text_offset,
+		    m->text_offset + m->text_size) < 0)
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+			       "out of memory");
+	s->crlf = false;
+	while ((rc = lr_line(&r, &line, &n, &start, e)) > 0) {
+		if (!start) {
+			if (!skipping && put(s, line, n, e) != MB_OK)
+				goto fail;
+			continue;
+		}
+		if (is_blank_line(line, n)) {
+			s->crlf = n == 2;
+			body = lr_tell(&r);
+			header = false;
+			break;
+		}
+		if (line[0] == ' ' || line[0] == '\t') {
+			if (!skipping && put(s, line, n, e) != MB_OK)
+				goto fail;
+			continue;
+		}
+		skipping = ux_internal_header(line, n) != 0;
+		if (!skipping && put(s, line, n, e) != MB_OK)
+			goto fail;
+	}
+	lr_free(&r);
+	if (rc < 0)
+		return MB_FATAL;
+	if (base_here) {
+		struct mbi_buf xb;
+		unsigned i;
+
+		mbi_buf_init(&xb);
+		mbi_buf_addf(&xb, "X-IMAPbase: %u %u", b->uidvalidity,
+			     b->uidlast);
+		for (i = 0; i < b->nkw; i++)
+			mbi_buf_addf(&xb, " %s", b->kw[i]);
+		mbi_buf_addstr(&xb, eol(s));
+		rc = put(s, xb.buf, xb.len, e);
+		mbi_buf_free(&xb);
+		if (rc != MB_OK)
+			return rc;
+	}
+	if (header && !tail_nl(s) && puts_(s, "\n", e) != MB_OK)
+		return MB_FAILED;
+	if ((rc = put_status(b, s, m->flags, m->keywords, m->uid, e)) != MB_OK)
+		return rc;
+	if (body >= 0) {
+		/* the blank line and the body, verbatim */
+		int64_t from = body - (s->crlf ? 2 : 1);
+
+		rc = copy_range(s, from, m->text_offset + m->text_size - from,
+				b->path, e);
+		if (rc != MB_OK)
+			return rc;
+	}
+	s->last_nl = tail_nl(s);
+	if (s->flavor == UX_MMDF &&
+	    (rc = puts_(s, tail_nl(s) ? "\n\1\1\1\1\n" : "\n\n\1\1\1\1\n", e)))
+		return rc;
+	/* mmdf: less the blank line and the delimiter */
+	m->text_size = s->wb.pos - new_text - (s->flavor == UX_MMDF ? 6 : 0);
+	m->offset = new_off;
+	m->text_offset = new_text;
+	m->size = new_text + m->text_size - new_off;
+	return MB_OK;
+fail:
+	lr_free(&r);
+	return MB_FAILED;
+}
+
+/* Messages that stay after an expunge (all of them otherwise). */
+static uint32_t
+kept_count(const struct mb_box *b, bool expunge)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < b->nmsgs; i++)
+		if (!expunge || !(b->msgs[i].flags & MB_DELETED))
+			n++;
+	return n;
+}
+
+/*
+ * Rewrite the whole mailbox in place (through libmbox/rewrite.c's redo
+ * journal): messages flagged for expunge (MB_DELETED when expunging) are
+ * left out; bytes appended after the scan are kept as they are.
+ */
+static int
+rewrite_box(struct mb_box *b, struct ux_state *s, bool expunge,
+	    uint32_t *expunged, struct mb_err *e)
+{
+	struct mbi_rewrite rw;
+	struct mbi_wbuf saved;
+	struct stat st;
+	uint32_t i, kept = 0;
+	int64_t tail_from;
+	bool pseudo;
+	int rc;
+
+	if (!b->scanned) {
+		struct mb_msg *m;
+
+		while ((rc = mb_next(b, &m, e)) == MB_OK)
+			;
+		if (rc != MB_END)
+			return rc;
+	}
+	if (fstat(s->fd, &st) < 0)
+		return mbi_err_sys(e, MB_FAILED, errno, b->path,
+				   "cannot stat mailbox");
+	if (s->uids_broken) {
+		/* UW's rule: a broken UID sequence gets a new validity and
+		 * every message a new UID */
+		uint32_t v = (uint32_t)time(NULL);
+
+		b->uidvalidity = v == b->uidvalidity ? v + 1 : v;
+		b->uidlast = 0;
+		for (i = 0; i < b->nmsgs; i++)
+			b->msgs[i].uid = ++b->uidlast;
+		s->uids_broken = false;
+	}
+	if ((rc = mbi_rewrite_begin(b->path, s->fd, &rw, e)) != MB_OK)
+		return rc;
+	/* the writer helpers write through s->wb: lend them rw's buffer */
+	saved = s->wb;
+	s->wb = rw.wb;
+	s->tail_len = 0;
+	pseudo = b->ctx->uw_metadata &&
+		 (b->has_pseudo || kept_count(b, expunge) == 0);
+	if (pseudo) {
+		struct mbi_buf pb;
+
+		mbi_buf_init(&pb);
+		rc = build_pseudo(b, s, time(NULL), &pb, 0) < 0
+			     ? mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+				       "out of memory")
+			     : put(s, pb.buf, pb.len, e);
+		mbi_buf_free(&pb);
+		if (rc != MB_OK)
+			goto fail;
+	}
+	for (i = 0; i < b->nmsgs; i++) {
+		struct mb_msg *m = &b->msgs[i];
+
+		if (expunge && (m->flags & MB_DELETED))
+			continue;
+		rc = rewrite_msg(b, s, m,
+				 b->ctx->uw_metadata && !pseudo && kept == 0, e);
+		if (rc != MB_OK)
+			goto fail;
+		m->seq = ++kept;
+		b->msgs[kept - 1] = *m;
+	}
+	/* what was appended after the scan, from its first From line */
+	tail_from = s->end;
+	while (tail_from < st.st_size) {
+		char c;
+
+		if (mbi_pread_full(s->fd, &c, 1, tail_from) != 1 ||
+		    (c != '\n' && c != '\r'))
+			break;
+		tail_from++;
+	}
+	if (tail_from < st.st_size) {
+		if (s->wb.pos > 0 && s->flavor == UX_UNIX && !tail_blank(s) &&
+		    (rc = puts_(s, tail_nl(s) ? "\n" : "\n\n", e)) != MB_OK)
+			goto fail;
+		if ((rc = copy_range(s, tail_from, st.st_size - tail_from,
+				     b->path, e)) != MB_OK)
+			goto fail;
+	} else if (s->flavor == UX_UNIX && s->wb.pos > 0 && s->last_nl &&
+		   !tail_blank(s) && (rc = puts_(s, "\n", e)) != MB_OK) {
+		goto fail;
+	}
+	rw.wb = s->wb;
+	s->wb = saved;
+	if ((rc = mbi_rewrite_commit(&rw, e)) != MB_OK) {
+		mbi_rewrite_abort(&rw);
+		return rc;
+	}
+	if (expunged)
+		*expunged = b->nmsgs - kept;
+	b->nmsgs = kept;
+	b->iter = b->iter > kept ? kept : b->iter;
+	b->has_pseudo = pseudo;
+	s->flags_dirty = false;
+	s->kw_written = b->nkw;
+	s->unsaved_uids = 0;
+	fstat(s->fd, &s->st);
+	s->end = s->st.st_size;
+	s->orig_size = s->end;
+	/* the read buffer holds the old bytes: drop them */
+	s->rd.base = s->rd.end = s->end;
+	s->rd.len = s->rd.pos = 0;
+	return MB_OK;
+fail:
+	rw.wb = s->wb;
+	s->wb = saved;
+	mbi_rewrite_abort(&rw);
+	return rc;
+}
+
+static int
+rewrite(struct mb_box *b, struct ux_state *s, struct mb_err *e)
+{
+	return rewrite_box(b, s, false, NULL, e);
+}
+
+int
+ux_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
+{
+	struct ux_state *s = state(b);
+	uint32_t i, n = 0;
+	int rc;
+
+	*expunged = 0;
+	if (b->mode & MB_STREAM)
+		return mbi_err(e, MB_FAILED, MB_ENOTSUP, b->path, -1,
+			       "a streaming box cannot expunge");
+	if (s->writing && (rc = commit_appends(b, s, e)) != MB_OK)
+		return rc;
+	if (!b->scanned) {
+		struct mb_msg *m;
+
+		while ((rc = mb_next(b, &m, e)) == MB_OK)
+			;
+		if (rc != MB_END)
+			return rc;
+	}
+	for (i = 0; i < b->nmsgs; i++)
+		if (b->msgs[i].flags & MB_DELETED)
+			n++;
+	if (n == 0 && !s->flags_dirty)
+		return MB_OK;
+	return rewrite_box(b, s, true, expunged, e);
 }

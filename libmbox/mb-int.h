@@ -340,4 +340,34 @@ int mbi_tail_end(struct mbi_tail *t, struct mb_err *e);
 int mbi_tail_recover(const char *mailbox, int fd, int64_t *cut_out,
 		     struct mb_err *e);
 
+/* ------------------------------------------------------------------ */
+/* In-place rewrite with a redo journal (libmbox/rewrite.c)             */
+
+/*
+ * Rewriting a mailbox that others lock by inode: begin() opens a
+ * temporary file; the caller writes the complete new content into
+ * rw->wb (mbi_wbuf_put) or copies ranges of the old file with
+ * mbi_rewrite_copy(); commit() fsyncs it, records a redo journal, copies
+ * it over the mailbox (fd) from byte 0, truncates and fsyncs.  The caller
+ * holds the mailbox's exclusive locks throughout.  recover(), run by
+ * every writer under those locks, finishes a copy a killed writer left
+ * half done (*redone says whether it did).
+ */
+struct mbi_rewrite {
+	char mailbox[PATH_MAX];
+	char tmp[PATH_MAX];
+	int fd;			/* the mailbox, open read/write */
+	int tfd;		/* the new content */
+	struct mbi_wbuf wb;
+	bool active;
+};
+int mbi_rewrite_begin(const char *mailbox, int fd, struct mbi_rewrite *rw,
+		      struct mb_err *e);
+int mbi_rewrite_copy(struct mbi_rewrite *rw, int64_t off, int64_t len,
+		     struct mb_err *e);
+int mbi_rewrite_commit(struct mbi_rewrite *rw, struct mb_err *e);
+void mbi_rewrite_abort(struct mbi_rewrite *rw);
+int mbi_rewrite_recover(const char *mailbox, int fd, bool *redone,
+			struct mb_err *e);
+
 #endif /* MB_INT_H */
