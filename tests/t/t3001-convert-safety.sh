@@ -91,7 +91,7 @@ test_expect_success 'SIGTERM midway: cleans up, no DST, no temporary file' '
 	ok= &&
 	for try in 1 2 3; do
 		rm -f term/.dst.mbtmp.* &&
-		{ mailbag convert -q big term/dst & pid=$!; } &&
+		{ "$MAILBAG" convert -q big term/dst & pid=$!; } &&
 		if wait_size "term/.dst.mbtmp.*" 20000000 $pid; then
 			kill -TERM $pid; rc=0; wait $pid || rc=$?
 			test "$rc" = 143 && ok=1 && break
@@ -108,7 +108,7 @@ test_expect_success 'SIGKILL midway: no DST, at most a .dst.mbtmp.* file' '
 	mkdir kill &&
 	ok= &&
 	for try in 1 2 3; do
-		{ mailbag convert -q big kill/dst & pid=$!; } &&
+		{ "$MAILBAG" convert -q big kill/dst & pid=$!; } &&
 		if wait_size "kill/.dst.mbtmp.*" 20000000 $pid; then
 			kill -KILL $pid; rc=0; wait $pid || rc=$?
 			test "$rc" = 137 && ok=1 && break
@@ -137,12 +137,13 @@ test_expect_success 'after SIGKILL a rerun makes DST whole and correct' '
 '
 
 test_expect_success '--append killed with SIGKILL midway leaves a torn tail' '
-	printf "%s\nSubject: old a\nStatus: RO\n\nold a\n\n%s\nSubject: old b\n\nold b\n" "$F1" "$F2" >arch &&
+	printf "%s\nSubject: old a\nX-IMAPbase: 1795635279 2\nStatus: RO\nX-UID: 1\n\nold a\n\n" "$F1" >arch &&
+	printf "%s\nSubject: old b\nX-UID: 2\n\nold b\n" "$F2" >>arch &&
 	cp arch arch.orig &&
 	oldsize=$(wc -c <arch) &&
 	ok= &&
 	for try in 1 2 3; do
-		{ mailbag convert -q --append big arch & pid=$!; } &&
+		{ "$MAILBAG" convert -q --append big arch & pid=$!; } &&
 		if wait_size arch $((oldsize + 20000000)) $pid; then
 			kill -KILL $pid; rc=0; wait $pid || rc=$?
 			test "$rc" = 137 && ok=1 && break
@@ -163,11 +164,12 @@ test_expect_success 'the next append removes the torn tail and adds its message'
 	printf "%s\nSubject: next\n\nthe next append\n" "$F1" >next &&
 	timeout 120 "$MAILBAG" convert -q --append next arch &&
 	rm -f .mailbagrc &&
-	head -c $oldsize arch | cmp - arch.orig &&
+	grep -av "^X-IMAPbase: " arch.orig >expect &&
+	head -c $oldsize arch | grep -av "^X-IMAPbase: " >actual &&
+	cmp expect actual &&
 	test "$(messages arch)" = 3 &&
-	tail -n 1 arch >actual &&
-	echo "the next append" >expect &&
-	test_cmp expect actual &&
+	tail -c 40 arch >actual &&
+	test_grep "the next append" actual &&
 	test $(wc -c <arch) -lt $((oldsize + 1000)) &&
 	! test -e .arch.mbtail &&
 	! test -e arch.lock
@@ -175,14 +177,14 @@ test_expect_success 'the next append removes the torn tail and adds its message'
 
 test_expect_success 'after the repair the mailbox checks clean' '
 	mailbag check --strict arch >out &&
-	test_grep "^arch: unix, 3 messages, .*: ok$" out
+	test_grep "^arch: unix, 3 messages, [0-9]* bytes, uidvalidity 1795635279, uidnext 4: ok$" out
 '
 
 test_expect_success '--append interrupted by SIGTERM leaves DST as it was' '
 	cp arch.orig arch2 &&
 	ok= &&
 	for try in 1 2 3; do
-		{ mailbag convert -q --append big arch2 & pid=$!; } &&
+		{ "$MAILBAG" convert -q --append big arch2 & pid=$!; } &&
 		if wait_size arch2 $((oldsize + 20000000)) $pid; then
 			kill -TERM $pid; rc=0; wait $pid || rc=$?
 			test "$rc" = 143 && ok=1 && break

@@ -307,6 +307,85 @@ test_roundtrip(struct mb_ctx *ctx, const char *fmt)
 	mb_close(&b, &e);
 }
 
+/* Flag changes and expunge rewrite the file in place (same inode). */
+static void
+test_rewrite(struct mb_ctx *ctx, const char *fmt)
+{
+	const char *unix_box =
+		"From a@b Wed Dec  2 05:53:22 1992\nSubject: one\n\nbody 1\n\n"
+		"From a@b Wed Dec  2 05:53:23 1992\nSubject: two\nStatus: O\n"
+		"\nbody 2\n>From q\n\n"
+		"From a@b Wed Dec  2 05:53:24 1992\nSubject: three\n\nbody 3";
+	const char *mmdf_box =
+		"\1\1\1\1\nFrom a@b Wed Dec  2 05:53:22 1992\nSubject: one\n\n"
+		"body 1\n\1\1\1\1\n"
+		"\1\1\1\1\nFrom a@b Wed Dec  2 05:53:23 1992\nSubject: two\n"
+		"Status: O\n\nbody 2\n>From q\n\1\1\1\1\n"
+		"\1\1\1\1\nFrom a@b Wed Dec  2 05:53:24 1992\nSubject: three\n"
+		"\nbody 3\n\1\1\1\1\n";
+	const char *box = strcmp(fmt, "unix") == 0 ? unix_box : mmdf_box;
+	struct mb_box *b;
+	struct mb_msg *m;
+	struct mb_info info;
+	struct mb_err e;
+	struct stat st1, st2;
+	uint32_t n = 0, uid3 = 0, validity;
+	size_t len;
+	char path[32], *t;
+	int kw;
+
+	snprintf(path, sizeof(path), "rw.%s", fmt);
+	write_file(path, box, strlen(box));
+	stat(path, &st1);
+	is_int(mb_open(ctx, path, fmt, MB_RDWR, &b, &e), MB_OK,
+	       "%s: open read/write", fmt);
+	while (mb_next(b, &m, &e) == MB_OK)
+		if (m->seq == 3)
+			uid3 = m->uid;
+	mb_box_info(b, &info, &e);
+	validity = info.uidvalidity;
+	kw = mb_keyword_index(b, "Work", true);
+	ok(kw >= 0, "%s: keyword created", fmt);
+	is_int(mb_set_flags(b, 2, MB_FLAGGED | MB_SEEN, 0,
+			    kw >= 0 ? (uint64_t)1 << kw : 0, 0, &e),
+	       MB_OK, "%s: set flags", fmt);
+	is_int(mb_set_flags(b, 1, MB_DELETED, 0, 0, 0, &e), MB_OK,
+	       "%s: delete message 1", fmt);
+	is_int(mb_expunge(b, &n, &e), MB_OK, "%s: expunge", fmt);
+	is_int(n, 1, "%s: one message expunged", fmt);
+	is_int(mb_close(&b, &e), MB_OK, "%s: close", fmt);
+	stat(path, &st2);
+	is_int(st2.st_ino, st1.st_ino, "%s: same inode (rewritten in place)",
+	       fmt);
+	ok(access(".mbredo", F_OK) != 0, "%s: no journal left", fmt);
+
+	is_int(mb_open(ctx, path, NULL, MB_RDONLY | MB_CHECK, &b, &e), MB_OK,
+	       "%s: reopen", fmt);
+	mb_box_info(b, &info, &e);
+	is_int(info.uidvalidity, validity, "%s: UIDVALIDITY kept", fmt);
+	is_int(mb_next(b, &m, &e), MB_OK, "%s: message 1", fmt);
+	is_int(m->flags, MB_FLAGGED | MB_SEEN | MB_OLD,
+	       "%s: flags stored", fmt);
+	is_str(mb_keyword(b, 0), "Work", "%s: keyword declared", fmt);
+	is_int((long long)m->keywords, 1, "%s: keyword stored", fmt);
+	t = slurp(b, m, &len);
+	is_mem(t, len, "Subject: two\n\nbody 2\n>From q\n", 29,
+	       "%s: text of message 2 unchanged", fmt);
+	free(t);
+	is_int(mb_next(b, &m, &e), MB_OK, "%s: message 2", fmt);
+	is_int(m->uid, uid3, "%s: UID of the third message kept", fmt);
+	t = slurp(b, m, &len);
+	if (strcmp(fmt, "unix") == 0)
+		is_mem(t, len, "Subject: three\n\nbody 3", 22,
+		       "%s: last text, no final newline kept", fmt);
+	else
+		is_mem(t, len, "Subject: three\n\nbody 3\n", 23,
+		       "%s: last text unchanged", fmt);
+	free(t);
+	is_int(mb_next(b, &m, &e), MB_END, "%s: two messages left", fmt);
+	mb_close(&b, &e);
+}
+
 int
 main(void)
 {
@@ -318,6 +397,8 @@ main(void)
 	test_status(ctx);
 	test_roundtrip(ctx, "unix");
 	test_roundtrip(ctx, "mmdf");
+	test_rewrite(ctx, "unix");
+	test_rewrite(ctx, "mmdf");
 	mb_ctx_free(&ctx);
 	return done_testing();
 }
