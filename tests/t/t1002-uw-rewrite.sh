@@ -70,12 +70,15 @@ test_expect_success 'a rewrite killed before its copy finished is redone by the 
 	cp want.mbox .redo.mbox.mbnew.99999 &&
 	printf "mailbag-redo 1 %s %s\n" "$(wc -c <want.mbox)" "$PWD/.redo.mbox.mbnew.99999" \
 		>"$(printf ".mbredo.%x.%x" "$dev" "$ino")" &&
-	printf "GARBAGEGARBAGE" | dd of=redo.mbox bs=1 seek=100 conv=notrunc 2>/dev/null &&
+	off=$(grep -abo "body 2" redo.mbox | cut -d: -f1) &&
+	printf "GARBAGE" | dd of=redo.mbox bs=1 seek=$off conv=notrunc 2>/dev/null &&
 	! cmp -s redo.mbox want.mbox &&
 	$MBTOOL flags redo.mbox 1 +seen &&
 	test "$(stat -c %i redo.mbox)" = "$ino" &&
 	mailbag check redo.mbox &&
 	test_must_fail test -e "$(printf ".mbredo.%x.%x" "$dev" "$ino")" &&
+	grep -q "^body 2$" redo.mbox &&
+	! grep -q GARBAGE redo.mbox &&
 	grep -c "^Subject: message" redo.mbox >count &&
 	echo 4 >count.want && test_cmp count.want count
 '
