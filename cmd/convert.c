@@ -232,7 +232,6 @@ convert(struct convert *cv)
 	if (cv->dry_run)
 		return dry_run(cv, sbox);
 
-	catch_signals();
 	if (cv->append)
 		rc = mb_open(cv->env->ctx, cv->dst, cv->dst_format, MB_RDWR,
 			     &dbox, &e);
@@ -242,6 +241,9 @@ convert(struct convert *cv)
 	if (rc != MB_OK)
 		return bad(cv, &sbox, NULL, cv->dst, &e);
 	cv->dst_format = mb_box_format(dbox);
+	/* from here an interrupt aborts cleanly; before, while waiting for
+	 * a lock, it simply ends the process */
+	catch_signals();
 
 	/* UIDs only mean something under their UIDVALIDITY. */
 	keep_uids = !cv->append && info.uidvalidity != 0;

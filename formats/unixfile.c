@@ -546,7 +546,17 @@ header_line(struct mb_box *b, struct ux_state *s, struct hdrinfo *h,
 	case H_XUID: {
 		const char *p = skip_sp(v, end);
 
-		if (parse_u32(&p, end, &h->uid) && skip_sp(p, end) == end) {
+		uint32_t u;
+
+		if (h->has_uid) {
+			/* UW: "already has UID", and it renumbers them all */
+			s->uids_broken = true;
+			mbi_diag(b, MB_DIAG_DAMAGE, "duplicate-uid", off,
+				 s->scanned + 1, h->uid,
+				 "second X-UID header in one message: UW "
+				 "will renumber every message");
+		} else if (parse_u32(&p, end, &u) && skip_sp(p, end) == end) {
+			h->uid = u;
 			h->has_uid = true;
 			h->uid_off = off;
 		} else {
@@ -1781,6 +1791,24 @@ build_pseudo(struct mb_box *b, struct ux_state *s, time_t now,
 	return 0;
 }
 
+/* Our pseudo-message, padded so that 64 keywords fit in it later. */
+static int
+padded_pseudo(struct mb_box *b, struct ux_state *s, struct mbi_buf *pb,
+	      struct mb_err *e)
+{
+	time_t now = time(NULL);
+
+	if (build_pseudo(b, s, now, pb, 0) < 0)
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+			       "out of memory");
+	s->pseudo_len = (int64_t)pb->len + PSEUDO_RESERVE;
+	mbi_buf_reset(pb);
+	if (build_pseudo(b, s, now, pb, (size_t)s->pseudo_len) < 0)
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+			       "out of memory");
+	return MB_OK;
+}
+
 static int
 write_pseudo(struct mb_box *b, struct ux_state *s, struct mb_err *e)
 {
@@ -1788,23 +1816,46 @@ write_pseudo(struct mb_box *b, struct ux_state *s, struct mb_err *e)
 	int rc;
 
 	mbi_buf_init(&pb);
-	if (build_pseudo(b, s, time(NULL), &pb, 0) < 0) {
-		mbi_buf_free(&pb);
-		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
-			       "out of memory");
-	}
-	/* pad so that 64 keywords fit later */
-	s->pseudo_len = (int64_t)pb.len + PSEUDO_RESERVE;
-	mbi_buf_reset(&pb);
-	if (build_pseudo(b, s, time(NULL), &pb, (size_t)s->pseudo_len) < 0) {
-		mbi_buf_free(&pb);
-		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
-			       "out of memory");
-	}
-	rc = put(s, pb.buf, pb.len, e);
+	rc = padded_pseudo(b, s, &pb, e);
+	if (rc == MB_OK)
+		rc = put(s, pb.buf, pb.len, e);
 	mbi_buf_free(&pb);
 	b->has_pseudo = true;
 	s->kw_written = b->nkw;
+	return rc;
+}
+
+/*
+ * New keywords in an existing mailbox with a pseudo-message: regenerate
+ * it in place when it has room (ours are padded), so no message moves.
+ * Returns MB_OK, or MB_FAILED with MB_ELIMIT when it does not fit.
+ */
+static int
+declare_in_place(struct mb_box *b, struct ux_state *s, struct mb_err *e)
+{
+	struct mbi_buf pb;
+	int64_t region;
+	int rc;
+
+	if (!b->has_pseudo)
+		return mbi_err(e, MB_FAILED, MB_ELIMIT, b->path, 0,
+			       "no pseudo-message");
+	region = b->nmsgs > 0 ? b->msgs[0].offset : s->end;
+	mbi_buf_init(&pb);
+	if (region <= 0 ||
+	    build_pseudo(b, s, time(NULL), &pb, (size_t)region) < 0 ||
+	    (int64_t)pb.len != region) {
+		mbi_buf_free(&pb);
+		return mbi_err(e, MB_FAILED, MB_ELIMIT, b->path, 0,
+			       "the pseudo-message has no room");
+	}
+	rc = mbi_pwrite_all(s->fd, pb.buf, pb.len, 0, b->path, e);
+	mbi_buf_free(&pb);
+	if (rc == MB_OK && fsync(s->fd) < 0)
+		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
+				 "cannot write mailbox to disk");
+	if (rc == MB_OK)
+		s->kw_written = b->nkw;
 	return rc;
 }
 
@@ -1812,21 +1863,19 @@ write_pseudo(struct mb_box *b, struct ux_state *s, struct mb_err *e)
 static int
 start_writing(struct mb_box *b, struct ux_state *s, struct mb_err *e)
 {
-	struct mb_msg m;
 	int rc;
 
 	if (s->wb_init)
 		return MB_OK;
 	if (!s->created) {
-		/* learn the last UID: scan what is left */
-		if (s->pending_valid) {
-			s->pending_valid = false;
-		}
-		while ((rc = scan_next(b, s, &m, e)) == MB_OK)
+		/* learn the last UID: scan what is left, through the core so
+		 * that the index (which a rewrite needs) is complete */
+		struct mb_msg *mp;
+
+		while ((rc = mb_next(b, &mp, e)) == MB_OK)
 			;
 		if (rc != MB_END)
 			return rc;
-		b->scanned = true;
 		s->kw_written = b->nkw;
 		s->orig_size = s->end;
 		s->tail_len = (int)(s->end < 3 ? s->end : 3);
@@ -1909,7 +1958,9 @@ put_status(struct mb_box *b, struct ux_state *s, unsigned flags, uint64_t kw,
 			mbi_buf_add(&sb, " ", 1);
 			blk++;
 		}
-		mbi_buf_addf(&sb, "%sX-UID: %u%s", eol(s), uid, eol(s));
+		mbi_buf_addstr(&sb, eol(s));
+		if (uid != 0)
+			mbi_buf_addf(&sb, "X-UID: %u%s", uid, eol(s));
 	}
 	if (sb.cap == 0) /* every add failed */
 		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
@@ -1970,7 +2021,12 @@ ux_append(struct mb_box *b, const struct mb_newmsg *meta,
 		if (k >= 0)
 			kw |= (uint64_t)1 << k;
 	}
-	if (b->ctx->uw_metadata) {
+	if (b->ctx->uw_metadata && !s->created && !s->uids_known) {
+		/* a mailbox with no UID state (an MTA's): leave the existing
+		 * messages as they are and number nothing, as UW's append
+		 * does; keywords are still written (mailbag reads them) */
+		uid = 0;
+	} else if (b->ctx->uw_metadata) {
 		if (s->created && meta->uid > s->prev_uid) {
 			uid = meta->uid;
 		} else {
@@ -2050,7 +2106,6 @@ ux_append(struct mb_box *b, const struct mb_newmsg *meta,
 	rc = MB_OK;
 	if (uid_out)
 		*uid_out = uid;
-	b->nmsgs++;
 out:
 	free(sl.buf);
 	return rc < 0 ? rc : MB_OK;
@@ -2147,7 +2202,14 @@ ux_commit(struct mb_box *b, struct mb_err *e)
 	/* appended keywords UW does not know yet: declare them by a
 	 * rewrite, or UW drops them from the messages */
 	declare = !s->created && s->writing && b->ctx->uw_metadata &&
+		  s->uids_known && !(b->mode & MB_STREAM) &&
 		  b->nkw > s->kw_written;
+	if (declare && !s->flags_dirty) {
+		rc = declare_in_place(b, s, e);
+		if (rc == MB_OK)
+			return MB_OK;
+		mb_err_clear(e);
+	}
 	if (s->flags_dirty || declare) {
 		rc = rewrite(b, s, e);
 		if (rc != MB_OK)
@@ -2357,10 +2419,9 @@ rewrite_box(struct mb_box *b, struct ux_state *s, bool expunge,
 		struct mbi_buf pb;
 
 		mbi_buf_init(&pb);
-		rc = build_pseudo(b, s, time(NULL), &pb, 0) < 0
-			     ? mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
-				       "out of memory")
-			     : put(s, pb.buf, pb.len, e);
+		rc = padded_pseudo(b, s, &pb, e);
+		if (rc == MB_OK)
+			rc = put(s, pb.buf, pb.len, e);
 		mbi_buf_free(&pb);
 		if (rc != MB_OK)
 			goto fail;

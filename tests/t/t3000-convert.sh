@@ -144,9 +144,12 @@ test_expect_success 'a last message without a final newline keeps it' '
 	cmp expect actual &&
 	mailbag convert --to=mmdf nonl nonl.mmdf &&
 	mailbag convert --to=unix nonl.mmdf nonl.back &&
-	tail -c 16 nonl.back >actual &&
+	tail -c 18 nonl.back >actual &&
+	printf "\nno newline here\n\n" >expect &&
 	cmp expect actual
 '
+# (MMDF cannot keep it: its ^A^A^A^A line must start a line, so the
+# message gains the newline; mailbag-formats(5) lists that transformation)
 
 test_expect_success 'NUL bytes and 8-bit bytes survive unix->mmdf->unix' '
 	printf "%s\nSubject: bin\n\n" "$F1" >bin &&
@@ -294,7 +297,7 @@ test_expect_success '--append to a mailbox with UIDs: new UIDs follow, old kept'
 	cp withuid withuid.orig &&
 	mailbag convert --append src withuid &&
 	mailbag check --strict withuid >out &&
-	test_grep "^withuid: unix, 6 messages, [0-9]* bytes, uidvalidity [0-9]*, uidnext 7, 3 keywords: ok$" out &&
+	test_grep "^withuid: unix, 6 messages, [0-9]* bytes, uidvalidity [0-9]*, uidnext 7, 3 keywords\(, [^:]*\)\?: ok$" out &&
 	mbsum unix withuid >w.after &&
 	head -n 3 w.before | tail -n 2 >expect &&
 	head -n 3 w.after | tail -n 2 >actual &&
@@ -305,8 +308,11 @@ lines = open(\"w.after\").read().splitlines()
 assert [json.loads(l)[\"uid\"] for l in lines[1:]] == [1, 2, 3, 4, 5, 6], lines
 assert json.loads(lines[0])[\"uidlast\"] == 6, lines[0]
 " &&
-	grep -av "^X-IMAP" withuid.orig >expect &&
-	head -c $(wc -c <withuid.orig) withuid | grep -av "^X-IMAP" >actual &&
+	# the internal-data message is regenerated in place (its X-IMAP
+	# line lists the new keywords, its Date the time); the rest stays
+	pseudo="^X-IMAP\|^From MAILER-DAEMON \|^Date: [0-9][0-9] \|^Message-ID: <[0-9]*@" &&
+	grep -av "$pseudo" withuid.orig >expect &&
+	head -c $(wc -c <withuid.orig) withuid | grep -av "$pseudo" >actual &&
 	cmp expect actual
 '
 
