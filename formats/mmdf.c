@@ -57,6 +57,7 @@ const struct mb_driver mbi_driver_mmdf = {
 	.append = ux_append,
 	.set_flags = ux_set_flags,
 	.expunge = ux_expunge,
+	.renumber = ux_renumber,
 	.poll = ux_poll,
 	.commit = ux_commit,
 	.close = ux_close,

@@ -2229,6 +2229,17 @@ ux_set_flags(struct mb_box *b, struct mb_msg *m, unsigned flags, uint64_t kw,
 	return MB_OK;
 }
 
+int
+ux_renumber(struct mb_box *b, struct mb_err *e)
+{
+	struct ux_state *s = state(b);
+
+	/* the index holds the new UIDs; a rewrite writes them all */
+	s->uids_broken = false;
+	s->flags_dirty = true;
+	return MB_OK;
+}
+
 /* Copy [off, off+len) of the mailbox into the rewrite. */
 static int
 copy_range(struct ux_state *s, int64_t off, int64_t len, const char *path,

@@ -21,6 +21,7 @@ int ux_append(struct mb_box *b, const struct mb_newmsg *meta,
 int ux_set_flags(struct mb_box *b, struct mb_msg *m, unsigned flags,
 		 uint64_t kw, struct mb_err *e);
 int ux_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e);
+int ux_renumber(struct mb_box *b, struct mb_err *e);
 int ux_poll(struct mb_box *b, bool *changed, struct mb_err *e);
 int ux_commit(struct mb_box *b, struct mb_err *e);
 void ux_close(struct mb_box *b);

@@ -563,6 +563,43 @@ mb_set_uidstate(struct mb_box *b, uint32_t uidvalidity, uint32_t uidnext,
 }
 
 int
+mb_set_uids(struct mb_box *b, uint32_t uidvalidity, const uint32_t *uids,
+	    uint32_t n, uint32_t uidnext, struct mb_err *e)
+{
+	uint32_t i;
+	int rc;
+
+	CHECK_BOX(b, e);
+	if (b->readonly)
+		return mbi_err(e, MB_FAILED, MB_EPERM, b->path, -1,
+			       "mailbox is open read-only");
+	if (b->drv->renumber == NULL || !(b->drv->caps & MB_CAP_UIDS))
+		return mbi_err(e, MB_FAILED, MB_ENOTSUP, b->path, -1,
+			       "%s mailboxes keep no UIDs", b->drv->name);
+	if ((b->mode & MB_STREAM) || !b->scanned || n != b->nmsgs)
+		return mbi_err(e, MB_FAILED, MB_EINVAL, b->path, -1,
+			       "renumbering needs a fully scanned, indexed box");
+	if (uidvalidity == 0)
+		return mbi_err(e, MB_FAILED, MB_EINVAL, b->path, -1,
+			       "UIDVALIDITY must not be 0");
+	for (i = 0; i < n; i++)
+		if (uids[i] == 0 || (i > 0 && uids[i] <= uids[i - 1]))
+			return mbi_err(e, MB_FAILED, MB_EINVAL, b->path, -1,
+				       "UIDs must ascend strictly");
+	if (uidnext == 0 || (n > 0 && uidnext <= uids[n - 1]))
+		return mbi_err(e, MB_FAILED, MB_EINVAL, b->path, -1,
+			       "UIDNEXT must be above the last UID");
+	for (i = 0; i < n; i++)
+		b->msgs[i].uid = uids[i];
+	b->uidvalidity = uidvalidity;
+	b->uidlast = uidnext - 1;
+	rc = b->drv->renumber(b, e);
+	if (rc == MB_OK)
+		b->dirty = true;
+	return rc;
+}
+
+int
 mb_set_flags(struct mb_box *b, uint32_t seq, unsigned add, unsigned del,
 	     uint64_t kw_add, uint64_t kw_del, struct mb_err *e)
 {

@@ -69,6 +69,9 @@ struct mb_driver {
 			 uint64_t keywords, struct mb_err *e);
 	int (*expunge)(struct mb_box *b, uint32_t *expunged,
 		       struct mb_err *e);
+	/* The core changed b->uidvalidity, b->uidlast and the msgs[].uid
+	 * of the index: store them at commit(). */
+	int (*renumber)(struct mb_box *b, struct mb_err *e);
 	int (*poll)(struct mb_box *b, bool *changed, struct mb_err *e);
 	/* Make pending work durable (fsync).  Called by mb_close before the
 	 * core publishes an atomically created mailbox. */

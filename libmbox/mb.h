@@ -335,6 +335,17 @@ int mb_append(struct mb_box *box, const struct mb_newmsg *meta,
 int mb_set_uidstate(struct mb_box *box, uint32_t uidvalidity,
 		    uint32_t uidnext, struct mb_err *e);
 
+/*
+ * Renumber an indexed, writable box (after a full scan): give message
+ * seq the UID uids[seq - 1] (n entries, strictly ascending, non-zero)
+ * under uidvalidity, and set the next UID to uidnext (greater than the
+ * last).  Written at mb_close, as flag changes are.  For uid-rebuild and
+ * repair; MB_ENOTSUP where the format keeps no UIDs.
+ */
+int mb_set_uids(struct mb_box *box, uint32_t uidvalidity,
+		const uint32_t *uids, uint32_t n, uint32_t uidnext,
+		struct mb_err *e);
+
 /* Change flags: add then remove (masks of MB_SEEN ...). */
 int mb_set_flags(struct mb_box *box, uint32_t seq, unsigned add,
 		 unsigned del, uint64_t kw_add, uint64_t kw_del,
