@@ -2418,6 +2418,16 @@ rewrite_box(struct mb_box *b, struct ux_state *s, bool expunge,
 			b->msgs[i].uid = ++b->uidlast;
 		s->uids_broken = false;
 	}
+	if (b->ctx->uw_metadata) {
+		/* messages UW has not numbered yet get their UIDs now, in
+		 * order, as UW's first read/write session gives them */
+		if (b->uidvalidity == 0)
+			b->uidvalidity = (uint32_t)time(NULL);
+		for (i = 0; i < b->nmsgs; i++)
+			if (b->msgs[i].uid == 0)
+				b->msgs[i].uid = ++b->uidlast;
+		s->unsaved_uids = 0;
+	}
 	if ((rc = mbi_rewrite_begin(b->path, s->fd, &rw, e)) != MB_OK)
 		return rc;
 	/* the writer helpers write through s->wb: lend them rw's buffer */

@@ -372,8 +372,10 @@ test_rewrite(struct mb_ctx *ctx, const char *fmt)
 	is_mem(t, len, "Subject: two\n\nbody 2\n>From q\n", 29,
 	       "%s: text of message 2 unchanged", fmt);
 	free(t);
+	is_int(m->uid, 2, "%s: the rewrite numbered the messages", fmt);
 	is_int(mb_next(b, &m, &e), MB_OK, "%s: message 2", fmt);
-	is_int(m->uid, uid3, "%s: UID of the third message kept", fmt);
+	is_int(m->uid, 3, "%s: UID of the third message", fmt);
+	is_int(uid3, 0, "%s: (no UIDs before the rewrite)", fmt);
 	t = slurp(b, m, &len);
 	if (strcmp(fmt, "unix") == 0)
 		is_mem(t, len, "Subject: three\n\nbody 3", 22,
