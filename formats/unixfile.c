@@ -810,10 +810,8 @@ scan_message(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 	struct hdrinfo h;
 	const char *line;
 	size_t n;
-	bool start, in_header = true, last_blank = false, ended = false;
-	bool after_internal = false;
+	bool start, after_internal = false;
 	int64_t off, body_off = -1, text_off, text_end = -1;
-	int64_t last_blank_off = -1;
 	int rc;
 
 	memset(&h, 0, sizeof(h));
@@ -863,14 +861,11 @@ scan_message(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 					 "last message has no closing ^A^A^A^A "
 					 "line (truncated?)");
 			text_end = off;
-			ended = true;
 			s->have_from = false;
 			break;
 		}
-		if (!start) {
-			last_blank = false;
+		if (!start)
 			continue;
-		}
 		if (s->flavor == UX_UNIX && line[0] == 'F' &&
 		    from_line(line, n, &s->from)) {
 			/* the next message begins here */
@@ -878,72 +873,44 @@ scan_message(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 			s->from_off = off;
 			s->from_len = n;
 			keep_from(s, line, n);
-			if (!last_blank && (b->mode & MB_CHECK))
+			/* still in the header: no blank line before it */
+			if (b->mode & MB_CHECK)
 				mbi_diag(b, MB_DIAG_WARN, "no-blank-line", off,
 					 s->scanned + 2, 0,
 					 "no blank line before this From line "
 					 "(some readers will not split here)");
-			text_end = last_blank ? last_blank_off : off;
+			text_end = off;
 			break;
 		}
 		if (s->flavor == UX_MMDF && line[0] == '\1' &&
 		    is_mmdf_delim(line, n)) {
-			text_end = last_blank ? last_blank_off : off;
+			text_end = off;
 			s->have_from = false;
 			break;
 		}
-		if (in_header) {
-			if (n >= 2 && line[n - 2] == '\r')
-				s->rd.saw_cr = true;
-			if (!s->rd.saw_nul && memchr(line, '\0', n) != NULL)
-				s->rd.saw_nul = true;
-			if (is_blank_line(line, n)) {
-				in_header = false;
-				body_off = off + (int64_t)n;
-				rc = scan_body(b, s, &text_end, e);
-				if (rc != MB_OK)
-					return rc;
-				break;
-			} else if (line[0] == ' ' || line[0] == '\t') {
-				if (after_internal && (b->mode & MB_CHECK))
-					mbi_diag(b, MB_DIAG_WARN,
-						 "bogus-continuation", off,
-						 s->scanned + 1, 0,
-						 "continuation of a status "
-						 "header: UW discards it");
-			} else {
-				after_internal =
-					ux_internal_header(line, n) != 0;
-				header_line(b, s, &h, line, n, off);
-			}
+		/* a header line: the blank line hands over to scan_body */
+		if (n >= 2 && line[n - 2] == '\r')
+			s->rd.saw_cr = true;
+		if (!s->rd.saw_nul && memchr(line, '\0', n) != NULL)
+			s->rd.saw_nul = true;
+		if (is_blank_line(line, n)) {
+			body_off = off + (int64_t)n;
+			rc = scan_body(b, s, &text_end, e);
+			if (rc != MB_OK)
+				return rc;
+			break;
 		}
-		if (!in_header && s->flavor == UX_UNIX && line[0] == 'F' &&
-		    n >= 5 && memcmp(line, "From ", 5) == 0) {
-			s->bare_from++;
-			if (b->mode & MB_CHECK)
-				mbi_diag(b, MB_DIAG_DAMAGE, "unquoted-from", off,
-					 s->scanned + 1, 0,
-					 "body line starts with an unquoted "
-					 "\"From \": readers that split on "
-					 "every \"From \" line see a new "
-					 "message here");
-		} else if (line[0] == '>' && s->flavor == UX_UNIX) {
-			size_t k = 1;
-
-			while (k < n && line[k] == '>')
-				k++;
-			if (n - k >= 5 && memcmp(line + k, "From ", 5) == 0) {
-				if (k == 1)
-					s->quoted_from++;
-				else
-					s->quoted_from2++;
-			}
+		if (line[0] == ' ' || line[0] == '\t') {
+			if (after_internal && (b->mode & MB_CHECK))
+				mbi_diag(b, MB_DIAG_WARN, "bogus-continuation",
+					 off, s->scanned + 1, 0,
+					 "continuation of a status header: UW "
+					 "discards it");
+		} else {
+			after_internal = ux_internal_header(line, n) != 0;
+			header_line(b, s, &h, line, n, off);
 		}
-		last_blank = is_blank_line(line, n);
-		if (last_blank)
-			last_blank_off = off;
 	}
-	(void)ended;
 	m->size = text_end - m->offset;
 	m->text_offset = text_off;
 	m->text_size = text_end - text_off;
