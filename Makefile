@@ -80,6 +80,13 @@ $(B)/tests/unit/%: tests/unit/%.c tests/tap.h $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(LIBA) $(LIBS) $(ALL_LDFLAGS)
 
+# tests/helper/NAME.so.c is an LD_PRELOAD shim: built into NAME.so without
+# the sanitizers (a preloaded library must not pull in the ASan runtime).
+$(B)/tests/helper/%.so: tests/helper/%.so.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -D_FILE_OFFSET_BITS=64,$(BASE_CFLAGS)) $(CFLAGS) \
+		-fPIC -shared -o $@ $< -ldl
+
 $(B)/tests/helper/%: tests/helper/%.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(LIBA) $(LIBS) $(ALL_LDFLAGS)

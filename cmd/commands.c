@@ -31,6 +31,8 @@ const struct cmd cmds[] = {
 	ROW("convert", convert, CMD_CTX | CMD_WRITES,
 	    "copy a mailbox into another format, keeping flags and UIDs"),
 	ROW("formats", formats, 0, "list the mailbox formats this build knows"),
+	ROW("uid-rebuild", uid_rebuild, CMD_CTX | CMD_WRITES,
+	    "repair duplicate, disordered or lost UIDs, keeping what is valid"),
 };
 const size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);
 
@@ -38,6 +40,7 @@ const size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);
 const struct cmd_alias cmd_aliases[] = {
 	{ "mailbox-convert", "convert" },
 	{ "mbox-check", "check" },
+	{ "uid-rebuild", "uid-rebuild" },
 };
 const size_t ncmd_aliases = sizeof(cmd_aliases) / sizeof(cmd_aliases[0]);
 

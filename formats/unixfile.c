@@ -2201,6 +2201,9 @@ ux_renumber(struct mb_box *b, struct mb_err *e)
 {
 	struct ux_state *s = state(b);
 
+	if (!b->ctx->uw_metadata)
+		return mbi_err(e, MB_FAILED, MB_ENOTSUP, b->path, -1,
+			       "UIDs are not written when uw-metadata is off");
 	/* the index holds the new UIDs; a rewrite writes them all */
 	s->uids_broken = false;
 	s->flags_dirty = true;

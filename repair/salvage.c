@@ -1,0 +1,186 @@
+/*
+ * salvage.c - what `mailbag repair` writes besides the mailbox: the
+ * verified backup of the original and the salvage files for bytes that
+ * cannot be parsed as a message.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "repair-mbox.h"
+
+#define CHUNK (1u << 20)
+
+int
+rp_backup(const char *path, int fd, int64_t len, const struct stat *st,
+	  struct mbi_dotlock *dl, char *out, size_t size, struct mb_err *e)
+{
+	char stamp[32];
+	struct tm tm;
+	time_t now = time(NULL);
+	char *a = NULL, *b = NULL;
+	int bfd = -1, n, rc = MB_FAILED;
+	int64_t off;
+
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+	for (n = 1; n < 1000; n++) {
+		int w = n == 1 ? snprintf(out, size, "%s.mailbag-backup.%s",
+					  path, stamp)
+			       : snprintf(out, size, "%s.mailbag-backup.%s-%d",
+					  path, stamp, n);
+
+		if (w < 0 || (size_t)w >= size)
+			return mbi_err(e, MB_FAILED, MB_EINVAL, path, -1,
+				       "name too long for the backup");
+		bfd = open(out, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+					O_NOFOLLOW, 0600);
+		if (bfd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (bfd < 0)
+		return mbi_err_sys(e, MB_FAILED, errno, out,
+				   "cannot create the backup");
+	(void)fchmod(bfd, st->st_mode & 0666);
+	a = malloc(CHUNK);
+	b = malloc(CHUNK);
+	if (a == NULL || b == NULL) {
+		rc = mbi_err(e, MB_FATAL, MB_ENOMEM, path, -1, "out of memory");
+		goto fail;
+	}
+	for (off = 0; off < len;) {
+		size_t k = len - off < CHUNK ? (size_t)(len - off) : CHUNK;
+
+		if (mbi_pread_full(fd, a, k, off) != (ssize_t)k) {
+			rc = mbi_err_sys(e, MB_FAILED, errno ? errno : EIO,
+					 path, "cannot read the mailbox");
+			goto fail;
+		}
+		if (mbi_pwrite_all(bfd, a, k, off, out, e) != MB_OK)
+			goto fail;
+		off += (int64_t)k;
+		if (dl != NULL)
+			mbi_dotlock_refresh(dl);
+	}
+	if (fsync(bfd) < 0) {
+		rc = mbi_err_sys(e, MB_FAILED, errno, out,
+				 "cannot write the backup to disk");
+		goto fail;
+	}
+	/* read both back and compare */
+	for (off = 0; off < len;) {
+		size_t k = len - off < CHUNK ? (size_t)(len - off) : CHUNK;
+
+		if (mbi_pread_full(fd, a, k, off) != (ssize_t)k ||
+		    mbi_pread_full(bfd, b, k, off) != (ssize_t)k ||
+		    memcmp(a, b, k) != 0) {
+			rc = mbi_err(e, MB_FAILED, MB_EIO, out, off,
+				     "the backup does not read back equal to "
+				     "the mailbox");
+			goto fail;
+		}
+		off += (int64_t)k;
+		if (dl != NULL)
+			mbi_dotlock_refresh(dl);
+	}
+	{
+		struct stat bst;
+
+		if (fstat(bfd, &bst) < 0 || bst.st_size != len) {
+			rc = mbi_err(e, MB_FAILED, MB_EIO, out, -1,
+				     "the backup has the wrong size");
+			goto fail;
+		}
+	}
+	close(bfd);
+	free(a);
+	free(b);
+	mbi_fsync_dir(out, NULL);
+	return MB_OK;
+fail:
+	close(bfd);
+	unlink(out);
+	out[0] = '\0';
+	free(a);
+	free(b);
+	return rc;
+}
+
+void
+rp_salvage_init(struct rp_salvage *sv, const char *mailbox, const char *dir)
+{
+	DIR *d;
+	struct dirent *de;
+	unsigned max = 0;
+
+	memset(sv, 0, sizeof(*sv));
+	if (dir != NULL && *dir)
+		snprintf(sv->dir, sizeof(sv->dir), "%s", dir);
+	else
+		snprintf(sv->dir, sizeof(sv->dir), "%s.salvage", mailbox);
+	/* never overwrite the salvage of an earlier repair */
+	if ((d = opendir(sv->dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			char *end;
+			unsigned long v;
+
+			if (strncmp(de->d_name, "badmsg.", 7) != 0)
+				continue;
+			v = strtoul(de->d_name + 7, &end, 10);
+			if (*end == '\0' && v > max && v < 1000000000UL)
+				max = (unsigned)v;
+		}
+		closedir(d);
+	}
+	sv->next = max + 1;
+}
+
+void
+rp_salvage_name(const struct rp_salvage *sv, unsigned k, char *out,
+		size_t size)
+{
+	snprintf(out, size, "%s/badmsg.%u", sv->dir, sv->next + k);
+}
+
+int
+rp_salvage_write(struct rp_salvage *sv, unsigned k, const void *p, size_t n,
+		 struct mb_err *e)
+{
+	char name[PATH_MAX + 32];
+	int fd;
+
+	if (!sv->dir_made) {
+		if (mkdir(sv->dir, 0700) < 0 && errno != EEXIST)
+			return mbi_err_sys(e, MB_FAILED, errno, sv->dir,
+					   "cannot create the salvage "
+					   "directory");
+		sv->dir_made = true;
+	}
+	rp_salvage_name(sv, k, name, sizeof(name));
+	fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	if (fd < 0)
+		return mbi_err_sys(e, MB_FAILED, errno, name,
+				   "cannot create salvage file");
+	if (mbi_write_all(fd, p, n, name, e) != MB_OK) {
+		close(fd);
+		unlink(name);
+		return MB_FAILED;
+	}
+	if (fsync(fd) < 0) {
+		int err = errno;
+
+		close(fd);
+		unlink(name);
+		return mbi_err_sys(e, MB_FAILED, err, name,
+				   "cannot write salvage file to disk");
+	}
+	close(fd);
+	mbi_fsync_dir(name, NULL);
+	return MB_OK;
+}
