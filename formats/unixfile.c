@@ -109,7 +109,13 @@ lr_init(struct lr *r, int fd, const char *path, int64_t start, int64_t end)
 	memset(r, 0, sizeof(*r));
 	r->fd = fd;
 	r->path = path;
-	r->cap = RD_CHUNK;
+	/* a whole message's reader needs no more than the message: a 1 MiB
+	 * buffer per message would cost page faults for every message */
+	r->cap = end - start + 64 < (int64_t)RD_CHUNK
+			 ? (size_t)(end - start + 64)
+			 : RD_CHUNK;
+	if (r->cap < 4096)
+		r->cap = 4096;
 	r->buf = malloc(r->cap);
 	r->base = start;
 	r->end = end;
@@ -2009,7 +2015,7 @@ ux_append(struct mb_box *b, const struct mb_newmsg *meta,
 
 	memset(&sl, 0, sizeof(sl));
 	sl.r = src;
-	sl.cap = RD_CHUNK;
+	sl.cap = 64 << 10; /* grows for long lines */
 	sl.buf = malloc(sl.cap);
 	if (sl.buf == NULL)
 		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,

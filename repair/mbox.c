@@ -50,6 +50,7 @@ struct msg {
 	bool is_new;		  /* recovered or split off */
 	bool closed;		  /* mmdf: the closing delimiter exists */
 	bool verbatim_ok;	  /* the record may be copied as it is */
+	bool body_only;		  /* split off: the text has no header */
 	/* parsed */
 	unsigned flags;
 	uint64_t kw;
@@ -95,7 +96,7 @@ struct plan {
 	size_t nit, icap;
 	unsigned nsalv;
 	char *kw[MB_MAX_KEYWORDS];
-	unsigned nkw, nkw_declared;
+	unsigned nkw;
 	int us;
 	uint32_t old_validity, old_last, validity, last;
 	long pseudo_idx;	/* the original pseudo-message, or -1 */
@@ -201,15 +202,12 @@ strip_blank(const struct plan *P, int64_t start, int64_t end)
 {
 	const char *b = P->buf;
 
-	if (end - start >= 1 && b[end - 1] == '\n') {
-		if (end - start >= 2 && b[end - 2] == '\n')
-			return end - 1;
-		if (end - start >= 3 && b[end - 2] == '\r' && b[end - 3] == '\n')
-			return end - 2;
-		/* a text that is only the blank line */
-		if (end - start == 1 && end - 1 > 0 && b[end - 2] == '\n')
-			return end - 1;
-	}
+	if (end - start >= 1 && end >= 2 && b[end - 1] == '\n' &&
+	    b[end - 2] == '\n')
+		return end - 1;
+	if (end - start >= 2 && end >= 3 && b[end - 1] == '\n' &&
+	    b[end - 2] == '\r' && b[end - 3] == '\n')
+		return end - 2;
 	return end;
 }
 
@@ -353,6 +351,10 @@ parse_text(struct plan *P, struct msg *m)
 	m->ximap = m->ximapbase = m->cl_seen = m->pseudo_subject = false;
 	m->nbare = 0;
 	m->body_off = m->blank_off = -1;
+	if (m->body_only) {
+		header = false;
+		m->body_off = off;
+	}
 	while (off < end) {
 		size_t n = line_at(P, off, end);
 		const char *p = P->buf + off;
@@ -450,7 +452,8 @@ synth_from(struct plan *P, struct msg *m, const char *sender, size_t slen)
 	int64_t t = (int64_t)P->mtime, off;
 	int tz = 0;
 	size_t i, k = 0;
-	int64_t hend = m->blank_off >= 0 ? m->blank_off : m->text_end;
+	int64_t hend = m->body_only ? m->text_off
+		       : m->blank_off >= 0 ? m->blank_off : m->text_end;
 
 	for (i = 0; i < slen && k < SENDER_MAX; i++) {
 		unsigned char c = (unsigned char)sender[i];
@@ -652,17 +655,20 @@ framed(struct plan *P, int64_t rec_off, int64_t rec_end, int64_t env_off,
 	return m;
 }
 
-/* --from-lines=split: cut m at its unquoted "From " lines. */
+/* --from-lines=split: cut m (the last item) at its first unquoted
+ * "From " line; the rest is split again. */
 static void
 split_msg(struct plan *P, size_t idx)
 {
 	struct msg *m = &P->m[idx];
+	size_t mit = P->nit - 1;
 	int64_t off = m->body_off, end = m->text_end, cut = -1;
-	int64_t rec_end = m->rec_end;
-	size_t n;
+	int64_t rec_end = m->rec_end, next;
+	struct item *it;
+	struct msg *k;
+	size_t n = 0;
 
-	(void)rec_end;
-	while (off < end) {
+	while (off >= 0 && off < end) {
 		n = line_at(P, off, end);
 		if (n >= 5 && memcmp(P->buf + off, "From ", 5) == 0) {
 			cut = off;
@@ -676,46 +682,38 @@ split_msg(struct plan *P, size_t idx)
 	if (m->text_end < m->body_off)
 		m->text_end = cut;
 	m->rec_end = cut;
+	P->it[mit].len = cut - P->it[mit].off;
 	m->verbatim_ok = false;
-	m->regen = true;
-	m->damaged = true;
+	m->regen = m->damaged = true;
+	P->damaged = true;
 	parse_text(P, m);
-	add_why(m, "split at the unquoted \"From \" line at byte %lld",
+	add_why(m, "cut at the unquoted \"From \" line at byte %lld",
 		(long long)cut);
-	{
-		int64_t next = cut + (int64_t)n;
-		struct item *it;
-		struct msg *k;
-
-		/* the "From " line itself: salvage (its sender is reused) */
-		salvage_item(P, cut, (int64_t)n,
-			     "an unquoted \"From \" line where a lax reader "
-			     "starts a message");
-		if (next >= end) {
-			return;
-		}
-		k = new_msg(P);
-		it = new_item(P, I_MSG, next, end - next);
-		if (k == NULL || it == NULL)
-			return;
-		m = &P->m[idx]; /* new_msg may have moved the array */
-		it->idx = P->n - 1;
-		it->damage = true;
-		k->is_new = true;
-		k->rec_off = next;
-		k->rec_end = m->rec_end = end;
-		m->rec_end = cut;
-		k->text_off = next;
-		k->text_end = end;
-		parse_text(P, k);
-		synth_from(P, k, P->buf + cut + 5, n - 5);
-		k->regen = true;
-		k->damaged = true;
-		add_why(k, "split off at an unquoted \"From \" line, with a "
-			   "new From line (\"%s\")", k->synth);
-		if (k->nbare > 0)
-			split_msg(P, P->n - 1);
-	}
+	/* the "From " line itself: salvage (its sender is reused) */
+	salvage_item(P, cut, (int64_t)n,
+		     "an unquoted \"From \" line where a lax reader starts a "
+		     "message");
+	next = cut + (int64_t)n;
+	if (next >= end)
+		return;
+	k = new_msg(P);
+	it = new_item(P, I_MSG, next, rec_end - next);
+	if (k == NULL || it == NULL)
+		return;
+	it->idx = P->n - 1;
+	it->damage = true;
+	k->is_new = k->body_only = true;
+	k->rec_off = next;
+	k->rec_end = rec_end;
+	k->text_off = next;
+	k->text_end = end;
+	parse_text(P, k);
+	synth_from(P, k, P->buf + cut + 5, n - 5);
+	k->regen = k->damaged = true;
+	add_why(k, "split off at an unquoted \"From \" line, with a new "
+		   "From line (\"%s\")", k->synth);
+	if (k->nbare > 0)
+		split_msg(P, P->n - 1);
 }
 
 static void
@@ -920,40 +918,7 @@ decide(struct plan *P)
 			uint32_t v = 0, l = 0;
 			bool ok;
 
-			/* the header's keywords come first in the list */
-			char *saved[MB_MAX_KEYWORDS];
-			unsigned ns = P->nkw, j;
-
-			memcpy(saved, P->kw, sizeof(saved));
-			P->nkw = 0;
 			ok = parse_base(P, m, &v, &l);
-			P->nkw_declared = P->nkw;
-			/* append the others after the declared ones */
-			for (j = 0; j < ns; j++) {
-				int k = kw_index(P, saved[j], strlen(saved[j]),
-						 false);
-
-				if (k < 0 && P->nkw < MB_MAX_KEYWORDS)
-					P->kw[P->nkw++] = saved[j];
-				else
-					free(saved[j]);
-			}
-			/* remap the keyword bits of every message */
-			{
-				size_t x;
-
-				for (x = 0; x < P->n; x++) {
-					uint64_t nb = 0;
-					unsigned b;
-
-					for (b = 0; b < ns; b++)
-						if (P->m[x].kw &
-						    ((uint64_t)1 << b)) {
-							(void)b;
-						}
-					(void)nb;
-				}
-			}
 			if (m->is_new && (ok || m->ximap)) {
 				m->is_new = false;
 			}
@@ -989,11 +954,8 @@ decide(struct plan *P)
 			continue;
 		if (m->has_uid || m->uid_bad || m->uid_twice)
 			any_uid = true;
-		if ((m->ximap || m->ximapbase) && i != first) {
-			/* stray: removed when the message is regenerated */
-		}
 	}
-	if (!known && any_uid) {
+	if (!known && (any_uid || P->pseudo_idx >= 0)) {
 		P->us = US_RECREATE;
 		P->damaged = true;
 		snprintf(P->uid_note, sizeof(P->uid_note),
@@ -1012,7 +974,8 @@ decide(struct plan *P)
 		P->last = P->old_last;
 		if (P->pseudo_idx >= 0) {
 			P->pseudo_out = true;
-			P->pseudo_regen = P->m[P->pseudo_idx].damaged;
+			P->pseudo_regen = P->m[P->pseudo_idx].damaged ||
+					  !P->m[P->pseudo_idx].verbatim_ok;
 		}
 		return;
 	}
@@ -1096,7 +1059,8 @@ decide(struct plan *P)
 		P->pseudo_regen = P->pseudo_idx < 0 ||
 				  P->validity != P->old_validity ||
 				  P->last != P->old_last ||
-				  P->m[P->pseudo_idx].damaged;
+				  P->m[P->pseudo_idx].damaged ||
+				  !P->m[P->pseudo_idx].verbatim_ok;
 	}
 	if (P->base_idx >= 0 &&
 	    (P->validity != P->old_validity || P->last != P->old_last)) {
@@ -1614,9 +1578,8 @@ report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn,
 			if (koff < 0)
 				koff = m->rec_off;
 			kend = m->rec_end;
-			if ((long)it->idx != P->pseudo_idx || P->pseudo_regen)
-				kn++;
 			if ((long)it->idx != P->pseudo_idx) {
+				kn++;
 				res->kept++;
 			}
 			continue;
