@@ -31,6 +31,8 @@ const struct cmd cmds[] = {
 	ROW("convert", convert, CMD_CTX | CMD_WRITES,
 	    "copy a mailbox into another format, keeping flags and UIDs"),
 	ROW("formats", formats, 0, "list the mailbox formats this build knows"),
+	ROW("repair", repair, CMD_CTX | CMD_WRITES,
+	    "repair a damaged mailbox in place, salvaging what is no message"),
 	ROW("uid-rebuild", uid_rebuild, CMD_CTX | CMD_WRITES,
 	    "repair duplicate, disordered or lost UIDs, keeping what is valid"),
 };
@@ -40,6 +42,7 @@ const size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);
 const struct cmd_alias cmd_aliases[] = {
 	{ "mailbox-convert", "convert" },
 	{ "mbox-check", "check" },
+	{ "mbx-repair", "repair" },
 	{ "uid-rebuild", "uid-rebuild" },
 };
 const size_t ncmd_aliases = sizeof(cmd_aliases) / sizeof(cmd_aliases[0]);

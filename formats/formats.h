@@ -10,5 +10,6 @@
 
 extern const struct mb_driver mbi_driver_unix;
 extern const struct mb_driver mbi_driver_mmdf;
+extern const struct mb_driver mbi_driver_mbx;
 
 #endif /* FORMATS_H */

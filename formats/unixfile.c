@@ -1277,6 +1277,7 @@ ux_open(struct mb_box *b, int flavor, struct mb_err *e)
 		}
 		/* the size under our locks, after any recovery */
 		fstat(s->fd, &s->st);
+		mbi_cleanup_stale(b->path, b->ctx->localhost);
 		/* hold the dot-lock and flock while parsing (UW) */
 	} else if (!(b->mode & MB_NOLOCK)) {
 		rc = mbi_flock(s->fd, LOCK_SH, b->ctx->lock_timeout, b->path, e);

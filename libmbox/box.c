@@ -245,6 +245,8 @@ mb_create(struct mb_ctx *ctx, const char *path, const char *format,
 	if (b == NULL)
 		return e->code == MB_ENOMEM ? MB_FATAL : MB_FAILED;
 	if (flags & MB_CREATE_ATOMIC) {
+		/* temporary files of earlier, killed runs */
+		mbi_cleanup_stale(path, ctx->localhost);
 		if (mbi_tmp_name(path, tmp, sizeof(tmp), e) != MB_OK) {
 			box_free(b);
 			return MB_FAILED;

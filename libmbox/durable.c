@@ -3,7 +3,9 @@
  * names, publishing without replacing, and the tail journal that lets a
  * writer undo a torn append to a single-file mailbox.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -425,4 +427,95 @@ mbi_tail_recover(const char *mailbox, int fd, int64_t *cut_out,
 	if (cut_out != NULL)
 		*cut_out = cut;
 	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Leftovers of killed writers                                          */
+
+/* Is pid a process of this host that no longer runs? */
+static bool
+pid_dead(const char *s)
+{
+	char *end;
+	long pid = strtol(s, &end, 10);
+
+	if (end == s || pid <= 0 || (*end != '.' && *end != '\0'))
+		return false;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/*
+ * Remove what killed writers of the mailbox at path left in its
+ * directory: temporary files of atomic creates (".BASE.mbtmp.PID.N",
+ * whole directories too), of tail journals ("..BASE.mbtail.mbtmp.PID.N")
+ * and of rewrites (".BASE.mbnew.PID"), and dot-lock hitching posts of
+ * this host ("BASE.lock.TIME.PID.HOST").  Only names whose process is
+ * gone are touched; the caller holds the mailbox's write locks, so no
+ * live writer of ours is using them.  Failures are ignored: this only
+ * tidies up.
+ */
+void
+mbi_cleanup_stale(const char *path, const char *localhost)
+{
+	char dir[PATH_MAX], base[PATH_MAX], full[PATH_MAX * 2];
+	char p1[PATH_MAX + 16], p2[PATH_MAX + 16], p3[PATH_MAX + 16],
+		p4[PATH_MAX + 16];
+	struct dirent *d;
+	DIR *dp;
+
+	if (split_path(path, dir, sizeof(dir), base, sizeof(base), NULL) !=
+	    MB_OK)
+		return;
+	snprintf(p1, sizeof(p1), ".%s.mbtmp.", base);
+	snprintf(p2, sizeof(p2), "..%s.mbtail.mbtmp.", base);
+	snprintf(p3, sizeof(p3), ".%s.mbnew.", base);
+	snprintf(p4, sizeof(p4), "%s.lock.", base);
+	{
+		/* a rewrite's journal that never got renamed into place */
+		struct stat st;
+
+		if (stat(path, &st) == 0) {
+			snprintf(full, sizeof(full), "%s/.mbredo.%llx.%llx.new",
+				 dir[0] ? dir : ".",
+				 (unsigned long long)st.st_dev,
+				 (unsigned long long)st.st_ino);
+			unlink(full);
+		}
+	}
+	dp = opendir(dir[0] ? dir : ".");
+	if (dp == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		const char *n = d->d_name, *pid = NULL;
+		bool tree = false;
+
+		if (strncmp(n, p1, strlen(p1)) == 0) {
+			pid = n + strlen(p1);
+			tree = true;
+		} else if (strncmp(n, p2, strlen(p2)) == 0) {
+			pid = n + strlen(p2);
+		} else if (strncmp(n, p3, strlen(p3)) == 0) {
+			pid = n + strlen(p3);
+		} else if (strncmp(n, p4, strlen(p4)) == 0) {
+			/* TIME.PID.HOST: ours only, and only when dead */
+			const char *t = n + strlen(p4), *dot = strchr(t, '.');
+			const char *host = dot ? strchr(dot + 1, '.') : NULL;
+
+			if (host == NULL || strcmp(host + 1, localhost) != 0)
+				continue;
+			pid = dot + 1;
+		}
+		if (pid == NULL || !pid_dead(pid))
+			continue;
+		snprintf(full, sizeof(full), "%s/%s", dir[0] ? dir : ".", n);
+		if (tree) {
+			struct stat st;
+
+			/* a directory mailbox being built: left alone */
+			if (lstat(full, &st) != 0 || S_ISDIR(st.st_mode))
+				continue;
+		}
+		unlink(full);
+	}
+	closedir(dp);
 }

@@ -315,6 +315,9 @@ void mbi_tmplock_release(struct mbi_tmplock *tl);
 /* ------------------------------------------------------------------ */
 /* Durable writes (libmbox/durable.c)                                   */
 
+/* Remove temporary files and lock posts that killed writers of the
+ * mailbox at path left beside it (only those whose process is gone). */
+void mbi_cleanup_stale(const char *path, const char *localhost);
 /* fsync the directory holding path. */
 int mbi_fsync_dir(const char *path, struct mb_err *e);
 /* A unique temporary name beside final: "<dir>/.<base>.mbtmp.<pid>.<n>". */

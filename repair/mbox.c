@@ -51,6 +51,7 @@ struct msg {
 	bool closed;		  /* mmdf: the closing delimiter exists */
 	bool verbatim_ok;	  /* the record may be copied as it is */
 	bool body_only;		  /* split off: the text has no header */
+	bool recovered;		  /* made from unframed bytes */
 	/* parsed */
 	unsigned flags;
 	uint64_t kw;
@@ -519,7 +520,7 @@ salvage_item(struct plan *P, int64_t off, int64_t len, const char *note)
  * block (at least one well-known field, then a blank line or the end),
  * else salvage.  Lines before that header go to salvage.
  */
-static void
+static bool
 unframed(struct plan *P, int64_t off, int64_t end, const char *what)
 {
 	int64_t o, hdr = -1, env = -1, prev = -1;
@@ -528,7 +529,7 @@ unframed(struct plan *P, int64_t off, int64_t end, const char *what)
 	struct item *it;
 
 	if (end <= off)
-		return;
+		return false;
 	if (all_blank(P->buf + off, (size_t)(end - off))) {
 		it = new_item(P, I_BLANK, off, end - off);
 		if (it != NULL) {
@@ -539,7 +540,7 @@ unframed(struct plan *P, int64_t off, int64_t end, const char *what)
 				P->damaged = true;
 			}
 		}
-		return;
+		return false;
 	}
 	P->damaged = true;
 	for (o = off; o < end && hdr < 0;) {
@@ -578,7 +579,7 @@ unframed(struct plan *P, int64_t off, int64_t end, const char *what)
 	}
 	if (hdr < 0) {
 		salvage_item(P, off, end - off, what);
-		return;
+		return false;
 	}
 	/* the line before the header: a From line (valid: mmdf) */
 	if (prev >= 0) {
@@ -602,10 +603,10 @@ unframed(struct plan *P, int64_t off, int64_t end, const char *what)
 		      0);
 	m = new_msg(P);
 	if (it == NULL || m == NULL)
-		return;
+		return false;
 	it->idx = P->n - 1;
 	it->damage = true;
-	m->is_new = true;
+	m->is_new = m->recovered = true;
 	m->rec_off = it->off;
 	m->rec_end = end;
 	m->text_off = hdr;
@@ -631,6 +632,7 @@ unframed(struct plan *P, int64_t off, int64_t end, const char *what)
 	}
 	m->regen = true;
 	m->damaged = true;
+	return true;
 }
 
 /* A message record of the original framing. */
@@ -702,7 +704,7 @@ split_msg(struct plan *P, size_t idx)
 		return;
 	it->idx = P->n - 1;
 	it->damage = true;
-	k->is_new = k->body_only = true;
+	k->is_new = k->body_only = k->recovered = true;
 	k->rec_off = next;
 	k->rec_end = rec_end;
 	k->text_off = next;
@@ -783,36 +785,58 @@ frame_mmdf(struct plan *P)
 	while (off < P->len) {
 		size_t n = line_at(P, off, P->len);
 
-		if (P->buf[off] == '\1' && is_delim(P->buf + off, n)) {
-			if (open < 0) {
-				unframed(P, seg, off,
-					 seg == 0 ? "bytes before the first "
-						    "^A^A^A^A line"
-						  : "bytes between two MMDF "
-						    "messages");
+		if (P->buf[off] != '\1' || !is_delim(P->buf + off, n)) {
+			off += (int64_t)n;
+			continue;
+		}
+		if (open < 0) {
+			/* text outside a message: one that lost its opening
+			 * delimiter (this one then closes it), or garbage */
+			if (unframed(P, seg, off,
+				     seg == 0 ? "bytes before the first "
+						"^A^A^A^A line"
+					      : "bytes between two MMDF "
+						"messages")) {
+				seg = off + (int64_t)n;
+			} else {
 				open = off;
 				dl = n;
-			} else {
-				int64_t t = open + (int64_t)dl, env = -1;
-				size_t el = 0;
-				struct msg *m;
-
-				if (t < off) {
-					size_t k = line_at(P, t, off);
-
-					if (valid_from(P->buf + t, k)) {
-						env = t;
-						el = k;
-						t += (int64_t)k;
-					}
-				}
-				m = framed(P, open, off + (int64_t)n, env, el, t,
-					   strip_blank(P, t, off));
-				if (m != NULL)
-					m->closed = true;
-				open = -1;
-				seg = off + (int64_t)n;
 			}
+		} else if (all_blank(P->buf + open + dl,
+				     (size_t)(off - open - (int64_t)dl))) {
+			/* nothing between two delimiters: the first opens no
+			 * message (its message lost its closing one) */
+			struct item *it = new_item(P, I_BLANK, open,
+						   off - open);
+
+			if (it) {
+				it->note = "a ^A^A^A^A line that opens no "
+					   "message";
+				it->damage = true;
+			}
+			P->damaged = true;
+			open = off;
+			dl = n;
+		} else {
+			int64_t t = open + (int64_t)dl, env = -1;
+			size_t el = 0;
+			struct msg *m;
+
+			if (t < off) {
+				size_t k = line_at(P, t, off);
+
+				if (valid_from(P->buf + t, k)) {
+					env = t;
+					el = k;
+					t += (int64_t)k;
+				}
+			}
+			m = framed(P, open, off + (int64_t)n, env, el, t,
+				   strip_blank(P, t, off));
+			if (m != NULL)
+				m->closed = true;
+			open = -1;
+			seg = off + (int64_t)n;
 		}
 		off += (int64_t)n;
 	}
@@ -904,11 +928,19 @@ decide(struct plan *P)
 	uint32_t prev = 0, L;
 
 	P->pseudo_idx = P->base_idx = -1;
-	for (i = 0; i < P->nit; i++)
-		if (P->it[i].kind == I_MSG) {
+	/* message 1: the first framed message, or a recovered one that
+	 * carries X-IMAP/X-IMAPbase (the pseudo-message lost its From line) */
+	for (i = 0; i < P->nit; i++) {
+		struct msg *m;
+
+		if (P->it[i].kind != I_MSG)
+			continue;
+		m = &P->m[P->it[i].idx];
+		if (!m->recovered || m->ximap || m->ximapbase) {
 			first = P->it[i].idx;
 			break;
 		}
+	}
 	if (first != (size_t)-1) {
 		struct msg *m = &P->m[first];
 
@@ -1094,8 +1126,16 @@ mark_damage(struct plan *P)
 			/* the text is written by gen_msg with the new value */
 		}
 		if (m->text_end > m->text_off &&
-		    P->buf[m->text_end - 1] != '\n' && m->cl_seen)
-			m->regen = true;
+		    P->buf[m->text_end - 1] != '\n') {
+			/* only the last message can end mid-line: a writer
+			 * appending after it would glue its From line on */
+			m->regen = m->damaged = true;
+			m->verbatim_ok = false;
+			P->damaged = true;
+			add_why(m, "truncated: the file ends in the middle of "
+				   "%s; the line is completed",
+				m->body_off < 0 ? "the header" : "a line");
+		}
 	}
 }
 
@@ -1238,7 +1278,7 @@ build_pseudo(struct plan *P, time_t now, struct mbi_buf *out, size_t size)
 /* Regenerate message m (section 2.7 layout) into out. */
 static int
 gen_msg(struct plan *P, struct msg *m, bool base_here, struct mbi_buf *out,
-	bool *cl_changed)
+	bool *cl_changed, int64_t *body_len)
 {
 	struct mbi_buf body;
 	int64_t off, hend;
@@ -1263,6 +1303,8 @@ gen_msg(struct plan *P, struct msg *m, bool base_here, struct mbi_buf *out,
 	newlen = (int64_t)body.len;
 	cl_fix = m->cl_seen && m->cl != newlen;
 	*cl_changed = cl_fix;
+	if (body_len != NULL)
+		*body_len = newlen;
 
 	if (P->fl == FL_MMDF)
 		mbi_buf_addstr(out, "\1\1\1\1\n");
@@ -1273,7 +1315,9 @@ gen_msg(struct plan *P, struct msg *m, bool base_here, struct mbi_buf *out,
 	} else {
 		mbi_buf_addf(out, "%s\n", m->synth);
 	}
-	hend = m->blank_off >= 0 ? m->blank_off : m->text_end;
+	hend = m->body_only	  ? m->text_off
+	       : m->blank_off >= 0 ? m->blank_off
+				   : m->text_end;
 	for (off = m->text_off; off < hend;) {
 		size_t n = line_at(P, off, hend);
 		const char *p = P->buf + off;
@@ -1480,7 +1524,7 @@ write_all(struct plan *P, struct mbi_rewrite *rw, struct mbi_dotlock *dl,
 					    !first_written && !P->pseudo_out &&
 						    P->us != US_NONE &&
 						    P->ctx->uw_metadata,
-					    &b, &clc) < 0) {
+					    &b, &clc, NULL) < 0) {
 					rc = mbi_err(e, MB_FATAL, MB_ENOMEM,
 						     P->path, -1,
 						     "out of memory");
@@ -1616,26 +1660,30 @@ report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn,
 				/* the value gen_msg writes */
 				struct mbi_buf tmp;
 				bool clc = false;
+				int64_t clc_len = 0;
 
 				mbi_buf_init(&tmp);
-				gen_msg(P, m, false, &tmp, &clc);
+				gen_msg(P, m, false, &tmp, &clc, &clc_len);
 				mbi_buf_free(&tmp);
 				if (clc)
 					add_why(m, "Content-Length: %lld %s "
-						   "(the old header kept as "
-						   "X-Original-Content-Length)",
+						   "%lld (the old header kept "
+						   "as X-Original-Content-"
+						   "Length)",
 						(long long)m->cl,
-						P->o->drop_cl ? "removed"
-							      : "corrected");
+						P->o->drop_cl
+							? "removed: the body is"
+							: "corrected to",
+						(long long)clc_len);
 			}
 			if (m->is_new && P->us != US_NONE &&
 			    P->ctx->uw_metadata)
 				add_why(m, "UID %u, after the last message "
 					   "(new UIDs go above every old one)",
 					m->newuid);
-			report(fn, arg, m->is_new ? RP_RECOVERED : RP_CHANGED,
+			report(fn, arg, m->recovered ? RP_RECOVERED : RP_CHANGED,
 			       it->off, it->len, 1, NULL, m->why, m->damaged);
-			if (m->is_new)
+			if (m->recovered)
 				res->recovered++;
 			else
 				res->changed++;
@@ -1906,6 +1954,9 @@ rp_repair(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 					       "anyway)");
 		}
 	}
+	if (strcmp(fmt, "mbox") == 0 || strcmp(fmt, "mboxo") == 0 ||
+	    strcmp(fmt, "mboxrd") == 0)
+		fmt = "unix";
 	if (strcmp(fmt, "unix") == 0 || strcmp(fmt, "mmdf") == 0)
 		return rp_repair_mbox(ctx, path, fmt, o, fn, arg, res, e);
 	return mbi_err(e, MB_FAILED, MB_ENOTSUP, path, -1,
