@@ -430,6 +430,9 @@ struct hdrinfo {
 	int64_t cl;
 	int64_t cl_off;
 	int64_t uid_off;
+	bool has_date;		/* a parsable Date: header */
+	int64_t date;
+	int date_tz;
 };
 
 /*
@@ -517,7 +520,15 @@ header_line(struct mb_box *b, struct ux_state *s, struct hdrinfo *h,
 	const char *end = line + chomp(line, n), *v;
 
 	if (id == 0) {
-		if ((line[0] == 'C' || line[0] == 'c') && n > 15 &&
+		if ((line[0] == 'D' || line[0] == 'd') && n > 5 &&
+		    !s->from.date_ok && !h->has_date &&
+		    strncasecmp(line, "Date:", 5) == 0) {
+			/* no envelope date (an MMDF message without a From
+			 * line): the Date header is the best guess */
+			h->has_date = mb_date_parse(line + 5,
+						    (size_t)(end - line - 5),
+						    &h->date, &h->date_tz);
+		} else if ((line[0] == 'C' || line[0] == 'c') && n > 15 &&
 		    strncasecmp(line, "Content-Length:", 15) == 0) {
 			const char *p = skip_sp(line + 15, end);
 			uint32_t cl;
@@ -920,6 +931,10 @@ scan_message(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 	m->size = text_end - m->offset;
 	m->text_offset = text_off;
 	m->text_size = text_end - text_off;
+	if (!s->from.date_ok && h.has_date) {
+		m->idate = h.date;
+		m->idate_tz = h.date_tz;
+	}
 	m->flags = h.flags;
 	m->keywords = h.kw;
 	m->sender = s->cur_sender[0] || s->flavor == UX_UNIX ? s->cur_sender
@@ -1951,7 +1966,8 @@ make_from_line(const struct mb_newmsg *meta, char *buf, size_t size)
 	char date[64], sender[SENDER_MAX];
 	const char *snd = meta->sender && *meta->sender ? meta->sender
 							: "MAILER-DAEMON";
-	int64_t t = meta->idate >= 0 ? meta->idate : (int64_t)time(NULL);
+	/* 0 or less: the date is unknown, so the time of writing */
+	int64_t t = meta->idate > 0 ? meta->idate : (int64_t)time(NULL);
 	size_t i;
 
 	snprintf(sender, sizeof(sender), "%s", snd);
@@ -1959,8 +1975,9 @@ make_from_line(const struct mb_newmsg *meta, char *buf, size_t size)
 		if (sender[i] == '\n' || sender[i] == '\r' ||
 		    sender[i] == ' ' || sender[i] == '\t')
 			sender[i] = '_';
-	mb_date_ctime(t, meta->idate >= 0 ? meta->idate_tz : 0, date,
-		      sizeof(date));
+	if (mb_date_ctime(t, meta->idate > 0 ? meta->idate_tz : 0, date,
+			  sizeof(date)) == 0)
+		mb_date_ctime((int64_t)time(NULL), 0, date, sizeof(date));
 	snprintf(buf, size, "From %s %s", sender, date);
 }
 

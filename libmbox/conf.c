@@ -27,6 +27,7 @@ enum setting {
 	S_DOTLOCK,
 	S_SPOOL_DIR,
 	S_LOCAL_HOST,
+	S_UW_DOTLOCK_MINUTES,	/* UW's dot-lock-file-timeout, in minutes */
 };
 
 static const struct {
@@ -45,7 +46,7 @@ static const struct {
 	 * configuration line can be copied over as it is. */
 	{ "new-mailbox-format", S_NEW_FORMAT },
 	{ "new-folder-format", S_NEW_FORMAT },
-	{ "dot-lock-file-timeout", S_DOTLOCK_TIMEOUT },
+	{ "dot-lock-file-timeout", S_UW_DOTLOCK_MINUTES },
 };
 
 /* ASCII case-insensitive equality; strcasecmp would follow the locale. */
@@ -259,6 +260,11 @@ mb_ctx_set(struct mb_ctx *ctx, const char *name, const char *value,
 			goto bad;
 		ctx->dotlock_stale = n;
 		return MB_OK;
+	case S_UW_DOTLOCK_MINUTES:
+		if (!parse_seconds(value, &n) || n > INT_MAX / 60)
+			goto bad;
+		ctx->dotlock_stale = n * 60;
+		return MB_OK;
 	case S_DOTLOCK:
 		if (!parse_bool(value, &b))
 			goto bad;
@@ -307,6 +313,10 @@ mb_ctx_get(const struct mb_ctx *ctx, const char *name)
 	case S_DOTLOCK_TIMEOUT:
 		snprintf(w->num_text[1], sizeof(w->num_text[1]), "%d",
 			 ctx->dotlock_stale);
+		return w->num_text[1];
+	case S_UW_DOTLOCK_MINUTES:
+		snprintf(w->num_text[1], sizeof(w->num_text[1]), "%d",
+			 ctx->dotlock_stale / 60);
 		return w->num_text[1];
 	case S_DOTLOCK:
 		return ctx->dotlock ? "yes" : "no";

@@ -1202,16 +1202,17 @@ out_sep(struct out *w, struct mb_err *e)
 
 static int
 put_status(struct plan *P, struct mbi_buf *b, unsigned flags, uint64_t kw,
-	   uint32_t uid)
+	   uint32_t uid, const char *eol)
 {
 	size_t start = b->len;
 	unsigned i;
 
-	mbi_buf_addf(b, "Status: %s%s\n", flags & MB_SEEN ? "R" : "",
-		     flags & MB_OLD ? "O" : "");
-	mbi_buf_addf(b, "X-Status: %s%s%s%s\n", flags & MB_DELETED ? "D" : "",
+	mbi_buf_addf(b, "Status: %s%s%s", flags & MB_SEEN ? "R" : "",
+		     flags & MB_OLD ? "O" : "", eol);
+	mbi_buf_addf(b, "X-Status: %s%s%s%s%s", flags & MB_DELETED ? "D" : "",
 		     flags & MB_FLAGGED ? "F" : "",
-		     flags & MB_ANSWERED ? "A" : "", flags & MB_DRAFT ? "T" : "");
+		     flags & MB_ANSWERED ? "A" : "", flags & MB_DRAFT ? "T" : "",
+		     eol);
 	if (P->ctx->uw_metadata) {
 		size_t blk;
 
@@ -1221,9 +1222,9 @@ put_status(struct plan *P, struct mbi_buf *b, unsigned flags, uint64_t kw,
 				mbi_buf_addf(b, " %s", P->kw[i]);
 		for (blk = b->len - start; blk < 50; blk++)
 			mbi_buf_add(b, " ", 1);
-		mbi_buf_addstr(b, "\n");
+		mbi_buf_addstr(b, eol);
 		if (uid != 0)
-			mbi_buf_addf(b, "X-UID: %u\n", uid);
+			mbi_buf_addf(b, "X-UID: %u%s", uid, eol);
 	}
 	return 0;
 }
@@ -1282,8 +1283,9 @@ gen_msg(struct plan *P, struct msg *m, bool base_here, struct mbi_buf *out,
 {
 	struct mbi_buf body;
 	int64_t off, hend;
-	bool skipping = false, cl_done = false, cl_fix;
+	bool skipping = false, cl_done = false, cl_fix, crlf = false;
 	int64_t newlen;
+	const char *eol = "\n";
 
 	mbi_buf_init(&body);
 	if (m->body_off >= 0) {
@@ -1301,6 +1303,19 @@ gen_msg(struct plan *P, struct msg *m, bool base_here, struct mbi_buf *out,
 			mbi_buf_add(&body, "\n", 1);
 	}
 	newlen = (int64_t)body.len;
+	{
+		/* write new lines with the message's own line ends */
+		int64_t l = m->blank_off >= 0 ? m->blank_off : -1;
+
+		if (l >= 0)
+			crlf = P->buf[l] == '\r';
+		else if (m->text_end > m->text_off) {
+			size_t n = line_at(P, m->text_off, m->text_end);
+
+			crlf = n >= 2 && P->buf[m->text_off + (int64_t)n - 2] == '\r';
+		}
+		eol = crlf ? "\r\n" : "\n";
+	}
 	cl_fix = m->cl_seen && m->cl != newlen;
 	*cl_changed = cl_fix;
 	if (body_len != NULL)
@@ -1339,12 +1354,12 @@ gen_msg(struct plan *P, struct msg *m, bool base_here, struct mbi_buf *out,
 					mbi_buf_addstr(out, "X-Original-");
 					mbi_buf_add(out, p, n);
 					if (p[n - 1] != '\n')
-						mbi_buf_addstr(out, "\n");
+						mbi_buf_addstr(out, eol);
 					if (!cl_done && !P->o->drop_cl)
 						mbi_buf_addf(out,
 							     "Content-Length: "
-							     "%lld\n",
-							     (long long)newlen);
+							     "%lld%s",
+							     (long long)newlen, eol);
 					cl_done = true;
 					continue;
 				}
@@ -1355,7 +1370,7 @@ gen_msg(struct plan *P, struct msg *m, bool base_here, struct mbi_buf *out,
 			mbi_buf_add(out, p, n);
 		}
 		if (p[n - 1] != '\n')
-			mbi_buf_addstr(out, "\n");
+			mbi_buf_addstr(out, eol);
 	}
 	if (base_here) {
 		unsigned i;
@@ -1363,14 +1378,14 @@ gen_msg(struct plan *P, struct msg *m, bool base_here, struct mbi_buf *out,
 		mbi_buf_addf(out, "X-IMAPbase: %u %u", P->validity, P->last);
 		for (i = 0; i < P->nkw; i++)
 			mbi_buf_addf(out, " %s", P->kw[i]);
-		mbi_buf_addstr(out, "\n");
+		mbi_buf_addstr(out, eol);
 	}
-	put_status(P, out, m->flags, m->kw, m->newuid);
+	put_status(P, out, m->flags, m->kw, m->newuid, eol);
 	if (m->blank_off >= 0)
 		mbi_buf_add(out, P->buf + m->blank_off,
 			    (size_t)(m->body_off - m->blank_off));
 	else
-		mbi_buf_addstr(out, "\n");
+		mbi_buf_addstr(out, eol);
 	mbi_buf_add(out, body.buf, body.len);
 	mbi_buf_addstr(out, P->fl == FL_MMDF ? "\n\1\1\1\1\n" : "\n");
 	mbi_buf_free(&body);

@@ -282,6 +282,16 @@ test_expect_success 'mbx-repair is the same command' '
 	mailbag check alias
 '
 
+test_expect_success 'CRLF messages get CRLF in the lines repair writes' '
+	printf "%s\r\nSubject: x\r\nContent-Length: 3\r\n\r\nhello\r\nFrom y\r\n" "$F1" >crlf &&
+	repaired crlf &&
+	test_grep "^Content-Length: 16.$" crlf &&
+	test_grep "^X-Original-Content-Length: 3.$" crlf &&
+	cr=$(printf "\r") &&
+	test "$(grep -c "^[A-Z][-A-Za-z]*:" crlf)" = "$(grep -c "^[A-Z][-A-Za-z]*:.*$cr\$" crlf)" &&
+	kept crlf "Subject: x\r\n" "\r\nhello\r\n" "From y\r\n"
+'
+
 # --- mmdf -------------------------------------------------------------
 
 test_expect_success 'mmdf: garbage before the first delimiter and between messages' '

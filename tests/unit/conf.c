@@ -106,7 +106,8 @@ test_set(void)
 		{ "lock-timeout", "2147483647", true, "2147483647" },
 		{ "dotlock-timeout", "600", true, "600" },
 		{ "dotlock-timeout", "x", false, "600" },
-		{ "dot-lock-file-timeout", "120", true, "120" },
+		/* UW's name counts minutes: 2 minutes = 120 s */
+		{ "dot-lock-file-timeout", "2", true, "2" },
 		{ "dotlock", "no", true, "no" },
 		{ "dotlock", "yes", true, "yes" },
 		{ "dotlock", "sometimes", false, "yes" },
