@@ -23,6 +23,9 @@ struct cmd_env {
 	const char *prog;      /* "mailbag check": prefix of messages */
 	const struct cmd *cmd; /* the table row being run */
 	struct mb_ctx *ctx;    /* made for CMD_CTX commands, else NULL */
+	char **settings;       /* NAME=VALUE from --set, applied after the
+				  configuration files */
+	int nsettings;
 };
 
 typedef int (*cmd_fn)(int argc, char **argv, struct cmd_env *env);

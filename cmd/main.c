@@ -36,6 +36,8 @@ print_main_help(FILE *fp)
 	      "   --version          versions of mailbag and its libraries\n"
 	      "   --list-commands    command names, one per line\n"
 	      "   --list-aliases     alias link names, one per line\n"
+	      "\nevery command also takes --set NAME=VALUE, a mailbag.conf(5)\n"
+	      "setting that overrides the configuration files\n"
 	      "\n'mailbag help COMMAND' or 'mailbag COMMAND --help' describes"
 	      " a command.\n",
 	      fp);
@@ -60,6 +62,38 @@ run(const struct cmd *cmd, int argc, char **argv)
 	env.prog = prog;
 	env.cmd = cmd;
 	env.ctx = NULL;
+	env.settings = NULL;
+	env.nsettings = 0;
+	/*
+	 * --set NAME=VALUE (or --set=NAME=VALUE) gives any mailbag.conf(5)
+	 * setting on the command line, for every command: taken out of argv
+	 * here, before the command's own getopt sees it.
+	 */
+	{
+		int i, j = 1;
+
+		env.settings = calloc((size_t)argc + 1, sizeof(char *));
+		if (env.settings == NULL)
+			die(EX_OSERR, prog, "out of memory");
+		for (i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--") == 0) {
+				while (i < argc)
+					argv[j++] = argv[i++];
+				break;
+			}
+			if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
+				env.settings[env.nsettings++] = argv[++i];
+				continue;
+			}
+			if (strncmp(argv[i], "--set=", 6) == 0) {
+				env.settings[env.nsettings++] = argv[i] + 6;
+				continue;
+			}
+			argv[j++] = argv[i];
+		}
+		argv[j] = NULL;
+		argc = j;
+	}
 	if (cmd->flags & CMD_CTX) {
 		env.ctx = mb_ctx_new();
 		if (env.ctx == NULL)
@@ -71,6 +105,7 @@ run(const struct cmd *cmd, int argc, char **argv)
 	rc = cmd->fn(argc, argv, &env);
 	if (env.ctx != NULL)
 		mb_ctx_free(&env.ctx);
+	free(env.settings);
 	if (close_stdout(prog) != 0 && rc == 0)
 		rc = EX_IOERR;
 	return rc;

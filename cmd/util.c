@@ -168,15 +168,32 @@ cmd_load_config(struct cmd_env *env)
 {
 	struct mb_err e;
 
+	int i;
+
 	mb_err_clear(&e);
-	if (mb_ctx_load_config(env->ctx, &e) == MB_OK)
+	if (mb_ctx_load_config(env->ctx, &e) == MB_OK) {
+		/* --set NAME=VALUE: after the files, so it wins */
+		for (i = 0; i < env->nsettings; i++) {
+			char name[128];
+			const char *eq = strchr(env->settings[i], '=');
+			size_t n = eq ? (size_t)(eq - env->settings[i]) : 0;
+
+			if (eq == NULL || n == 0 || n >= sizeof(name)) {
+				fprintf(stderr,
+					"%s: --set takes NAME=VALUE, not '%s'\n",
+					env->prog, env->settings[i]);
+				return EX_USAGE;
+			}
+			memcpy(name, env->settings[i], n);
+			name[n] = '\0';
+			if (cmd_set(env, name, eq + 1) != 0)
+				return EX_USAGE;
+		}
 		return 0;
-	/* Here offset is a line number: "FILE:LINE: what", as compilers do. */
+	}
+	/* e.msg says "line N: ..." (offset is the line's byte offset) */
 	fflush(stdout);
-	if (e.path[0] && e.offset > 0)
-		fprintf(stderr, "%s: %s:%lld: %s\n", env->prog, e.path,
-			(long long)e.offset, e.msg);
-	else if (e.path[0])
+	if (e.path[0])
 		fprintf(stderr, "%s: %s: %s\n", env->prog, e.path, e.msg);
 	else
 		fprintf(stderr, "%s: %s\n", env->prog, e.msg);
@@ -191,8 +208,10 @@ cmd_set(struct cmd_env *env, const char *name, const char *value)
 	mb_err_clear(&e);
 	if (mb_ctx_set(env->ctx, name, value, &e) == MB_OK)
 		return 0;
-	warnmsg(env->prog, "bad value '%s' for '%s'%s%s", value, name,
-		e.msg[0] ? ": " : "", e.msg);
+	if (e.msg[0])
+		warnmsg(env->prog, "%s", e.msg);
+	else
+		warnmsg(env->prog, "bad value '%s' for '%s'", value, name);
 	return EX_USAGE;
 }
 

@@ -332,6 +332,24 @@ for size in $SIZES; do
 	else
 		missing mmdf mailutil mailutil
 	fi
+
+	# mbx (issue 3): check walks the size chain instead of every byte
+	MBX="$F.mbx"
+	if [ -x "$MAILBAG" ] && { [ -s "$MBX" ] && ! newer "$F" "$MBX" ||
+		{ rm -f "$MBX" && "$MAILBAG" convert -q --to mbx "$F" "$MBX"; }; }; then
+		qm=$(q "$MBX")
+		cat "$MBX" >/dev/null
+		job mbx-check cat 0 v_none "" "cat $qm >/dev/null"
+		job mbx-check mailbag 0 v_none "" "$(q "$MAILBAG") check $qm"
+		if [ $mu_ok = 1 ] && mu_link "$MBX"; then
+			job mbx-check mailutil 0 v_mu_check "" "$MU_RUN check $(q "$MUNAME")"
+			rm -f "$MUHOME/$MUNAME"
+		else
+			missing mbx-check mailutil mailutil
+		fi
+	else
+		missing mbx-check mailbag "mbx corpus"
+	fi
 done
 
 # --- report ----------------------------------------------------------------

@@ -273,4 +273,21 @@ test_expect_success '--format=mmdf forces mmdf on a unix mailbox' '
 	test_grep "damaged" out
 '
 
+test_expect_success '--set NAME=VALUE overrides the configuration files, in any command' '
+	printf "From a@b Wed Dec  2 05:53:22 1992\nSubject: s\n\nbody\n" >setbox &&
+	printf "new-format = unix\n" >.mailbagrc &&
+	mailbag convert --set new-format=mmdf setbox set.out &&
+	test "$(head -c 4 set.out | od -An -c | tr -d " ")" = "001001001001" &&
+	ln -s "$MAILBAG" mailbox-convert &&
+	./mailbox-convert --set=new-format=mmdf setbox set2.out &&
+	cmp -s set.out set2.out || test "$(head -c 4 set2.out | od -An -c | tr -d " ")" = "001001001001"
+'
+
+test_expect_success '--set with a bad name or value is a usage error (64)' '
+	test_expect_code 64 mailbag check --set nosuchsetting=1 setbox 2>err &&
+	test_grep "unknown setting" err &&
+	test_expect_code 64 mailbag check --set lock-timeout=soon setbox &&
+	test_expect_code 64 mailbag check --set novalue setbox
+'
+
 test_done
