@@ -216,7 +216,7 @@ v_mmdf_out() {
 # job GROUP TOOL EXPECT_RC VERIFY OUTFILE CMD
 #   OUTFILE is removed before each run (and afterwards) outside the timing
 job() {
-	g=$1 tool=$2 want=$3 verify=$4 ofile=$5 cmd=$6
+	g=$1 tool=$2 want=$3 verify=$4 ofile=$5 cmd=$6 prep=${7-}
 	times=
 	rss=0
 	status=ok
@@ -225,6 +225,8 @@ job() {
 	while [ $i -lt "$n_runs" ]; do
 		i=$((i + 1))
 		[ -n "$ofile" ] && rm -f "$ofile"
+		# PREP (untimed): e.g. a fresh copy of a damaged mailbox
+		[ -n "$prep" ] && sh -c "$prep" >/dev/null 2>&1
 		sync
 		t0=$(now_ns)
 		if [ $have_time = 1 ]; then
@@ -349,6 +351,34 @@ for size in $SIZES; do
 		fi
 	else
 		missing mbx-check mailbag "mbx corpus"
+	fi
+
+	# repair of the mbx corpus with ten damaged regions, against cp+sync
+	CORRUPT="$BUILD/tests/helper/corrupt"
+	DAMAGED="$MBX.damaged"
+	if [ -s "$MBX" ] && [ -x "$CORRUPT" ] &&
+		"$MAILBAG" repair --help >/dev/null 2>&1; then
+		if [ ! -s "$DAMAGED" ] || newer "$MBX" "$DAMAGED"; then
+			cp "$MBX" "$DAMAGED.0"
+			k=0
+			for kind in size-field garbage overwrite-header flip size-field \
+				garbage overwrite-header flip size-field garbage; do
+				k=$((k + 1))
+				"$CORRUPT" --seed $k --kind $kind "$DAMAGED.$((k - 1))" \
+					"$DAMAGED.$k" 2>>"$LOG" || cp "$DAMAGED.$((k - 1))" "$DAMAGED.$k"
+				rm -f "$DAMAGED.$((k - 1))"
+			done
+			mv "$DAMAGED.$k" "$DAMAGED"
+		fi
+		qd=$(q "$DAMAGED")
+		W="$OUT/repair.mbx"
+		job repair cp+sync 0 v_none "$W" "cp $qd $(q "$W") && sync"
+		job repair mailbag 65 v_none "$W" \
+			"$(q "$MAILBAG") repair -q --salvage-dir $(q "$OUT/salvage") $(q "$W"); rc=\$?; sync; exit \$rc" \
+			"cp $qd $(q "$W") && rm -rf $(q "$OUT/salvage") $(q "$W").mailbag-backup.*"
+		rm -rf "$OUT/salvage" "$W".mailbag-backup.*
+	else
+		missing repair mailbag "mbx repair"
 	fi
 done
 
