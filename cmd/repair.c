@@ -29,7 +29,7 @@ const char cmd_repair_usage[] =
 	"   -q, --quiet          print only the summary line\n"
 	"       --json           JSON Lines: one object per region and one"
 	" per mailbox\n"
-	"       --format=NAME    repair as format NAME (unix, mmdf) instead of"
+	"       --format=NAME    repair as format NAME (unix, mmdf, mbx) instead of"
 	" probing\n"
 	"       --salvage-dir=DIR\n"
 	"                        salvage files go to DIR (default"

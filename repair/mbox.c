@@ -1940,7 +1940,9 @@ rp_repair(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 				return mbi_err_sys(e, MB_FAILED, errno, path,
 						   "cannot read mailbox");
 			buf[n] = '\0';
-			if ((n >= 5 && memcmp(buf, "\1\1\1\1\n", 5) == 0) ||
+			if (rp_mbx_looks(buf, (size_t)n))
+				fmt = "mbx";
+			else if ((n >= 5 && memcmp(buf, "\1\1\1\1\n", 5) == 0) ||
 			    memmem(buf, (size_t)n, "\n\1\1\1\1\n", 6))
 				fmt = "mmdf";
 			else {
@@ -1974,6 +1976,8 @@ rp_repair(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 		fmt = "unix";
 	if (strcmp(fmt, "unix") == 0 || strcmp(fmt, "mmdf") == 0)
 		return rp_repair_mbox(ctx, path, fmt, o, fn, arg, res, e);
+	if (strcmp(fmt, "mbx") == 0)
+		return rp_repair_mbx(ctx, path, o, fn, arg, res, e);
 	return mbi_err(e, MB_FAILED, MB_ENOTSUP, path, -1,
 		       "repair of %s mailboxes is not supported yet", fmt);
 }

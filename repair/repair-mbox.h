@@ -7,6 +7,7 @@
  * and prints what the callback reports.
  *
  *   repair/mbox.c     the unix/mmdf family: lenient framer, plan, writer
+ *   repair/mbx.c      mbx: the size chain walked and resynchronised
  *   repair/salvage.c  the verified backup and the salvage files
  */
 #ifndef REPAIR_MBOX_H
@@ -78,6 +79,13 @@ int rp_repair(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 int rp_repair_mbox(struct mb_ctx *ctx, const char *path, const char *format,
 		   const struct rp_opts *o, rp_report_fn fn, void *arg,
 		   struct rp_result *res, struct mb_err *e);
+
+/* repair/mbx.c: mbx mailboxes. */
+int rp_repair_mbx(struct mb_ctx *ctx, const char *path,
+		  const struct rp_opts *o, rp_report_fn fn, void *arg,
+		  struct rp_result *res, struct mb_err *e);
+/* Do the first n bytes of a file that does not probe look like mbx? */
+bool rp_mbx_looks(const char *buf, size_t n);
 
 /* ------------------------------------------------------------------ */
 /* repair/salvage.c                                                     */

@@ -1,0 +1,1138 @@
+/*
+ * mbx.c - `mailbag repair` for mbx mailboxes (spec section 4).
+ *
+ * Under the locks UW takes for an expunge that rewrites the file (the
+ * /tmp lock exclusively, then flock(LOCK_EX) on the file), the size
+ * chain is walked from byte 2048:
+ *  - a record whose size lands on a valid internal header (or exactly
+ *    on the end of the file) is intact and copied byte for byte;
+ *  - where the chain breaks, the next valid internal header is searched
+ *    from the message's text: found inside the claimed message, the
+ *    size ate into the next one and the message is cut there; found
+ *    after the claimed end, either the size was too small (the message
+ *    is extended) or, when the claimed end is a line end, the damage is
+ *    at the next record; past the end of the file, the size is cut to
+ *    the end.  Such messages keep their date, flags, keywords and UID;
+ *  - bytes that are no record (a destroyed internal header, garbage)
+ *    become a message again when they hold a header block (new internal
+ *    header, date from Date:, placed at the end with a UID above the
+ *    last), and go to salvage files otherwise;
+ *  - a damaged file header is saved to a salvage file and made again
+ *    from what can be read of it;
+ *  - UIDs are kept when they ascend (the last UID raised if needed),
+ *    else all are given anew under a new UIDVALIDITY (UW's rule).
+ * The new content is checked with the mbx driver, after a verified
+ * backup of the original, and copied over the mailbox in place
+ * (libmbox/rewrite.c, redo-journaled).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "repair-mbox.h"
+
+#define HDRSIZE 2048
+#define NUSERFLAGS 30
+#define MAXUSERFLAG 50
+#define PID_OFF (HDRSIZE - 10)
+#define IHDR_READ 64
+#define FEXPUNGED 0x8000
+
+enum { R_MSG, R_SALV, R_HDRSALV };
+
+struct rec {
+	int kind;
+	int64_t off, end;	  /* the region of the original */
+	int64_t text_off, text_end;
+	int64_t date_len;	  /* framed: the date is [off, off+date_len) */
+	int64_t flags_off;	  /* framed: the 12 hex digits of kw+flags */
+	uint64_t size;		  /* framed: the size field */
+	uint32_t uid, newuid;
+	bool framed;		  /* has its own internal header */
+	bool recovered;		  /* made from unframed bytes */
+	bool hidden;		  /* fEXPUNGED */
+	bool size_fixed;
+	bool damaged;
+	unsigned salv_no;
+	char why[300];
+};
+
+struct mplan {
+	struct mb_ctx *ctx;
+	const char *path;
+	const char *buf;
+	int64_t len;
+	struct rec *r;
+	size_t n, cap;
+	unsigned nsalv;
+	bool oom;
+	bool damaged;
+	/* the file header */
+	bool hdr_ok;
+	uint32_t validity, last;	/* as read (or made up) */
+	uint32_t new_validity, new_last;
+	char kw[NUSERFLAGS][MAXUSERFLAG + 1];
+	unsigned nkw;
+	char pid[10];
+	bool hdr_regen;
+	bool renumbered;
+	bool zeros;			/* recovered messages get UID 0 */
+	char uid_note[300];
+};
+
+/* ------------------------------------------------------------------ */
+/* Parsing                                                              */
+
+static bool
+all_hex(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)p[i]))
+			return false;
+	return true;
+}
+
+static uint32_t
+hex_val(const char *p, size_t n)
+{
+	uint32_t v = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int c = (unsigned char)p[i];
+
+		v = v * 16 + (uint32_t)(isdigit(c) ? c - '0'
+						   : tolower(c) - 'a' + 10);
+	}
+	return v;
+}
+
+struct ih {
+	int64_t hlen;		/* the line with its CRLF */
+	int64_t date_len;
+	int64_t flags_off;
+	uint64_t size;
+	uint32_t kw, uid;
+	unsigned flags;
+};
+
+/*
+ * A valid internal header line at pos, by formats/mbx.c's rules, a
+ * little stricter: the size must be digits only and the date in UW's
+ * form.  The size is not checked against the
+ * end of the file.
+ */
+static bool
+ihdr(const char *buf, int64_t len, int64_t pos, struct ih *h)
+{
+	const char *p = buf + pos, *cr, *comma, *semi, *s;
+	size_t avail;
+	uint64_t size = 0;
+	int64_t t;
+	int tz;
+
+	if (pos < 0 || pos >= len)
+		return false;
+	avail = len - pos < IHDR_READ ? (size_t)(len - pos) : IHDR_READ;
+	cr = memchr(p, '\r', avail);
+	if (cr == NULL || cr + 1 >= p + avail || cr[1] != '\n')
+		return false;
+	comma = memchr(p, ',', (size_t)(cr - p));
+	if (comma == NULL)
+		return false;
+	semi = memchr(comma + 1, ';', (size_t)(cr - comma - 1));
+	if (semi == NULL || cr - semi != 22 || !all_hex(semi + 1, 12) ||
+	    semi[13] != '-' || !all_hex(semi + 14, 8))
+		return false;
+	if (semi == comma + 1 || semi - comma - 1 > 15)
+		return false;
+	for (s = comma + 1; s < semi; s++) {
+		if (!isdigit((unsigned char)*s))
+			return false;
+		size = size * 10 + (uint64_t)(*s - '0');
+	}
+	if (size == 0)
+		return false;
+	/* the date as UW writes it ("%2d-Mmm-yyyy hh:mm:ss +zzzz"): a
+	 * size off by one or two would otherwise land on a header missing
+	 * its first byte, or with the message's last LF, that still parses */
+	if (comma - p != 26 || !(p[0] == ' ' || isdigit((unsigned char)p[0])) ||
+	    !isdigit((unsigned char)p[1]) || p[2] != '-' ||
+	    !mb_date_parse(p, (size_t)(comma - p), &t, &tz))
+		return false;
+	if (h != NULL) {
+		h->hlen = cr + 2 - p;
+		h->date_len = comma - p;
+		h->flags_off = pos + (semi + 1 - p);
+		h->size = size;
+		h->kw = hex_val(semi + 1, 8);
+		h->flags = hex_val(semi + 9, 4);
+		h->uid = hex_val(semi + 14, 8);
+	}
+	return true;
+}
+
+/* The first valid internal header starting at or after from, or -1. */
+static int64_t
+resync(const char *buf, int64_t len, int64_t from)
+{
+	int64_t c = from + 22;
+	struct ih h;
+
+	while (c + 1 < len) {
+		const char *cr = memmem(buf + c, (size_t)(len - c), "\r\n", 2);
+		int64_t k, lf, s;
+
+		if (cr == NULL)
+			return -1;
+		k = cr - buf;
+		c = k + 1;
+		if (k - 22 < from || buf[k - 22] != ';' || buf[k - 9] != '-')
+			continue;
+		/* the line start: after the previous LF, or 26 before the
+		 * comma (UW's date), or anywhere that parses */
+		lf = -1;
+		for (s = k - 23; s >= from && s >= k - (IHDR_READ - 2); s--)
+			if (buf[s] == '\n') {
+				lf = s + 1;
+				break;
+			}
+		if (lf >= from && ihdr(buf, len, lf, &h) && lf + h.hlen == k + 2)
+			return lf;
+		for (s = k - 23; s >= from && s > k - (IHDR_READ - 2); s--)
+			if (buf[s] == ',') {
+				int64_t d = s - 26;
+
+				if (d >= from && ihdr(buf, len, d, &h) &&
+				    d + h.hlen == k + 2)
+					return d;
+				break;
+			}
+		for (s = k - (IHDR_READ - 2) > from ? k - (IHDR_READ - 2) : from;
+		     s < k - 22; s++)
+			if (ihdr(buf, len, s, &h) && s + h.hlen == k + 2)
+				return s;
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* The plan                                                             */
+
+static struct rec *
+new_rec(struct mplan *P, int kind, int64_t off, int64_t end)
+{
+	struct rec *r;
+
+	if (P->n == P->cap) {
+		size_t nc = P->cap ? P->cap * 2 : 64;
+		struct rec *nr = mbi_reallocarray(P->r, nc, sizeof(*nr));
+
+		if (nr == NULL) {
+			P->oom = true;
+			return NULL;
+		}
+		P->r = nr;
+		P->cap = nc;
+	}
+	r = &P->r[P->n++];
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	r->off = off;
+	r->end = end;
+	return r;
+}
+
+static void add_why(struct rec *r, const char *fmt, ...) MBI_PRINTF(2, 3);
+
+static void
+add_why(struct rec *r, const char *fmt, ...)
+{
+	size_t n = strlen(r->why);
+	va_list ap;
+
+	if (n > 0 && n + 2 < sizeof(r->why)) {
+		memcpy(r->why + n, "; ", 3);
+		n += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(r->why + n, sizeof(r->why) - n, fmt, ap);
+	va_end(ap);
+}
+
+static void
+salvage(struct mplan *P, int64_t off, int64_t end, const char *what)
+{
+	struct rec *r;
+
+	if (end <= off)
+		return;
+	r = new_rec(P, R_SALV, off, end);
+	if (r == NULL)
+		return;
+	r->salv_no = P->nsalv++;
+	r->damaged = true;
+	snprintf(r->why, sizeof(r->why), "%s", what);
+	P->damaged = true;
+}
+
+static int64_t
+line_end(const struct mplan *P, int64_t off, int64_t end)
+{
+	const char *nl = memchr(P->buf + off, '\n', (size_t)(end - off));
+
+	return nl ? nl + 1 - P->buf : end;
+}
+
+static bool
+blank_line(const char *p, int64_t n)
+{
+	return (n == 1 && p[0] == '\n') || (n == 2 && p[0] == '\r' && p[1] == '\n');
+}
+
+static bool
+header_field(const char *p, int64_t n)
+{
+	int64_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == ':')
+			return i > 0;
+		if (c <= ' ' || c >= 127)
+			return false;
+	}
+	return false;
+}
+
+static bool
+known_field(const char *p, int64_t n)
+{
+	static const char *const names[] = {
+		"From:", "Date:", "Subject:", "To:", "Message-ID:", "Received:",
+		"Return-Path:", "Sender:", "Cc:", "Reply-To:", "MIME-Version:",
+		"Content-Type:", "Delivered-To:",
+	};
+	size_t i, k;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		k = strlen(names[i]);
+		if ((size_t)n >= k && strncasecmp(p, names[i], k) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A header block starting at o: fields up to a blank line, one known. */
+static bool
+header_block(const struct mplan *P, int64_t o, int64_t end)
+{
+	bool known = false;
+	int64_t q = o;
+
+	if (!header_field(P->buf + o, line_end(P, o, end) - o))
+		return false;
+	while (q < end) {
+		int64_t e = line_end(P, q, end);
+		const char *l = P->buf + q;
+
+		if (blank_line(l, e - q))
+			return known;
+		if (l[0] == ' ' || l[0] == '\t') {
+			if (q == o)
+				return false;
+		} else if (header_field(l, e - q)) {
+			known = known || known_field(l, e - q);
+		} else {
+			return false;
+		}
+		q = e;
+	}
+	return false; /* no blank line: not a recognisable message */
+}
+
+/* Bytes [off, end) that are no record: a message again, or salvage. */
+static void
+unframed(struct mplan *P, int64_t off, int64_t end, const char *what)
+{
+	int64_t o, hdr = -1;
+	struct rec *r;
+
+	for (o = off; o < end; o = line_end(P, o, end))
+		if (header_block(P, o, end)) {
+			hdr = o;
+			break;
+		}
+	if (hdr < 0) {
+		salvage(P, off, end, what);
+		return;
+	}
+	salvage(P, off, hdr, what);
+	r = new_rec(P, R_MSG, hdr, end);
+	if (r == NULL)
+		return;
+	r->recovered = r->damaged = true;
+	r->text_off = hdr;
+	r->text_end = end;
+	add_why(r, "%s, recovered as a message with a new internal header",
+		what);
+	P->damaged = true;
+}
+
+static void
+framed(struct mplan *P, int64_t pos, const struct ih *h, int64_t text_end,
+       bool fixed, bool text_moved)
+{
+	struct rec *r = new_rec(P, R_MSG, pos, text_end);
+
+	if (r == NULL)
+		return;
+	r->framed = true;
+	r->text_off = text_moved ? text_end - (int64_t)h->size
+				 : pos + h->hlen;
+	r->text_end = text_end;
+	r->date_len = h->date_len;
+	r->flags_off = h->flags_off;
+	r->size = h->size;
+	r->uid = r->newuid = h->uid;
+	r->hidden = (h->flags & FEXPUNGED) != 0;
+	if (fixed) {
+		r->size_fixed = r->damaged = true;
+		P->damaged = true;
+	}
+}
+
+static void
+walk(struct mplan *P)
+{
+	int64_t pos = HDRSIZE, len = P->len;
+	struct ih h;
+
+	while (pos < len && !P->oom) {
+		int64_t text, e, q;
+
+		if (!ihdr(P->buf, len, pos, &h)) {
+			q = resync(P->buf, len, pos + 1);
+			if (q < 0)
+				q = len;
+			unframed(P, pos, q,
+				 pos == HDRSIZE ? "no valid internal header "
+						  "where the first message "
+						  "starts"
+						: "no valid internal header "
+						  "where the size chain "
+						  "leads");
+			pos = q;
+			continue;
+		}
+		text = pos + h.hlen;
+		e = (int64_t)h.size > len - text ? -1 : text + (int64_t)h.size;
+		if (e == len || (e >= 0 && ihdr(P->buf, len, e, NULL))) {
+			framed(P, pos, &h, e, false, false);
+			pos = e;
+			continue;
+		}
+		q = resync(P->buf, len, text);
+		if (q < 0)
+			q = len;
+		if (e >= 0 && q > e && e - text >= 2 &&
+		    P->buf[e - 2] == '\r' && P->buf[e - 1] == '\n') {
+			/* the message ends well: the damage is after it */
+			framed(P, pos, &h, e, false, false);
+			pos = e;
+			continue;
+		}
+		if (e >= 0 && q > e && !header_block(P, text, q) &&
+		    header_block(P, q - (int64_t)h.size, q)) {
+			/* bytes came in before the text: the size is right */
+			framed(P, pos, &h, q, true, true);
+			salvage(P, text, q - (int64_t)h.size,
+				"bytes between an internal header and its "
+				"message");
+			if (P->n > 1 && !P->oom)
+				add_why(&P->r[P->n - 2],
+					"%lld bytes before its text saved",
+					(long long)(q - (int64_t)h.size - text));
+			pos = q;
+			continue;
+		}
+		framed(P, pos, &h, q, true, false);
+		if (P->n > 0 && !P->oom) {
+			struct rec *r = &P->r[P->n - 1];
+
+			add_why(r, "size %llu %s; corrected to %lld",
+				(unsigned long long)h.size,
+				e < 0	 ? "runs past the end of the file"
+				: q < e ? "runs into the next message"
+					 : "ends inside the message",
+				(long long)(q - text));
+		}
+		pos = q;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The file header                                                      */
+
+static void
+header(struct mplan *P)
+{
+	const char *h = P->buf;
+	int64_t hl = P->len < HDRSIZE ? P->len : HDRSIZE;
+	const char *p = h + 25, *end = h + (hl < PID_OFF ? hl : PID_OFF);
+	bool magic = hl >= 25 && memcmp(h, "*mbx*\r\n", 7) == 0 &&
+		     all_hex(h + 7, 16) && h[23] == '\r' && h[24] == '\n';
+	unsigned i;
+
+	P->hdr_ok = magic && hl == HDRSIZE;
+	memset(P->pid, 0, sizeof(P->pid));
+	if (P->hdr_ok)
+		memcpy(P->pid, h + PID_OFF, 10);
+	if (magic) {
+		P->validity = hex_val(h + 7, 8);
+		P->last = hex_val(h + 15, 8);
+		for (i = 0; i < NUSERFLAGS && p < end; i++) {
+			const char *cr = memchr(p, '\r', (size_t)(end - p));
+
+			if (cr == NULL || cr + 1 >= end || cr[1] != '\n' ||
+			    cr == p || cr - p > MAXUSERFLAG ||
+			    memchr(p, '\0', (size_t)(cr - p)))
+				break;
+			memcpy(P->kw[i], p, (size_t)(cr - p));
+			P->kw[i][cr - p] = '\0';
+			P->nkw++;
+			p = cr + 2;
+		}
+	}
+	if (!P->hdr_ok) {
+		struct rec *r;
+
+		P->damaged = P->hdr_regen = true;
+		if (hl > 0) {
+			r = new_rec(P, R_HDRSALV, 0, hl);
+			if (r != NULL) {
+				r->salv_no = P->nsalv++;
+				r->damaged = true;
+				snprintf(r->why, sizeof(r->why),
+					 "damaged file header");
+			}
+		}
+	}
+}
+
+static uint32_t
+fresh_validity(uint32_t old)
+{
+	uint32_t v = (uint32_t)time(NULL);
+
+	if (v <= old && old < UINT32_MAX)
+		v = old + 1;
+	return v ? v : 1;
+}
+
+/* Would the mbx driver accept these UIDs with this last UID? */
+static bool
+uids_ok(const struct mplan *P, uint32_t last)
+{
+	uint32_t prev = 0, cur = last;
+	size_t i;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (i = 0; i < P->n; i++) {
+			const struct rec *r = &P->r[i];
+			uint32_t uid = r->newuid;
+
+			if (r->kind != R_MSG || r->recovered != (pass == 1))
+				continue;
+			if (r->hidden) {
+				if (uid > prev)
+					prev = uid;
+				continue;
+			}
+			if (uid == 0)
+				uid = ++cur;
+			else if (uid <= prev || uid > cur)
+				return false;
+			prev = uid;
+		}
+	return true;
+}
+
+static void
+decide(struct mplan *P)
+{
+	uint32_t maxuid = 0, k = 0;
+	bool unassigned = false;
+	size_t i;
+
+	for (i = 0; i < P->n; i++) {
+		struct rec *r = &P->r[i];
+
+		if (r->kind != R_MSG || r->recovered)
+			continue;
+		if (r->uid > maxuid)
+			maxuid = r->uid;
+		if (r->uid == 0 && !r->hidden)
+			unassigned = true;
+	}
+	P->new_validity = P->validity;
+	P->new_last = P->last;
+	if (P->hdr_regen && P->validity == 0)
+		P->new_validity = fresh_validity(0);
+	/* recovered messages: above the last, or numbered by UW with the
+	 * unassigned ones when there are such */
+	if (P->new_last < maxuid && uids_ok(P, maxuid)) {
+		P->new_last = maxuid;
+		P->damaged = true;
+		snprintf(P->uid_note, sizeof(P->uid_note),
+			 "the last UID of the file header (%u) is below a "
+			 "message's UID: raised to %u",
+			 P->last, maxuid);
+	}
+	if (uids_ok(P, P->new_last)) {
+		P->zeros = unassigned;
+		for (i = 0; i < P->n; i++) {
+			struct rec *r = &P->r[i];
+
+			if (r->kind == R_MSG && r->recovered)
+				r->newuid = unassigned ? 0 : ++P->new_last;
+		}
+		if (uids_ok(P, P->new_last))
+			return;
+	}
+	/* renumber everything, in output order */
+	P->damaged = P->renumbered = true;
+	P->new_validity = fresh_validity(P->validity);
+	for (int pass = 0; pass < 2; pass++)
+		for (i = 0; i < P->n; i++) {
+			struct rec *r = &P->r[i];
+
+			if (r->kind != R_MSG || r->recovered != (pass == 1))
+				continue;
+			r->newuid = ++k;
+			if (r->framed && r->uid != r->newuid) {
+				r->damaged = true;
+				add_why(r, "UID %u renumbered to %u", r->uid,
+					r->newuid);
+			}
+		}
+	P->new_last = k;
+	snprintf(P->uid_note, sizeof(P->uid_note),
+		 "UIDs do not ascend (repeated, out of order or above the "
+		 "last UID): new UIDVALIDITY %u, UIDs 1 to %u",
+		 P->new_validity, k);
+}
+
+static bool
+rec_verbatim(const struct rec *r)
+{
+	return r->kind == R_MSG && r->framed && !r->size_fixed &&
+	       r->newuid == r->uid;
+}
+
+static bool
+hdr_verbatim(const struct mplan *P)
+{
+	return !P->hdr_regen && P->new_validity == P->validity &&
+	       P->new_last == P->last;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing                                                              */
+
+static void
+build_header(const struct mplan *P, char *h)
+{
+	char tmp[32];
+	char *p;
+	unsigned i;
+
+	memset(h, 0, HDRSIZE);
+	memcpy(h, "*mbx*\r\n", 7);
+	snprintf(tmp, sizeof(tmp), "%08x%08x", P->new_validity, P->new_last);
+	memcpy(h + 7, tmp, 16);
+	memcpy(h + 23, "\r\n", 2);
+	p = h + 25;
+	for (i = 0; i < NUSERFLAGS; i++) {
+		if (i < P->nkw) {
+			size_t n = strlen(P->kw[i]);
+
+			memcpy(p, P->kw[i], n);
+			p += n;
+		}
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	memcpy(h + PID_OFF, P->pid, 10);
+}
+
+/* The internal header line of r as written. */
+static int
+ihdr_line(const struct mplan *P, const struct rec *r, char *line, size_t size)
+{
+	int64_t len = r->text_end - r->text_off;
+
+	if (r->framed)
+		return snprintf(line, size, "%.*s,%lld;%.12s-%08x\r\n",
+				(int)r->date_len, P->buf + r->off,
+				(long long)len, P->buf + r->flags_off,
+				r->newuid);
+	{
+		char date[64];
+		int64_t t = (int64_t)time(NULL);
+		int tz = 0;
+		int64_t o = r->text_off;
+
+		/* the date of its Date: field, or now */
+		while (o < r->text_end) {
+			int64_t e = line_end(P, o, r->text_end);
+
+			if (blank_line(P->buf + o, e - o))
+				break;
+			if (e - o > 5 && strncasecmp(P->buf + o, "Date:", 5) == 0) {
+				int64_t a = o + 5, b = e;
+
+				while (b > a && (P->buf[b - 1] == '\n' ||
+						 P->buf[b - 1] == '\r'))
+					b--;
+				while (a < b && (P->buf[a] == ' ' || P->buf[a] == '\t'))
+					a++;
+				if (!mb_date_parse(P->buf + a, (size_t)(b - a), &t,
+						   &tz)) {
+					t = (int64_t)time(NULL);
+					tz = 0;
+				}
+				break;
+			}
+			o = e;
+		}
+		if (mb_date_imap(t, tz, date, sizeof(date)) == 0)
+			mb_date_imap((int64_t)time(NULL), 0, date, sizeof(date));
+		return snprintf(line, size, "%s,%lld;%08x%04x-%08x\r\n", date,
+				(long long)len, 0u, 0u, r->newuid);
+	}
+}
+
+struct vcheck {
+	unsigned damage;
+	char first[300];
+};
+
+static void
+vcheck_diag(void *arg, const struct mb_diag *d)
+{
+	struct vcheck *v = arg;
+
+	if (d->level != MB_DIAG_DAMAGE)
+		return;
+	if (v->damage++ == 0)
+		snprintf(v->first, sizeof(v->first), "at byte %lld: %s",
+			 (long long)d->offset, d->text ? d->text : d->code);
+}
+
+static int
+verify_new(const char *tmp, const char *mailbox, uint32_t want,
+	   struct mb_err *e)
+{
+	struct mb_ctx *c = mb_ctx_new();
+	struct mb_box *box = NULL;
+	struct mb_msg *mp;
+	struct vcheck v;
+	struct mb_err e2;
+	uint32_t n = 0;
+	int rc;
+
+	if (c == NULL)
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, mailbox, -1,
+			       "out of memory");
+	memset(&v, 0, sizeof(v));
+	mb_ctx_set_diag(c, vcheck_diag, &v);
+	mb_err_clear(&e2);
+	rc = mb_open(c, tmp, "mbx", MB_RDONLY | MB_NOLOCK | MB_CHECK | MB_STREAM,
+		     &box, &e2);
+	if (rc == MB_OK) {
+		while ((rc = mb_next(box, &mp, &e2)) == MB_OK)
+			n++;
+		mb_abort(&box);
+	}
+	mb_ctx_free(&c);
+	if (rc != MB_END && rc != MB_OK)
+		return mbi_err(e, MB_FAILED, MB_EINTERNAL, mailbox, -1,
+			       "the repaired text does not read back (%s); "
+			       "the mailbox was not changed",
+			       e2.msg);
+	if (v.damage > 0 || n != want)
+		return mbi_err(e, MB_FAILED, MB_EINTERNAL, mailbox, -1,
+			       "the repaired text is not clean (%u damage, %u "
+			       "of %u messages%s%s); the mailbox was not "
+			       "changed",
+			       v.damage, n, want, v.damage ? ": " : "",
+			       v.first);
+	return MB_OK;
+}
+
+static int
+write_all(struct mplan *P, struct mbi_rewrite *rw, uint32_t want,
+	  struct mb_err *e)
+{
+	char h[HDRSIZE], line[128];
+	size_t i;
+	int rc, n;
+
+	if (hdr_verbatim(P)) {
+		rc = mbi_rewrite_copy(rw, 0, HDRSIZE, e);
+	} else {
+		build_header(P, h);
+		rc = mbi_wbuf_put(&rw->wb, h, HDRSIZE, e);
+	}
+	if (rc != MB_OK)
+		return rc;
+	for (int pass = 0; pass < 2; pass++)
+		for (i = 0; i < P->n; i++) {
+			struct rec *r = &P->r[i];
+
+			if (r->kind != R_MSG || r->recovered != (pass == 1))
+				continue;
+			if (rec_verbatim(r)) {
+				rc = mbi_rewrite_copy(rw, r->off, r->end - r->off,
+						      e);
+			} else {
+				n = ihdr_line(P, r, line, sizeof(line));
+				if (n <= 0 || (size_t)n >= sizeof(line))
+					return mbi_err(e, MB_FATAL,
+						       MB_EINTERNAL, P->path,
+						       r->off,
+						       "internal header too long");
+				rc = mbi_wbuf_put(&rw->wb, line, (size_t)n, e);
+				if (rc == MB_OK)
+					rc = mbi_rewrite_copy(
+						rw, r->text_off,
+						r->text_end - r->text_off, e);
+			}
+			if (rc != MB_OK)
+				return rc;
+		}
+	if ((rc = mbi_wbuf_flush(&rw->wb, e)) != MB_OK)
+		return rc;
+	return verify_new(rw->tmp, P->path, want, e);
+}
+
+/* ------------------------------------------------------------------ */
+/* Report                                                               */
+
+static void
+report(rp_report_fn fn, void *arg, int action, int64_t off, int64_t len,
+       uint32_t msgs, const char *file, const char *text, bool damage)
+{
+	struct rp_region r;
+
+	if (fn == NULL)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.action = action;
+	r.offset = off;
+	r.length = len;
+	r.messages = msgs;
+	r.file = file;
+	r.text = text;
+	r.damage = damage;
+	fn(arg, &r);
+}
+
+static void
+report_plan(struct mplan *P, struct rp_salvage *sv, rp_report_fn fn,
+	    void *arg, struct rp_result *res)
+{
+	int64_t koff = -1, kend = 0;
+	uint32_t kn = 0;
+	size_t i;
+	char text[700], file[PATH_MAX + 32];
+
+	if (!P->damaged) {
+		uint32_t n = 0;
+
+		for (i = 0; i < P->n; i++)
+			if (P->r[i].kind == R_MSG && !P->r[i].hidden)
+				n++;
+		report(fn, arg, RP_KEPT, 0, P->len, n, NULL,
+		       "nothing damaged; left as it is", false);
+		res->kept = res->messages = n;
+		return;
+	}
+	if (!hdr_verbatim(P) || P->uid_note[0]) {
+		snprintf(text, sizeof(text),
+			 "%s file header: UIDVALIDITY %u, last UID %u, %u "
+			 "keyword%s%s%s%s",
+			 P->hdr_regen ? "made a new" : "rewrote the",
+			 P->new_validity, P->new_last, P->nkw,
+			 P->nkw == 1 ? "" : "s", P->uid_note[0] ? " (" : "",
+			 P->uid_note, P->uid_note[0] ? ")" : "");
+		report(fn, arg, RP_PSEUDO, 0, P->len < HDRSIZE ? P->len : HDRSIZE,
+		       0, NULL, text, true);
+	}
+	if (hdr_verbatim(P))
+		report(fn, arg, RP_KEPT, 0, HDRSIZE, 0, NULL,
+		       "file header copied as it was", false);
+	for (i = 0; i <= P->n; i++) {
+		struct rec *r = i < P->n ? &P->r[i] : NULL;
+
+		if (r != NULL && rec_verbatim(r)) {
+			if (koff < 0)
+				koff = r->off;
+			kend = r->end;
+			if (!r->hidden) {
+				kn++;
+				res->kept++;
+			}
+			continue;
+		}
+		if (koff >= 0) {
+			snprintf(text, sizeof(text),
+				 "%u message%s copied as they were", kn,
+				 kn == 1 ? "" : "s");
+			report(fn, arg, RP_KEPT, koff, kend - koff, kn, NULL,
+			       text, false);
+			koff = -1;
+			kn = 0;
+		}
+		if (r == NULL)
+			break;
+		switch (r->kind) {
+		case R_SALV:
+		case R_HDRSALV:
+			rp_salvage_name(sv, r->salv_no, file, sizeof(file));
+			snprintf(text, sizeof(text), "%s: not a message, saved",
+				 r->why);
+			report(fn, arg, RP_SALVAGED, r->off, r->end - r->off, 0,
+			       file, text, true);
+			res->salvaged++;
+			break;
+		case R_MSG:
+			if (r->recovered) {
+				if (r->newuid)
+					add_why(r, "UID %u, after the last "
+						   "message",
+						r->newuid);
+				else
+					add_why(r, "placed after the last "
+						   "message, its UID given "
+						   "by the next read/write "
+						   "open");
+			}
+			report(fn, arg,
+			       r->recovered ? RP_RECOVERED : RP_CHANGED, r->off,
+			       r->end - r->off, r->hidden ? 0 : 1, NULL, r->why,
+			       r->damaged);
+			if (r->recovered)
+				res->recovered++;
+			else if (!r->hidden)
+				res->changed++;
+			break;
+		}
+	}
+	res->messages = res->kept + res->changed + res->recovered;
+}
+
+/* ------------------------------------------------------------------ */
+
+bool
+rp_mbx_looks(const char *buf, size_t n)
+{
+	if (n >= 5 && memcmp(buf, "*mbx*", 5) == 0)
+		return true;
+	return n > HDRSIZE && ihdr(buf, (int64_t)n, HDRSIZE, NULL);
+}
+
+int
+rp_repair_mbx(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
+	      rp_report_fn fn, void *arg, struct rp_result *res,
+	      struct mb_err *e)
+{
+	struct mplan P;
+	struct stat st;
+	struct mbi_tmplock tl = {.fd = -1};
+	struct rp_salvage sv;
+	struct mbi_rewrite rw;
+	void *map = NULL;
+	int fd, rc;
+	bool flocked = false;
+	size_t i;
+
+	memset(&P, 0, sizeof(P));
+	memset(&rw, 0, sizeof(rw));
+	P.ctx = ctx;
+	P.path = path;
+	snprintf(res->format, sizeof(res->format), "mbx");
+
+	fd = open(path, (o->dry_run ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+				O_NOCTTY | O_NOFOLLOW);
+	if (fd < 0)
+		return mbi_err_sys(e, MB_FAILED, errno, path,
+				   "cannot open mailbox");
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return mbi_err(e, MB_FAILED, MB_EFORMAT, path, -1,
+			       "not a regular file");
+	}
+	if (o->dry_run) {
+		/* a reader's locks: the session's shared flock, and the
+		 * /tmp lock while reading, when it can be had */
+		rc = mbi_flock(fd, LOCK_SH, ctx->lock_timeout, path, e);
+		if (rc != MB_OK)
+			goto out;
+		flocked = true;
+		if (mbi_tmplock_open(&st, &tl, e) != MB_OK ||
+		    mbi_tmplock_lock(&tl, LOCK_EX, ctx->lock_timeout, e) !=
+			    MB_OK) {
+			if (tl.fd >= 0)
+				close(tl.fd);
+			tl.fd = -1;
+			rc = MB_OK;
+			mb_err_clear(e);
+		}
+	} else {
+		/* UW's locks for an expunge that rewrites the file */
+		rc = mbi_tmplock_open(&st, &tl, e);
+		if (rc == MB_OK)
+			rc = mbi_tmplock_lock(&tl, LOCK_EX, ctx->lock_timeout, e);
+		if (rc != MB_OK)
+			goto out;
+		mbi_tmplock_write_pid(&tl);
+		rc = mbi_flock(fd, LOCK_EX, ctx->lock_timeout, path, e);
+		if (rc != MB_OK)
+			goto out;
+		flocked = true;
+		{
+			bool redone = false;
+			int64_t cut = 0;
+
+			rc = mbi_rewrite_recover(path, fd, &redone, e);
+			if (rc != MB_OK)
+				goto out;
+			if (redone)
+				report(fn, arg, RP_RECOVER_NOTE, -1, 0, 0, NULL,
+				       "finished a rewrite that an interrupted "
+				       "process left half done",
+				       false);
+			rc = mbi_tail_recover(path, fd, &cut, e);
+			if (rc != MB_OK)
+				goto out;
+			if (cut > 0) {
+				char t[120];
+
+				snprintf(t, sizeof(t),
+					 "removed %lld bytes left by an "
+					 "interrupted append",
+					 (long long)cut);
+				report(fn, arg, RP_RECOVER_NOTE, -1, cut, 0,
+				       NULL, t, false);
+			}
+		}
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = mbi_err_sys(e, MB_FAILED, errno, path,
+				 "cannot stat mailbox");
+		goto out;
+	}
+	res->size_before = res->size_after = st.st_size;
+	P.len = st.st_size;
+	rp_salvage_init(&sv, path, o->salvage_dir);
+	snprintf(res->salvage_dir, sizeof(res->salvage_dir), "%s", sv.dir);
+	if (P.len == 0) {
+		report(fn, arg, RP_KEPT, 0, 0, 0, NULL,
+		       "empty file; nothing to do", false);
+		rc = MB_OK;
+		goto out;
+	}
+	map = mmap(NULL, (size_t)P.len, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		map = NULL;
+		rc = mbi_err_sys(e, MB_FAILED, errno, path,
+				 "cannot map mailbox");
+		goto out;
+	}
+	P.buf = map;
+
+	header(&P);
+	walk(&P);
+	if (!P.oom)
+		decide(&P);
+	if (P.oom) {
+		rc = mbi_err(e, MB_FATAL, MB_ENOMEM, path, -1, "out of memory");
+		goto out;
+	}
+	res->damaged = P.damaged;
+	res->renumbered = P.renumbered;
+	res->uidvalidity = P.new_validity;
+	report_plan(&P, &sv, fn, arg, res);
+	if (!P.damaged || o->dry_run) {
+		rc = MB_OK;
+		goto out;
+	}
+
+	/* 1. the verified backup, kept */
+	rc = rp_backup(path, fd, P.len, &st, NULL, res->backup,
+		       sizeof(res->backup), e);
+	if (rc != MB_OK)
+		goto out;
+	/* 2. the salvage files */
+	for (i = 0; i < P.n; i++) {
+		struct rec *r = &P.r[i];
+
+		if (r->kind != R_SALV && r->kind != R_HDRSALV)
+			continue;
+		rc = rp_salvage_write(&sv, r->salv_no, P.buf + r->off,
+				      (size_t)(r->end - r->off), e);
+		if (rc != MB_OK)
+			goto out;
+	}
+	/* 3. the new content, checked, then copied over in place */
+	rc = mbi_rewrite_begin(path, fd, &rw, e);
+	if (rc != MB_OK)
+		goto out;
+	{
+		uint32_t want = 0;
+
+		for (i = 0; i < P.n; i++)
+			if (P.r[i].kind == R_MSG && !P.r[i].hidden)
+				want++;
+		rc = write_all(&P, &rw, want, e);
+	}
+	if (rc != MB_OK) {
+		mbi_rewrite_abort(&rw);
+		goto out;
+	}
+	munmap(map, (size_t)P.len);
+	map = NULL;
+	rc = mbi_rewrite_commit(&rw, e);
+	if (rc != MB_OK) {
+		mbi_rewrite_abort(&rw);
+		goto out;
+	}
+	res->written = true;
+	if (fstat(fd, &st) == 0)
+		res->size_after = st.st_size;
+	rc = MB_OK;
+out:
+	if (map != NULL)
+		munmap(map, (size_t)P.len);
+	if (flocked)
+		flock(fd, LOCK_UN);
+	if (tl.fd >= 0)
+		mbi_tmplock_release(&tl);
+	close(fd);
+	free(P.r);
+	return rc;
+}
