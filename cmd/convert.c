@@ -275,6 +275,13 @@ convert(struct convert *cv)
 		cv->messages++;
 	}
 
+	/* UIDs kept from a source whose UID sequence turned out broken are
+	 * not the ones its clients saw: they need a new UIDVALIDITY */
+	if (keep_uids && mb_box_info(sbox, &info, &e) == MB_OK &&
+	    info.uids_broken && mb_new_uidvalidity(dbox, &e) != MB_OK &&
+	    e.code != MB_ENOTSUP)
+		return bad(cv, &sbox, &dbox, cv->dst, &e);
+	mb_err_clear(&e);
 	if (mb_close(&dbox, &e) != MB_OK)
 		return bad(cv, &sbox, NULL, cv->dst, &e);
 	mb_err_clear(&e);

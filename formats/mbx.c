@@ -449,6 +449,7 @@ read_record(struct mb_box *b, struct mbx_state *s, struct mb_msg *m,
 		mbi_diag(b, MB_DIAG_DAMAGE, "mbx-uid", pos, s->visible, uid,
 			 "Invalid UID %08x in message %u", uid, s->visible);
 		s->uids_broken = true;
+		b->uids_broken = true;
 		uid = ++b->uidlast;
 	}
 	s->prev_uid = uid;

@@ -568,6 +568,7 @@ header_line(struct mb_box *b, struct ux_state *s, struct hdrinfo *h,
 		if (h->has_uid) {
 			/* UW: "already has UID", and it renumbers them all */
 			s->uids_broken = true;
+			b->uids_broken = true;
 			mbi_diag(b, MB_DIAG_DAMAGE, "duplicate-uid", off,
 				 s->scanned + 1, h->uid,
 				 "second X-UID header in one message: UW "
@@ -963,6 +964,7 @@ scan_message(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 	if (h.has_uid && s->uids_known) {
 		if (h.uid == 0 || h.uid <= s->prev_uid) {
 			s->uids_broken = true;
+			b->uids_broken = true;
 			mbi_diag(b, MB_DIAG_DAMAGE,
 				 h.uid == s->prev_uid ? "duplicate-uid"
 						      : "uid-order",
@@ -2230,6 +2232,7 @@ ux_renumber(struct mb_box *b, struct mb_err *e)
 			       "UIDs are not written when uw-metadata is off");
 	/* the index holds the new UIDs; a rewrite writes them all */
 	s->uids_broken = false;
+	b->uids_broken = false;
 	s->flags_dirty = true;
 	return MB_OK;
 }
@@ -2411,6 +2414,7 @@ rewrite_box(struct mb_box *b, struct ux_state *s, bool expunge,
 		for (i = 0; i < b->nmsgs; i++)
 			b->msgs[i].uid = ++b->uidlast;
 		s->uids_broken = false;
+		b->uids_broken = false;
 	}
 	if (b->ctx->uw_metadata) {
 		/* messages UW has not numbered yet get their UIDs now, in

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mb-int.h"
@@ -374,6 +375,7 @@ mb_box_info(struct mb_box *b, struct mb_info *out, struct mb_err *e)
 	out->highest_modseq = b->highest_modseq;
 	out->nkeywords = b->nkw;
 	out->has_pseudo = b->has_pseudo;
+	out->uids_broken = b->uids_broken;
 	out->readonly = b->readonly;
 	snprintf(out->variant, sizeof(out->variant), "%s", b->variant);
 	if (stat(b->path, &st) == 0 && S_ISREG(st.st_mode))
@@ -599,6 +601,21 @@ mb_set_uids(struct mb_box *b, uint32_t uidvalidity, const uint32_t *uids,
 	if (rc == MB_OK)
 		b->dirty = true;
 	return rc;
+}
+
+int
+mb_new_uidvalidity(struct mb_box *b, struct mb_err *e)
+{
+	uint32_t v = (uint32_t)time(NULL);
+
+	CHECK_BOX(b, e);
+	if (!b->creating || !(b->drv->caps & MB_CAP_UIDS))
+		return mbi_err(e, MB_FAILED, MB_ENOTSUP, b->path, -1,
+			       "only a mailbox being created takes a new "
+			       "UIDVALIDITY this way");
+	b->uidvalidity = v > b->uidvalidity ? v : b->uidvalidity + 1;
+	b->dirty = true;
+	return MB_OK;
 }
 
 int

@@ -140,6 +140,7 @@ struct mb_box {
 	char *kw[MB_MAX_KEYWORDS];
 	unsigned nkw;
 	bool has_pseudo;
+	bool uids_broken;	/* the scan found UIDs UW would not keep */
 	uint64_t highest_modseq;
 	char variant[64];	/* see mb_info.variant */
 	bool keep_times;	/* MB_KEEP_TIMES: restore atime at close */

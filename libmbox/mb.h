@@ -282,6 +282,9 @@ struct mb_info {
 	uint64_t highest_modseq;
 	unsigned nkeywords;
 	bool has_pseudo;	/* unix/mmdf: a FOLDER INTERNAL DATA message */
+	bool uids_broken;	/* duplicate or backward UIDs were found: the
+				   UIDs reported under this UIDVALIDITY are
+				   not all the ones clients saw */
 	bool readonly;
 	/* What the scan saw of the format's variants, e.g. "mboxo" or
 	 * "mboxrd" quoting, "crlf" line ends; "" when nothing to say. */
@@ -345,6 +348,13 @@ int mb_set_uidstate(struct mb_box *box, uint32_t uidvalidity,
 int mb_set_uids(struct mb_box *box, uint32_t uidvalidity,
 		const uint32_t *uids, uint32_t n, uint32_t uidnext,
 		struct mb_err *e);
+
+/*
+ * Give a mailbox being created (mb_create with MB_CREATE_ATOMIC, before
+ * mb_close) a new, larger UIDVALIDITY: for a conversion that kept its
+ * source's UIDs and then found the source's UIDs broken.
+ */
+int mb_new_uidvalidity(struct mb_box *box, struct mb_err *e);
 
 /* Change flags: add then remove (masks of MB_SEEN ...). */
 int mb_set_flags(struct mb_box *box, uint32_t seq, unsigned add,

@@ -381,4 +381,21 @@ test_expect_success 'the source is never modified' '
 	cmp src src.orig
 '
 
+test_expect_success 'a source with broken UIDs gets a new UIDVALIDITY in every format' '
+	printf "From a@b Wed Dec  2 05:53:22 1992\nX-IMAPbase: 100 9\nX-UID: 5\nSubject: a\n\nx\n\nFrom a@b Wed Dec  2 05:53:22 1992\nX-UID: 3\nSubject: b\n\ny\n" >broken &&
+	for to in unix mmdf mbx; do
+		mailbag convert --to $to broken broken.$to &&
+		mailbag check --json broken.$to >bj &&
+		python3 -c "
+import json, sys
+m = [json.loads(l) for l in open(\"bj\") if \"\\\"mailbox\\\"\" in l][0]
+assert m[\"uidvalidity\"] != 100 and m[\"status\"] == \"ok\", m
+" || return 1
+	done &&
+	printf "From a@b Wed Dec  2 05:53:22 1992\nX-IMAPbase: 100 9\nX-UID: 5\nSubject: a\n\nx\n" >fine &&
+	mailbag convert --to mbx fine fine.mbx &&
+	mailbag check fine.mbx >out &&
+	test_grep "uidvalidity 100," out
+'
+
 test_done
