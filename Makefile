@@ -113,6 +113,15 @@ check-t: all
 	MAILBAG_BUILD=$(CURDIR)/$(B) $(PROVE) -j$(JOBS) --exec $(CURDIR)/tests/run-test \
 		$(sort $(wildcard tests/t/t*.sh))
 
+# Long seeded runs, not part of `make check`: ten times the corruption
+# seeds of the repair tests and more crash points.
+torture: deps
+	@$(MAKE) --no-print-directory all
+	REPAIR_SEEDS=$${REPAIR_SEEDS:-1000} CRASH_POINTS=$${CRASH_POINTS:-400} \
+	MAILBAG_BUILD=$(CURDIR)/$(B) $(PROVE) -j$(JOBS) --exec $(CURDIR)/tests/run-test \
+		tests/t/t3100-crash-convert.sh tests/t/t3101-crash-rewrite.sh \
+		tests/t/t3300-repair.sh tests/t/t3301-repair-mbx.sh
+
 demo: deps-build
 	@$(MAKE) --no-print-directory $(BIN)
 	@sh contrib/demo.sh $(CURDIR)/$(BIN)
