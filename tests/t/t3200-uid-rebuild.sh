@@ -233,4 +233,21 @@ for fmt in unix mmdf; do
 	done
 done
 
+test_expect_success 'mbx: UIDs written down, then --new-uidvalidity renumbers' '
+	printf "From a@b Wed Dec  2 05:53:22 1992\nSubject: a\n\nx\n\nFrom a@b Wed Dec  2 05:53:22 1992\nSubject: b\n\ny\n" >plain &&
+	mailbag convert --to mbx --set uw-metadata=yes plain box.mbx &&
+	mailbag check box.mbx >before &&
+	v=$(sed -n "s/.*uidvalidity \([0-9]*\),.*/\1/p" before) &&
+	mailbag uid-rebuild --new-uidvalidity box.mbx >out &&
+	test_grep "new uidvalidity" out &&
+	mailbag check --json box.mbx >after.json &&
+	python3 -c "
+import json
+m = [json.loads(l) for l in open(\"after.json\") if \"\\\"mailbox\\\"\" in l][0]
+assert m[\"uidvalidity\"] > $v and m[\"uidnext\"] == 3 and m[\"status\"] == \"ok\", m
+" &&
+	mailbag uid-rebuild box.mbx >again &&
+	test_grep "consistent, nothing to do" again
+'
+
 test_done
