@@ -16,7 +16,7 @@ const char cmd_repair_usage[] =
 	"usage: mailbag repair [-n] [-q] [--json] [--format=NAME]"
 	" [--salvage-dir=DIR]\n"
 	"                      [--from-lines=keep|split]"
-	" [--drop-content-length] MAILBOX\n"
+	" [--drop-content-length] [--compact] MAILBOX\n"
 	"\n"
 	"Repair MAILBOX in place under the locks other mail programs honour:\n"
 	"messages are framed again, bytes that are no message are recovered\n"
@@ -43,6 +43,8 @@ const char cmd_repair_usage[] =
 	"       --drop-content-length\n"
 	"                        remove a wrong Content-Length instead of"
 	" correcting it\n"
+	"       --compact        mbx: rewrite the whole file, dropping damaged\n"
+	"                        bytes, instead of patching it in place\n"
 	"       --lock-timeout=SECONDS\n"
 	"                        wait this long for a busy lock\n"
 	"   -h, --help           this text\n"
@@ -142,6 +144,8 @@ summary(struct repair *rp, const struct rp_result *r)
 		json_str(&j, "status", status);
 		json_bool(&j, "dry_run", rp->dry_run);
 		json_bool(&j, "written", r->written);
+		json_bool(&j, "in_place", r->in_place);
+		json_uint(&j, "placeholders", r->placeholders);
 		json_uint(&j, "messages", r->messages);
 		json_uint(&j, "kept", r->kept);
 		json_uint(&j, "changed", r->changed);
@@ -173,6 +177,13 @@ summary(struct repair *rp, const struct rp_result *r)
 		printf(" in %s", r->salvage_dir);
 	if (r->backup[0])
 		printf("; original kept as %s", r->backup);
+	if (r->placeholders > 0)
+		printf("; %lu damaged region%s left in place as expunged "
+		       "placeholder%s (reclaimed by the next expunge, or now "
+		       "with --compact)",
+		       (unsigned long)r->placeholders,
+		       r->placeholders == 1 ? "" : "s",
+		       r->placeholders == 1 ? "" : "s");
 	putchar('\n');
 }
 
@@ -186,6 +197,7 @@ cmd_repair(int argc, char **argv, struct cmd_env *env)
 		OPT_SALVAGE_DIR,
 		OPT_FROM_LINES,
 		OPT_DROP_CL,
+		OPT_COMPACT,
 		OPT_LOCK_TIMEOUT
 	};
 	static const struct option opts[] = {
@@ -198,6 +210,7 @@ cmd_repair(int argc, char **argv, struct cmd_env *env)
 		{ "salvage-dir", required_argument, NULL, OPT_SALVAGE_DIR },
 		{ "from-lines", required_argument, NULL, OPT_FROM_LINES },
 		{ "drop-content-length", no_argument, NULL, OPT_DROP_CL },
+		{ "compact", no_argument, NULL, OPT_COMPACT },
 		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -245,6 +258,9 @@ cmd_repair(int argc, char **argv, struct cmd_env *env)
 			break;
 		case OPT_DROP_CL:
 			o.drop_cl = true;
+			break;
+		case OPT_COMPACT:
+			o.compact = true;
 			break;
 		case OPT_LOCK_TIMEOUT:
 			lock_timeout = optarg;

@@ -376,5 +376,15 @@ int mbi_rewrite_commit(struct mbi_rewrite *rw, struct mb_err *e);
 void mbi_rewrite_abort(struct mbi_rewrite *rw);
 int mbi_rewrite_recover(const char *mailbox, int fd, bool *redone,
 			struct mb_err *e);
+/*
+ * For changes made in place (a few bytes patched, data appended): first
+ * guard() durably records that backup (len bytes, fsynced, a file that
+ * stays) holds the original; unguard() drops the record once the changes
+ * are fsynced.  recover() finding the record copies the backup back over
+ * the mailbox and truncates it to len (*redone set), keeping the backup.
+ */
+int mbi_rewrite_guard(const char *mailbox, int fd, const char *backup,
+		      int64_t len, struct mb_err *e);
+void mbi_rewrite_unguard(const char *mailbox, int fd);
 
 #endif /* MB_INT_H */

@@ -10,6 +10,10 @@
  * during the copy leaves the journal and a complete new content behind;
  * the next writer (mbi_rewrite_recover, under the mailbox's exclusive
  * locks) finishes the copy.  Memory stays bounded by the copy buffer.
+ *
+ * A repair that patches a few bytes in place instead guards itself with
+ * an undo record naming its verified backup: a writer that finds one
+ * copies the backup back, so a killed repair leaves the original.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -155,32 +159,23 @@ copy_over(int src, int dst, int64_t len, const char *path, struct mb_err *e)
 	return MB_OK;
 }
 
-int
-mbi_rewrite_commit(struct mbi_rewrite *rw, struct mb_err *e)
+/* Durably install the journal record rec for the mailbox. */
+static int
+write_journal(const char *mailbox, int fd, const char *rec, struct mb_err *e)
 {
-	char jpath[PATH_MAX], jtmp[PATH_MAX + 8], rec[PATH_MAX + 64];
-	int64_t len;
-	int jfd, rc, n;
+	char jpath[PATH_MAX], jtmp[PATH_MAX + 8];
+	int jfd, rc;
 
-	if (mbi_wbuf_flush(&rw->wb, e) != MB_OK)
-		return MB_FAILED;
-	len = rw->wb.pos;
-	if (fsync(rw->tfd) < 0)
-		return mbi_err_sys(e, MB_FAILED, errno, rw->tmp,
-				   "cannot write to disk");
-	/* the redo record: from now on the new content wins */
-	if ((rc = journal_path(rw->mailbox, rw->fd, jpath, sizeof(jpath), e)))
+	if ((rc = journal_path(mailbox, fd, jpath, sizeof(jpath), e)))
 		return rc;
 	snprintf(jtmp, sizeof(jtmp), "%s.new", jpath);
-	n = snprintf(rec, sizeof(rec), "mailbag-redo 1 %lld %s\n",
-		     (long long)len, rw->tmp);
 	unlink(jtmp);
 	jfd = open(jtmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		   0600);
 	if (jfd < 0)
 		return mbi_err_sys(e, MB_FAILED, errno, jtmp,
 				   "cannot create journal");
-	if (mbi_write_all(jfd, rec, (size_t)n, jtmp, e) != MB_OK ||
+	if (mbi_write_all(jfd, rec, strlen(rec), jtmp, e) != MB_OK ||
 	    fsync(jfd) < 0 || rename(jtmp, jpath) < 0) {
 		close(jfd);
 		unlink(jtmp);
@@ -190,13 +185,65 @@ mbi_rewrite_commit(struct mbi_rewrite *rw, struct mb_err *e)
 	}
 	close(jfd);
 	mbi_fsync_dir(jpath, NULL);
+	return MB_OK;
+}
+
+static void
+drop_journal(const char *mailbox, int fd)
+{
+	char jpath[PATH_MAX];
+	struct mb_err e;
+
+	if (journal_path(mailbox, fd, jpath, sizeof(jpath), &e) != MB_OK)
+		return;
+	unlink(jpath);
+	mbi_fsync_dir(jpath, NULL);
+}
+
+int
+mbi_rewrite_commit(struct mbi_rewrite *rw, struct mb_err *e)
+{
+	char rec[PATH_MAX + 64];
+	int64_t len;
+	int rc;
+
+	if (mbi_wbuf_flush(&rw->wb, e) != MB_OK)
+		return MB_FAILED;
+	len = rw->wb.pos;
+	if (fsync(rw->tfd) < 0)
+		return mbi_err_sys(e, MB_FAILED, errno, rw->tmp,
+				   "cannot write to disk");
+	/* the redo record: from now on the new content wins */
+	snprintf(rec, sizeof(rec), "mailbag-redo 1 %lld %s\n", (long long)len,
+		 rw->tmp);
+	if ((rc = write_journal(rw->mailbox, rw->fd, rec, e)) != MB_OK)
+		return rc;
 	rc = copy_over(rw->tfd, rw->fd, len, rw->mailbox, e);
 	if (rc != MB_OK)
 		return rc; /* journal stays: the next writer redoes it */
-	unlink(jpath);
-	mbi_fsync_dir(jpath, NULL);
+	drop_journal(rw->mailbox, rw->fd);
 	mbi_rewrite_abort(rw);
 	return MB_OK;
+}
+
+int
+mbi_rewrite_guard(const char *mailbox, int fd, const char *backup,
+		  int64_t len, struct mb_err *e)
+{
+	char rec[PATH_MAX + 64];
+
+	if (strchr(backup, '\n') != NULL || strchr(backup, ' ') != NULL)
+		return mbi_err(e, MB_FAILED, MB_EINVAL, mailbox, -1,
+			       "the backup's name cannot be journaled");
+	snprintf(rec, sizeof(rec), "mailbag-undo 1 %lld %s\n", (long long)len,
+		 backup);
+	return write_journal(mailbox, fd, rec, e);
+}
+
+void
+mbi_rewrite_unguard(const char *mailbox, int fd)
+{
+	drop_journal(mailbox, fd);
 }
 
 void
@@ -221,6 +268,7 @@ mbi_rewrite_recover(const char *mailbox, int fd, bool *redone,
 	long long len;
 	ssize_t n;
 	int jfd, tfd, rc;
+	bool undo;
 
 	*redone = false;
 	if ((rc = journal_path(mailbox, fd, jpath, sizeof(jpath), e)))
@@ -237,7 +285,9 @@ mbi_rewrite_recover(const char *mailbox, int fd, bool *redone,
 	}
 	close(jfd);
 	rec[n] = '\0';
-	if (sscanf(rec, "mailbag-redo 1 %lld %4095s", &len, tmp) != 2 ||
+	undo = sscanf(rec, "mailbag-undo 1 %lld %4095s", &len, tmp) == 2;
+	if ((!undo &&
+	     sscanf(rec, "mailbag-redo 1 %lld %4095s", &len, tmp) != 2) ||
 	    len < 0) {
 		unlink(jpath);
 		return MB_OK;
@@ -247,17 +297,18 @@ mbi_rewrite_recover(const char *mailbox, int fd, bool *redone,
 		if (tfd >= 0)
 			close(tfd);
 		return mbi_err(e, MB_FATAL, MB_ECHANGED, mailbox, -1,
-			       "an interrupted rewrite left journal '%s' but "
-			       "its new content '%s' is missing or short; "
-			       "the mailbox may be damaged",
-			       jpath, tmp);
+			       "an interrupted %s left journal '%s' but "
+			       "'%s' is missing or short; the mailbox may "
+			       "be damaged",
+			       undo ? "repair" : "rewrite", jpath, tmp);
 	}
 	rc = copy_over(tfd, fd, len, mailbox, e);
 	close(tfd);
 	if (rc != MB_OK)
 		return rc;
 	unlink(jpath);
-	unlink(tmp);
+	if (!undo)
+		unlink(tmp); /* an undo source is the kept backup */
 	mbi_fsync_dir(jpath, NULL);
 	*redone = true;
 	return MB_OK;

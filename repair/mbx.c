@@ -53,6 +53,7 @@ struct rec {
 	int kind;
 	int64_t off, end;	  /* the region of the original */
 	int64_t text_off, text_end;
+	int64_t hlen;		  /* framed: its header line, with CRLF */
 	int64_t date_len;	  /* framed: the date is [off, off+date_len) */
 	int64_t flags_off;	  /* framed: the 12 hex digits of kw+flags */
 	uint64_t size;		  /* framed: the size field */
@@ -63,7 +64,7 @@ struct rec {
 	bool size_fixed;
 	bool damaged;
 	unsigned salv_no;
-	char why[300];
+	char *why;		  /* what was wrong, or NULL */
 };
 
 struct mplan {
@@ -254,21 +255,45 @@ new_rec(struct mplan *P, int kind, int64_t off, int64_t end)
 	return r;
 }
 
+#define WHY_MAX 300
+
 static void add_why(struct rec *r, const char *fmt, ...) MBI_PRINTF(2, 3);
 
+/* Add to r's explanation (kept only for the few records that need one,
+ * so the plan stays small for a big mailbox). */
 static void
 add_why(struct rec *r, const char *fmt, ...)
 {
-	size_t n = strlen(r->why);
+	size_t n;
 	va_list ap;
 
-	if (n > 0 && n + 2 < sizeof(r->why)) {
+	if (r->why == NULL && (r->why = calloc(1, WHY_MAX)) == NULL)
+		return;
+	n = strlen(r->why);
+	if (n > 0 && n + 2 < WHY_MAX) {
 		memcpy(r->why + n, "; ", 3);
 		n += 2;
 	}
 	va_start(ap, fmt);
-	vsnprintf(r->why + n, sizeof(r->why) - n, fmt, ap);
+	vsnprintf(r->why + n, WHY_MAX - n, fmt, ap);
 	va_end(ap);
+}
+
+static const char *
+why(const struct rec *r)
+{
+	return r->why ? r->why : "";
+}
+
+static void
+free_plan(struct mplan *P)
+{
+	size_t i;
+
+	for (i = 0; i < P->n; i++)
+		free(P->r[i].why);
+	free(P->r);
+	P->r = NULL;
 }
 
 static void
@@ -283,7 +308,7 @@ salvage(struct mplan *P, int64_t off, int64_t end, const char *what)
 		return;
 	r->salv_no = P->nsalv++;
 	r->damaged = true;
-	snprintf(r->why, sizeof(r->why), "%s", what);
+	add_why(r, "%s", what);
 	P->damaged = true;
 }
 
@@ -403,6 +428,7 @@ framed(struct mplan *P, int64_t pos, const struct ih *h, int64_t text_end,
 	r->text_off = text_moved ? text_end - (int64_t)h->size
 				 : pos + h->hlen;
 	r->text_end = text_end;
+	r->hlen = h->hlen;
 	r->date_len = h->date_len;
 	r->flags_off = h->flags_off;
 	r->size = h->size;
@@ -414,15 +440,35 @@ framed(struct mplan *P, int64_t pos, const struct ih *h, int64_t text_end,
 	}
 }
 
+/*
+ * The walk touches the whole mapping; let go of the pages well behind it
+ * so that the resident size does not grow with the mailbox (they stay in
+ * the page cache and come back on demand).
+ */
+#define DROP_BEHIND ((int64_t)8 << 20)
+
+static void
+drop_behind(struct mplan *P, int64_t pos, int64_t *dropped)
+{
+	int64_t upto = (pos - DROP_BEHIND) & ~(DROP_BEHIND - 1);
+
+	if (upto > *dropped) {
+		madvise((char *)P->buf + *dropped, (size_t)(upto - *dropped),
+			MADV_DONTNEED);
+		*dropped = upto;
+	}
+}
+
 static void
 walk(struct mplan *P)
 {
-	int64_t pos = HDRSIZE, len = P->len;
+	int64_t pos = HDRSIZE, len = P->len, dropped = 0;
 	struct ih h;
 
 	while (pos < len && !P->oom) {
 		int64_t text, e, q;
 
+		drop_behind(P, pos, &dropped);
 		if (!ihdr(P->buf, len, pos, &h)) {
 			q = resync(P->buf, len, pos + 1);
 			if (q < 0)
@@ -525,7 +571,7 @@ header(struct mplan *P)
 			if (r != NULL) {
 				r->salv_no = P->nsalv++;
 				r->damaged = true;
-				snprintf(r->why, sizeof(r->why),
+				add_why(r,
 					 "damaged file header");
 			}
 		}
@@ -830,6 +876,252 @@ write_all(struct mplan *P, struct mbi_rewrite *rw, uint32_t want,
 }
 
 /* ------------------------------------------------------------------ */
+/* Patching in place                                                    */
+
+/*
+ * Most damage leaves nearly all of a mailbox where it is, so rather than
+ * copying a gigabyte to move bytes by a few, the repair can patch it:
+ * a message whose header needs new values gets them in a line of the
+ * same length (the size zero-padded, which UW's strtoul reads alike);
+ * bytes that are no message (already saved to salvage files) become a
+ * hidden-expunged record (flag 0x8000) covering exactly their place,
+ * which every mbx reader skips and UW reclaims at its next expunge with
+ * exclusive access, as it does its own hidden expunges; a recovered
+ * message is copied after the last one with its new header, and its old
+ * place becomes such a record.  When some piece does not fit (a region
+ * shorter than an internal header, a size needing more digits than its
+ * field has), the whole file is rewritten instead.
+ */
+
+#define DATE_LEN 26			    /* UW's "%2d-Mmm-yyyy hh:mm:ss +zzzz" */
+#define IH_FIXED (1 + 1 + 12 + 1 + 8 + 2) /* ",", ";", flags, "-", UID, CRLF */
+#define SIZE_DIGITS 15			    /* the longest size ihdr() takes */
+
+static int
+ndigits(uint64_t v)
+{
+	int d = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		d++;
+	}
+	return d;
+}
+
+/* A hidden-expunged record exactly span bytes long: its line, or 0. */
+static int
+filler_line(int64_t span, char *line, size_t size)
+{
+	char date[64];
+	int d;
+
+	if (mb_date_imap((int64_t)time(NULL), 0, date, sizeof(date)) !=
+	    DATE_LEN)
+		return 0;
+	for (d = 1; d <= SIZE_DIGITS; d++) {
+		int64_t text = span - (DATE_LEN + IH_FIXED + d);
+
+		if (text < 1)
+			return 0;
+		if (ndigits((uint64_t)text) <= d)
+			return snprintf(line, size, "%s,%0*lld;%08x%04x-%08x\r\n",
+					date, d, (long long)text, 0u,
+					(unsigned)FEXPUNGED, 0u);
+	}
+	return 0;
+}
+
+/* Framed r's header line with its size field d digits wide, or 0. */
+static int
+ihdr_line_width(const struct mplan *P, const struct rec *r, int d, char *line,
+		size_t size)
+{
+	int64_t len = r->text_end - r->text_off;
+
+	if (!r->framed || d < ndigits((uint64_t)len) || d > SIZE_DIGITS)
+		return 0;
+	return snprintf(line, size, "%.*s,%0*lld;%.12s-%08x\r\n",
+			(int)r->date_len, P->buf + r->off, d, (long long)len,
+			P->buf + r->flags_off, r->newuid);
+}
+
+struct patcher {
+	struct mplan *P;
+	int fd;
+	bool write;		/* false: only see whether it all fits */
+	struct mb_err *e;
+	bool failed;		/* an I/O error (e is set) */
+	int64_t tail;		/* the new end of the file */
+	uint32_t fillers;
+};
+
+static bool
+put(struct patcher *W, int64_t off, const void *p, size_t n)
+{
+	if (!W->write)
+		return true;
+	if (mbi_pwrite_all(W->fd, p, n, off, W->P->path, W->e) != MB_OK) {
+		W->failed = true;
+		return false;
+	}
+	return true;
+}
+
+/* A placeholder over [a, b) (nothing when empty). */
+static bool
+fill(struct patcher *W, int64_t a, int64_t b)
+{
+	char line[IHDR_READ + 1];
+	int n;
+
+	if (b <= a)
+		return true;
+	n = filler_line(b - a, line, sizeof(line));
+	if (n <= 0)
+		return false;
+	W->fillers++;
+	return put(W, a, line, (size_t)n);
+}
+
+/* Is r a salvage region inside the framed message before it (the bytes
+ * between a header and its text)? */
+static bool
+nested(const struct mplan *P, size_t i)
+{
+	const struct rec *r = &P->r[i], *m = i > 0 ? &P->r[i - 1] : NULL;
+
+	return r->kind == R_SALV && m != NULL && m->kind == R_MSG &&
+	       m->framed && r->off >= m->off && r->end <= m->end;
+}
+
+static bool
+patch_all(struct patcher *W)
+{
+	struct mplan *P = W->P;
+	char line[IHDR_READ * 2];
+	int64_t fa = -1, fb = -1, tail = P->len;
+	size_t i;
+	int n;
+
+	W->fillers = 0;
+	if (P->len < HDRSIZE)
+		return false;
+	/* 1. recovered messages after the last one, while their bytes are
+	 * still where they were */
+	for (i = 0; i < P->n; i++) {
+		const struct rec *r = &P->r[i];
+		int64_t len = r->text_end - r->text_off;
+
+		if (r->kind != R_MSG || !r->recovered)
+			continue;
+		n = ihdr_line(P, r, line, sizeof(line));
+		if (n <= 0 || (size_t)n >= sizeof(line))
+			return false;
+		if (!put(W, tail, line, (size_t)n) ||
+		    !put(W, tail + n, P->buf + r->text_off, (size_t)len))
+			return false;
+		tail += n + len;
+	}
+	/* 2. the records, in place */
+	for (i = 0; i < P->n; i++) {
+		const struct rec *r = &P->r[i];
+
+		if (r->kind == R_HDRSALV || nested(P, i))
+			continue;
+		if (r->kind == R_SALV || r->recovered) {
+			if (fa >= 0 && fb == r->off) {
+				fb = r->end;
+			} else {
+				if (!fill(W, fa, fb))
+					return false;
+				fa = r->off;
+				fb = r->end;
+			}
+			continue;
+		}
+		if (!fill(W, fa, fb))
+			return false;
+		fa = fb = -1;
+		if (rec_verbatim(r))
+			continue;
+		if (r->text_off == r->off + r->hlen) {
+			n = ihdr_line_width(P, r,
+					    (int)(r->hlen - r->date_len - IH_FIXED),
+					    line, sizeof(line));
+			if (n != r->hlen || !put(W, r->off, line, (size_t)n))
+				return false;
+		} else {
+			/* bytes came in between the header and the text:
+			 * the header goes right before the text */
+			int64_t hs;
+
+			n = ihdr_line_width(
+				P, r, ndigits((uint64_t)(r->text_end - r->text_off)),
+				line, sizeof(line));
+			hs = r->text_off - n;
+			if (n <= 0 || hs < r->off || !fill(W, r->off, hs) ||
+			    !put(W, hs, line, (size_t)n))
+				return false;
+		}
+	}
+	if (!fill(W, fa, fb))
+		return false;
+	/* 3. the file header */
+	if (!hdr_verbatim(P)) {
+		char h[HDRSIZE];
+
+		build_header(P, h);
+		if (!put(W, 0, h, HDRSIZE))
+			return false;
+	}
+	W->tail = tail;
+	return true;
+}
+
+/*
+ * Patch the mailbox (fd, under the exclusive locks) after the verified
+ * backup: guarded by an undo record naming the backup, so a killed run
+ * leaves the original for the next writer to restore.
+ */
+static int
+patch_in_place(struct mplan *P, int fd, const char *backup, uint32_t want,
+	       struct rp_result *res, struct mb_err *e)
+{
+	struct patcher W = {.P = P, .fd = fd, .write = true, .e = e};
+	int rc;
+
+	rc = mbi_rewrite_guard(P->path, fd, backup, P->len, e);
+	if (rc != MB_OK)
+		return rc;
+	if (!patch_all(&W) || fsync(fd) < 0) {
+		if (!W.failed)
+			mbi_err_sys(e, MB_FAILED, errno ? errno : EIO, P->path,
+				    "cannot write mailbox to disk");
+		goto restore;
+	}
+	rc = verify_new(P->path, P->path, want, e);
+	if (rc != MB_OK)
+		goto restore;
+	mbi_rewrite_unguard(P->path, fd);
+	res->in_place = true;
+	res->placeholders = W.fillers;
+	return MB_OK;
+restore:
+	{
+		struct mb_err e2;
+		bool redone = false;
+
+		if (mbi_rewrite_recover(P->path, fd, &redone, &e2) != MB_OK)
+			return mbi_err(e, MB_FATAL, e2.code, P->path, -1,
+				       "%s; and putting the original back "
+				       "failed too: %s (it is in %s)",
+				       e->msg, e2.msg, backup);
+	}
+	return MB_FAILED;
+}
+
+/* ------------------------------------------------------------------ */
 /* Report                                                               */
 
 static void
@@ -914,7 +1206,7 @@ report_plan(struct mplan *P, struct rp_salvage *sv, rp_report_fn fn,
 		case R_HDRSALV:
 			rp_salvage_name(sv, r->salv_no, file, sizeof(file));
 			snprintf(text, sizeof(text), "%s: not a message, saved",
-				 r->why);
+				 why(r));
 			report(fn, arg, RP_SALVAGED, r->off, r->end - r->off, 0,
 			       file, text, true);
 			res->salvaged++;
@@ -933,7 +1225,7 @@ report_plan(struct mplan *P, struct rp_salvage *sv, rp_report_fn fn,
 			}
 			report(fn, arg,
 			       r->recovered ? RP_RECOVERED : RP_CHANGED, r->off,
-			       r->end - r->off, r->hidden ? 0 : 1, NULL, r->why,
+			       r->end - r->off, r->hidden ? 0 : 1, NULL, why(r),
 			       r->damaged);
 			if (r->recovered)
 				res->recovered++;
@@ -968,6 +1260,7 @@ rp_repair_mbx(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 	void *map = NULL;
 	int fd, rc;
 	bool flocked = false;
+	uint32_t want = 0;
 	size_t i;
 
 	memset(&P, 0, sizeof(P));
@@ -1098,18 +1391,28 @@ rp_repair_mbx(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 		if (rc != MB_OK)
 			goto out;
 	}
-	/* 3. the new content, checked, then copied over in place */
+	for (i = 0; i < P.n; i++)
+		if (P.r[i].kind == R_MSG && !P.r[i].hidden)
+			want++;
+	/* 3a. patched in place where everything fits */
+	if (!o->compact) {
+		struct patcher W = {.P = &P, .fd = fd, .write = false, .e = e};
+
+		if (patch_all(&W)) {
+			rc = patch_in_place(&P, fd, res->backup, want, res, e);
+			if (rc == MB_OK) {
+				res->written = true;
+				if (fstat(fd, &st) == 0)
+					res->size_after = st.st_size;
+			}
+			goto out;
+		}
+	}
+	/* 3b. else the new content, checked, then copied over in place */
 	rc = mbi_rewrite_begin(path, fd, &rw, e);
 	if (rc != MB_OK)
 		goto out;
-	{
-		uint32_t want = 0;
-
-		for (i = 0; i < P.n; i++)
-			if (P.r[i].kind == R_MSG && !P.r[i].hidden)
-				want++;
-		rc = write_all(&P, &rw, want, e);
-	}
+	rc = write_all(&P, &rw, want, e);
 	if (rc != MB_OK) {
 		mbi_rewrite_abort(&rw);
 		goto out;
@@ -1133,6 +1436,6 @@ out:
 	if (tl.fd >= 0)
 		mbi_tmplock_release(&tl);
 	close(fd);
-	free(P.r);
+	free_plan(&P);
 	return rc;
 }

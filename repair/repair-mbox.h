@@ -30,6 +30,8 @@ struct rp_opts {
 	bool dry_run;		 /* plan and report, write nothing */
 	int from_lines;		 /* enum rp_from_lines */
 	bool drop_cl;		 /* remove a wrong Content-Length */
+	bool compact;		 /* mbx: rewrite the whole file rather than
+				  * patch it in place */
 };
 
 /* What happened to one region of the original file. */
@@ -58,6 +60,9 @@ struct rp_result {
 	char format[16];
 	bool damaged;		/* anything needed repairing */
 	bool written;		/* the mailbox was rewritten */
+	bool in_place;		/* mbx: patched in place; damaged bytes stay
+				 * as expunged placeholders */
+	uint32_t placeholders;	/* how many */
 	uint32_t messages;	/* messages in the repaired mailbox */
 	uint32_t kept, changed, recovered, salvaged;
 	int64_t size_before, size_after;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +16,9 @@
 #include "repair-mbox.h"
 
 #define CHUNK (1u << 20)
+/* copy and compare windows; a multiple of the page size, small enough
+ * that two mapped ones keep the resident size low */
+#define WINDOW ((size_t)16 << 20)
 
 int
 rp_backup(const char *path, int fd, int64_t len, const struct stat *st,
@@ -23,9 +27,10 @@ rp_backup(const char *path, int fd, int64_t len, const struct stat *st,
 	char stamp[32];
 	struct tm tm;
 	time_t now = time(NULL);
-	char *a = NULL, *b = NULL;
+	char *a = NULL;
 	int bfd = -1, n, rc = MB_FAILED;
 	int64_t off;
+	bool cfr_ok = true;
 
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
@@ -48,22 +53,40 @@ rp_backup(const char *path, int fd, int64_t len, const struct stat *st,
 				   "cannot create the backup");
 	(void)fchmod(bfd, st->st_mode & 0666);
 	a = malloc(CHUNK);
-	b = malloc(CHUNK);
-	if (a == NULL || b == NULL) {
+	if (a == NULL) {
 		rc = mbi_err(e, MB_FATAL, MB_ENOMEM, path, -1, "out of memory");
 		goto fail;
 	}
+	/* the copy: in the kernel where it can (no trip through our
+	 * buffers), else by read and write */
 	for (off = 0; off < len;) {
-		size_t k = len - off < CHUNK ? (size_t)(len - off) : CHUNK;
+		size_t k = len - off < (int64_t)WINDOW ? (size_t)(len - off)
+							: WINDOW;
+		loff_t in = off, o = off;
+		ssize_t got = cfr_ok ? copy_file_range(fd, &in, bfd, &o, k, 0)
+				     : -1;
 
-		if (mbi_pread_full(fd, a, k, off) != (ssize_t)k) {
-			rc = mbi_err_sys(e, MB_FAILED, errno ? errno : EIO,
-					 path, "cannot read the mailbox");
+		if (got < 0 && cfr_ok && errno != EXDEV && errno != ENOSYS &&
+		    errno != EINVAL && errno != EOPNOTSUPP) {
+			rc = mbi_err_sys(e, MB_FAILED, errno, out,
+					 "cannot write the backup");
 			goto fail;
 		}
-		if (mbi_pwrite_all(bfd, a, k, off, out, e) != MB_OK)
-			goto fail;
-		off += (int64_t)k;
+		if (got <= 0) {
+			/* unsupported here, or the source ended early
+			 * (caught by the comparison below) */
+			cfr_ok = false;
+			k = k < CHUNK ? k : CHUNK;
+			if (mbi_pread_full(fd, a, k, off) != (ssize_t)k) {
+				rc = mbi_err_sys(e, MB_FAILED, errno ? errno : EIO,
+						 path, "cannot read the mailbox");
+				goto fail;
+			}
+			if (mbi_pwrite_all(bfd, a, k, off, out, e) != MB_OK)
+				goto fail;
+			got = (ssize_t)k;
+		}
+		off += (int64_t)got;
 		if (dl != NULL)
 			mbi_dotlock_refresh(dl);
 	}
@@ -72,13 +95,21 @@ rp_backup(const char *path, int fd, int64_t len, const struct stat *st,
 				 "cannot write the backup to disk");
 		goto fail;
 	}
-	/* read both back and compare */
+	/* read both back and compare, a mapped window at a time (no
+	 * copies, and the mappings never grow with the mailbox) */
 	for (off = 0; off < len;) {
-		size_t k = len - off < CHUNK ? (size_t)(len - off) : CHUNK;
+		size_t k = len - off < (int64_t)WINDOW ? (size_t)(len - off)
+							: WINDOW;
+		void *ma = mmap(NULL, k, PROT_READ, MAP_SHARED, fd, off);
+		void *mb = mmap(NULL, k, PROT_READ, MAP_SHARED, bfd, off);
+		bool same = ma != MAP_FAILED && mb != MAP_FAILED &&
+			    memcmp(ma, mb, k) == 0;
 
-		if (mbi_pread_full(fd, a, k, off) != (ssize_t)k ||
-		    mbi_pread_full(bfd, b, k, off) != (ssize_t)k ||
-		    memcmp(a, b, k) != 0) {
+		if (ma != MAP_FAILED)
+			munmap(ma, k);
+		if (mb != MAP_FAILED)
+			munmap(mb, k);
+		if (!same) {
 			rc = mbi_err(e, MB_FAILED, MB_EIO, out, off,
 				     "the backup does not read back equal to "
 				     "the mailbox");
@@ -99,7 +130,6 @@ rp_backup(const char *path, int fd, int64_t len, const struct stat *st,
 	}
 	close(bfd);
 	free(a);
-	free(b);
 	mbi_fsync_dir(out, NULL);
 	return MB_OK;
 fail:
@@ -107,7 +137,6 @@ fail:
 	unlink(out);
 	out[0] = '\0';
 	free(a);
-	free(b);
 	return rc;
 }
 

@@ -71,9 +71,11 @@ elif cmd == "insert":       # insert FILE N TEXT: before record N
     d[off:off] = sys.argv[4].encode()
 elif cmd == "at":           # at FILE N: offset of record N
     print(R[int(sys.argv[3])]["off"]); sys.exit(0)
-elif cmd == "list":         # list FILE: flags, uid, md5 of each text
-    import hashlib
+elif cmd in ("list", "visible"):  # list FILE: flags, uid, md5 of each text
+    import hashlib                  # (visible: not the hidden-expunged)
     for r in R:
+        if cmd == "visible" and int(r["flags"], 16) & 0x8000:
+            continue
         print(r["kw"].decode(), r["flags"].decode(), r["uid"], hashlib.md5(r["body"]).hexdigest())
     sys.exit(0)
 elif cmd == "texts":        # texts ORIG REPAIRED: every text of ORIG is a message of REPAIRED
@@ -147,11 +149,30 @@ test_expect_success 'a destroyed internal header: the message is recovered, the 
 	test "$(count smash)" = 3 &&
 	mbx texts three.mbx smash 0 1 2 &&
 	grep "^#####" smash.salvage/badmsg.1 &&
-	mbx list smash >list &&
+	mbx visible smash >list &&
 	sed -n 1p three.list | cmp - <(sed -n 1p list) &&
 	sed -n 3p three.list | cmp - <(sed -n 2p list) &&
 	tail -1 list | test_grep "^00000000 0000 4 " &&
-	mailbag check --json smash | test_grep "\"uidnext\":5"
+	mailbag check --json smash | test_grep "\"uidnext\":5" &&
+	# patched in place: the damaged bytes became a hidden placeholder
+	test_grep "1 damaged region left in place" smash.out &&
+	mailbag check smash | test_grep "1 hidden expunged" &&
+	test "$(mbx list smash | wc -l)" = 4 &&
+	at=$(mbx at three.mbx 1) &&
+	cmp -n $((at - 2048)) <(tail -c +2049 three.mbx) <(tail -c +2049 smash)
+'
+
+test_expect_success 'a destroyed internal header, --compact: the file is rewritten' '
+	cp three.mbx smashc && mbx smash smashc 1 &&
+	repaired smashc --compact &&
+	test_grep ! "left in place" smashc.out &&
+	mbx list smashc >list &&
+	test "$(wc -l <list)" = 3 &&
+	sed -n 1p three.list | cmp - <(sed -n 1p list) &&
+	sed -n 3p three.list | cmp - <(sed -n 2p list) &&
+	tail -1 list | test_grep "^00000000 0000 4 " &&
+	mailbag check smashc >c.out &&
+	test_grep ! "hidden" c.out
 '
 
 test_expect_success 'garbage between messages goes to a salvage file' '
