@@ -82,6 +82,7 @@ struct mix_state {
 
 	/* what the files said when last read */
 	uint32_t metaseq, indexseq, statusseq, newmsg;
+	uint32_t meta_v, meta_l; /* UIDVALIDITY and last UID in .mixmeta */
 	unsigned meta_nkw;
 
 	struct mix_list l;	/* the index, in UID order */
@@ -467,11 +468,13 @@ read_meta(struct mb_box *b, struct mix_state *s, bool adopt,
 	s->metaseq = seq;
 	s->newmsg = nm;
 	s->meta_nkw = nkw;
-	if (adopt || b->uidvalidity == 0) {
+	s->meta_v = v;
+	s->meta_l = last;
+	if (adopt) {
 		b->uidvalidity = v;
 		b->uidlast = last;
 	} else {
-		if (v != b->uidvalidity) {
+		if (v != s->meta_v) {
 			rc = mbi_err(e, MB_FATAL, MB_ECHANGED, s->meta_path, -1,
 				     "UIDVALIDITY changed by another process");
 			goto out;
@@ -1167,6 +1170,7 @@ mix_create(struct mb_box *b, struct mb_err *e)
 		s->meta_sh = true;
 	s->metaseq = now;
 	s->newmsg = now;
+	s->meta_v = now;
 	b->uidvalidity = now;
 	b->uidlast = 0;
 	s->created = true;
@@ -1787,6 +1791,8 @@ write_meta(struct mb_box *b, struct mix_state *s, struct mb_err *e)
 	if (rc == MB_OK) {
 		s->metaseq = seq;
 		s->meta_nkw = nkw;
+		s->meta_v = b->uidvalidity;
+		s->meta_l = b->uidlast;
 	}
 	return rc;
 }
@@ -1848,7 +1854,8 @@ mix_commit(struct mb_box *b, struct mb_err *e)
 	int rc;
 
 	if (!s->appending && !s->flags_dirty && !s->uids_dirty &&
-	    b->nkw <= s->meta_nkw && !s->created)
+	    b->nkw <= s->meta_nkw && b->uidvalidity == s->meta_v &&
+	    b->uidlast == s->meta_l)
 		return MB_OK;
 	if ((rc = refresh_locked(b, s, e)) != MB_OK)
 		return rc;
@@ -1891,7 +1898,8 @@ mix_commit(struct mb_box *b, struct mb_err *e)
 		goto out;
 	if ((index || s->flags_dirty) && (rc = write_status(b, s, e)) != MB_OK)
 		goto out;
-	meta = index || b->nkw != s->meta_nkw || s->created;
+	meta = index || b->nkw != s->meta_nkw || b->uidvalidity != s->meta_v ||
+	       b->uidlast != s->meta_l;
 	if (meta && (rc = write_meta(b, s, e)) != MB_OK)
 		goto out;
 	s->uids_dirty = false;
