@@ -11,6 +11,7 @@
 #include "formats.h"
 
 const struct mb_driver *const mbi_drivers[] = {
+	&mbi_driver_mix,
 	&mbi_driver_mbx,
 	&mbi_driver_mmdf,
 	&mbi_driver_unix,
