@@ -43,6 +43,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: mbtool flags|expunge BOX ...\n");
 		return 64;
 	}
+	/* $MAILBAG_CONF and ~/.mailbagrc, as mailbag reads them */
+	if (mb_ctx_load_config(ctx, &e) != MB_OK) {
+		fprintf(stderr, "mbtool: %s: %s\n", e.path, e.msg);
+		return 78;
+	}
 	if (mb_open(ctx, argv[2], NULL, MB_RDWR, &b, &e) != MB_OK) {
 		fprintf(stderr, "mbtool: %s: %s\n", argv[2], e.msg);
 		return 1;
