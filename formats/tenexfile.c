@@ -971,6 +971,11 @@ tx_commit(struct mb_box *b, struct mb_err *e)
 	if (s->journal.active && (rc = mbi_tail_end(&s->journal, e)) != MB_OK)
 		return rc;
 	if (s->wb_init) {
+		/* our messages are the file's now: the scan goes on to them */
+		if (s->wb.pos > s->end) {
+			s->end = s->wb.pos;
+			b->scanned = false;
+		}
 		s->orig_size = s->wb.pos;
 		mbi_wbuf_free(&s->wb);
 		s->wb_init = false;
@@ -1049,11 +1054,6 @@ tx_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 			       "a streaming box cannot expunge");
 	if (s->writing && (rc = tx_commit(b, e)) != MB_OK)
 		return rc;
-	if (s->orig_size > s->end) {
-		/* our own committed appends: into the index */
-		s->end = s->orig_size;
-		b->scanned = false;
-	}
 	if ((rc = scan_all(b, e)) != MB_OK)
 		return rc;
 	if (s->stopped)
