@@ -12,7 +12,7 @@
 
 static int
 tenex_probe(const char *path, const struct stat *st, const unsigned char *head,
-	  size_t len)
+	    size_t len)
 {
 	return tx_probe(TX_TENEX, st, head, len);
 }
@@ -31,7 +31,8 @@ tenex_create(struct mb_box *b, struct mb_err *e)
 
 const struct mb_driver mbi_driver_tenex = {
 	.name = "tenex",
-	.summary = "UW c-client's tenex: LF text, octal flags, no UIDs or keyword names",
+	.summary =
+		"UW c-client's tenex: LF text, octal flags, no UIDs or keyword names",
 	.caps = MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_EXPUNGE | MB_CAP_CREATE |
 		MB_CAP_DATES,
 	.probe_len = 64,

@@ -35,33 +35,33 @@
 
 #include "tenexfile.h"
 
-#define IHDR_READ 64	     /* UW reads this much at each message */
-#define NUSERFLAGS 30	     /* keyword bits in the header line */
-#define FLAG_DIGITS 12	     /* 10 keyword + 2 system flag digits */
-#define SPOOL_MEM (8u << 20) /* append text kept in memory up to this */
-#define CHUNK (64u << 10)
+#define IHDR_READ   64	       /* UW reads this much at each message */
+#define NUSERFLAGS  30	       /* keyword bits in the header line */
+#define FLAG_DIGITS 12	       /* 10 keyword + 2 system flag digits */
+#define SPOOL_MEM   (8u << 20) /* append text kept in memory up to this */
+#define CHUNK	    (64u << 10)
 
 struct tx_state {
-	int flavor;		/* enum tx_flavor */
+	int flavor; /* enum tx_flavor */
 	int fd;
 	struct stat st;
 	struct mbi_tmplock tl;
-	bool tl_held;		/* the /tmp lock, exclusively */
-	bool flocked;		/* LOCK_SH on the file, for the session */
+	bool tl_held; /* the /tmp lock, exclusively */
+	bool flocked; /* LOCK_SH on the file, for the session */
 
 	/* reading */
-	int64_t end;		/* file size when last looked (under locks) */
-	int64_t pos;		/* next internal header */
-	bool stopped;		/* the walk met damage */
-	uint32_t visible;	/* messages reported */
+	int64_t end;	  /* file size when last looked (under locks) */
+	int64_t pos;	  /* next internal header */
+	bool stopped;	  /* the walk met damage */
+	uint32_t visible; /* messages reported */
 
 	/* writing */
-	bool writing;		/* appends are staged at the end */
+	bool writing; /* appends are staged at the end */
 	bool wb_init;
 	struct mbi_wbuf wb;
-	int64_t orig_size;	/* size before the staged appends */
+	int64_t orig_size; /* size before the staged appends */
 	struct mbi_tail journal;
-	bool flags_dirty;	/* flags were written in place */
+	bool flags_dirty; /* flags were written in place */
 };
 
 static struct tx_state *
@@ -210,8 +210,8 @@ tx_probe(int flavor, const struct stat *st, const unsigned char *head,
 	nl = memchr(p, '\n', n);
 	if (nl == NULL)
 		return 0;
-	if (flavor == TX_MTX ? (nl == p || nl[-1] != '\r')
-			     : (nl > p && nl[-1] == '\r'))
+	if (flavor == TX_MTX ? (nl == p || nl[-1] != '\r') :
+			       (nl > p && nl[-1] == '\r'))
 		return 0;
 	if (!((nl - p > 6 && p[2] == '-' && p[6] == '-') ||
 	      (nl - p > 5 && p[1] == '-' && p[5] == '-')))
@@ -228,13 +228,12 @@ tx_probe(int flavor, const struct stat *st, const unsigned char *head,
 /* Reading                                                              */
 
 /* The walk cannot go on: report it with UW's text. */
-static int
-walk_damage(struct mb_box *b, struct tx_state *s, int64_t pos,
-	    struct mb_err *e, const char *fmt, ...) MBI_PRINTF(5, 6);
+static int walk_damage(struct mb_box *b, struct tx_state *s, int64_t pos,
+		       struct mb_err *e, const char *fmt, ...) MBI_PRINTF(5, 6);
 
 static int
-walk_damage(struct mb_box *b, struct tx_state *s, int64_t pos,
-	    struct mb_err *e, const char *fmt, ...)
+walk_damage(struct mb_box *b, struct tx_state *s, int64_t pos, struct mb_err *e,
+	    const char *fmt, ...)
 {
 	char text[512], code[32];
 	va_list ap;
@@ -261,7 +260,8 @@ printable(char *dst, size_t size, const char *p, size_t n)
 	if (n > size - 1)
 		n = size - 1;
 	for (i = 0; i < n; i++)
-		dst[i] = (unsigned char)p[i] < 0x20 || p[i] == 0x7f ? '.' : p[i];
+		dst[i] =
+			(unsigned char)p[i] < 0x20 || p[i] == 0x7f ? '.' : p[i];
 	dst[n] = '\0';
 }
 
@@ -304,7 +304,8 @@ read_record(struct mb_box *b, struct tx_state *s, struct mb_msg *m,
 				   n < 0 ? strerror(errno) : "no data read");
 	buf[n] = '\0';
 	nl = memchr(buf, '\n', (size_t)n);
-	if (s->flavor == TX_MTX && (nl == NULL || nl == buf || nl[-1] != '\r')) {
+	if (s->flavor == TX_MTX &&
+	    (nl == NULL || nl == buf || nl[-1] != '\r')) {
 		printable(line, sizeof(line), buf, (size_t)n);
 		return walk_damage(b, s, pos, e,
 				   "Unable to find CRLF at %lld in %zd bytes, "
@@ -321,12 +322,13 @@ read_record(struct mb_box *b, struct tx_state *s, struct mb_msg *m,
 	len = (size_t)(nl - buf) + 1 - (size_t)nl_len(s);
 	printable(line, sizeof(line), buf, len);
 	comma = memchr(buf, ',', len);
-	semi = comma ? memchr(comma + 1, ';', len - (size_t)(comma + 1 - buf))
-		     : NULL;
+	semi = comma ? memchr(comma + 1, ';', len - (size_t)(comma + 1 - buf)) :
+		       NULL;
 	if (semi == NULL)
-		return walk_damage(b, s, pos, e,
-				   "Unable to parse internal header at %lld: %s",
-				   (long long)pos, line);
+		return walk_damage(
+			b, s, pos, e,
+			"Unable to parse internal header at %lld: %s",
+			(long long)pos, line);
 	f = semi + 1;
 	if (!all_digits(comma + 1, (size_t)(semi - comma - 1)) ||
 	    semi - comma - 1 > 18 || buf + len - f != FLAG_DIGITS ||
@@ -433,9 +435,10 @@ tx_open(struct mb_box *b, int flavor, struct mb_err *e)
 	if ((rc = alloc_state(b, flavor, e)) != MB_OK)
 		goto fail;
 	s = state(b);
-	s->fd = open(b->path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY |
-				      O_NOFOLLOW |
-				      ((b->mode & MB_KEEP_TIMES) ? O_NOATIME : 0));
+	s->fd = open(b->path,
+		     (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY |
+			     O_NOFOLLOW |
+			     ((b->mode & MB_KEEP_TIMES) ? O_NOATIME : 0));
 	if (s->fd < 0 && errno == EPERM && (b->mode & MB_KEEP_TIMES))
 		s->fd = open(b->path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC |
 					      O_NOCTTY | O_NOFOLLOW);
@@ -451,7 +454,8 @@ tx_open(struct mb_box *b, int flavor, struct mb_err *e)
 	}
 	if (!(b->mode & MB_NOLOCK)) {
 		/* the session's shared lock on the file (UW) */
-		rc = mbi_flock(s->fd, LOCK_SH, b->ctx->lock_timeout, b->path, e);
+		rc = mbi_flock(s->fd, LOCK_SH, b->ctx->lock_timeout, b->path,
+			       e);
 		if (rc != MB_OK)
 			goto fail;
 		s->flocked = true;
@@ -630,8 +634,7 @@ start_writing(struct mb_box *b, struct tx_state *s, struct mb_err *e)
 		return MB_OK;
 	if (b->mode & MB_STREAM)
 		return mbi_err(e, MB_FAILED, MB_ENOTSUP, b->path, -1,
-			       "cannot append to a streaming %s box",
-			       fname(s));
+			       "cannot append to a streaming %s box", fname(s));
 	if ((rc = scan_all(b, e)) != MB_OK)
 		return rc;
 	if (s->stopped)
@@ -729,8 +732,7 @@ spool_put(struct mb_box *b, struct spool *sp, const char *p, size_t n,
  */
 static int
 convert_text(struct mb_box *b, struct tx_state *s, struct mb_reader *src,
-	     struct spool *sp, bool count_only, int64_t *size,
-	     struct mb_err *e)
+	     struct spool *sp, bool count_only, int64_t *size, struct mb_err *e)
 {
 	char *in = malloc(CHUNK), *out = malloc(2 * CHUNK + 1);
 	bool prev_cr = false;
@@ -774,8 +776,8 @@ convert_text(struct mb_box *b, struct tx_state *s, struct mb_reader *src,
 		}
 		*size += (int64_t)o;
 		if (!count_only && o > 0) {
-			rc = sp ? spool_put(b, sp, out, o, e)
-				: mbi_wbuf_put(&s->wb, out, o, e);
+			rc = sp ? spool_put(b, sp, out, o, e) :
+				  mbi_wbuf_put(&s->wb, out, o, e);
 			if (rc != MB_OK)
 				break;
 		}
@@ -802,8 +804,8 @@ spool_out(struct mb_box *b, struct tx_state *s, struct spool *sp,
 		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
 			       "out of memory");
 	while (off < sp->len && rc == MB_OK) {
-		size_t k = sp->len - off < CHUNK ? (size_t)(sp->len - off)
-						 : CHUNK;
+		size_t k =
+			sp->len - off < CHUNK ? (size_t)(sp->len - off) : CHUNK;
 
 		if (mbi_pread_full(sp->fd, buf, k, off) != (ssize_t)k)
 			rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
@@ -819,8 +821,7 @@ spool_out(struct mb_box *b, struct tx_state *s, struct spool *sp,
 /* Keyword names onto the configured list; others are dropped, as UW
  * drops them ("Unknown flag"). */
 static uint64_t
-map_keywords(struct mb_box *b, struct tx_state *s,
-	     const struct mb_newmsg *meta)
+map_keywords(struct mb_box *b, struct tx_state *s, const struct mb_newmsg *meta)
 {
 	uint64_t kw = 0;
 	size_t i;
@@ -842,11 +843,11 @@ map_keywords(struct mb_box *b, struct tx_state *s,
 }
 
 int
-tx_append(struct mb_box *b, const struct mb_newmsg *meta,
-	  struct mb_reader *src, uint32_t *uid_out, struct mb_err *e)
+tx_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
+	  uint32_t *uid_out, struct mb_err *e)
 {
 	struct tx_state *s = state(b);
-	struct spool sp = {.fd = -1};
+	struct spool sp = { .fd = -1 };
 	char date[64], line[128];
 	int64_t size, start;
 	int64_t t = meta->idate >= 0 ? meta->idate : (int64_t)time(NULL);
@@ -879,9 +880,9 @@ tx_append(struct mb_box *b, const struct mb_newmsg *meta,
 		     s->flavor == TX_MTX ? "\r\n" : "\n");
 	rc = mbi_wbuf_put(&s->wb, line, (size_t)n, e);
 	if (rc == MB_OK)
-		rc = src->rewind != NULL
-			     ? convert_text(b, s, src, NULL, false, &size, e)
-			     : spool_out(b, s, &sp, e);
+		rc = src->rewind != NULL ?
+			     convert_text(b, s, src, NULL, false, &size, e) :
+			     spool_out(b, s, &sp, e);
 	if (rc != MB_OK) {
 		/* leave no part of it: back to where it started */
 		if (s->wb.pos - (int64_t)s->wb.len <= start) {
@@ -948,7 +949,8 @@ tx_set_flags(struct mb_box *b, struct mb_msg *m, unsigned flags, uint64_t kw,
 	snprintf(buf, sizeof(buf), "%010o%02o", disk | kw_to_disk(kw),
 		 flags & MB_FLAGS_ALL);
 	rc = mbi_pwrite_all(s->fd, buf, FLAG_DIGITS,
-			    m->text_offset - nl_len(s) - FLAG_DIGITS, b->path, e);
+			    m->text_offset - nl_len(s) - FLAG_DIGITS, b->path,
+			    e);
 	if (rc == MB_OK)
 		s->flags_dirty = true;
 out:
@@ -1104,15 +1106,15 @@ static int
 with_exclusive(struct mb_ctx *ctx, const char *path, const char *to,
 	       struct mb_err *e)
 {
-	struct mbi_tmplock tl = {.fd = -1};
+	struct mbi_tmplock tl = { .fd = -1 };
 	struct stat st;
 	int fd, rc;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		rc = mbi_err_sys(e, MB_FAILED, errno, path,
-				 to ? "cannot rename mailbox"
-				    : "cannot delete mailbox");
+				 to ? "cannot rename mailbox" :
+				      "cannot delete mailbox");
 		if (fd >= 0)
 			close(fd);
 		return rc;

@@ -52,8 +52,8 @@ spit(const char *path, const char *p)
 static int
 add(struct mb_box *b, const char *text, unsigned flags, const char *kw)
 {
-	const char *kws[1] = {kw};
-	struct mb_newmsg nm = {.flags = flags, .idate = 723275602};
+	const char *kws[1] = { kw };
+	struct mb_newmsg nm = { .flags = flags, .idate = 723275602 };
 	struct mb_reader *r = mb_reader_mem(text, strlen(text));
 	struct mb_err e;
 	int rc;
@@ -181,8 +181,7 @@ test_busy(struct mb_ctx *ctx)
 		struct mb_box *w;
 
 		ok(mb_open(ctx, "busy.mtx", NULL, MB_RDWR, &w, &e) == MB_OK &&
-			   count(w) == 1 &&
-			   mb_expunge(w, &n, &e) == MB_RETRY &&
+			   count(w) == 1 && mb_expunge(w, &n, &e) == MB_RETRY &&
 			   e.code == MB_ELOCKED,
 		   "busy: expunge refused while the reader has it open");
 		mb_close(&w, &e);
@@ -218,12 +217,12 @@ main(void)
 
 	t_tmpdir();
 	ctx = mb_ctx_new();
-	if (ctx == NULL ||
-	    mb_ctx_set(ctx, "keywords", "Junk NonJunk $Label1 Work", &e) !=
-		    MB_OK)
+	if (ctx == NULL || mb_ctx_set(ctx, "keywords",
+				      "Junk NonJunk $Label1 Work", &e) != MB_OK)
 		bail("context");
-	ok(mb_ctx_set(ctx, "keywords", "a b c d e f g h i j k l m n o p q r "
-					"s t u v w x y z A B C D E",
+	ok(mb_ctx_set(ctx, "keywords",
+		      "a b c d e f g h i j k l m n o p q r "
+		      "s t u v w x y z A B C D E",
 		      &e) != MB_OK,
 	   "keywords: 31 names refused");
 	is_str(mb_ctx_get(ctx, "keywords"), "Junk NonJunk $Label1 Work",
