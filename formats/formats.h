@@ -12,5 +12,7 @@ extern const struct mb_driver mbi_driver_unix;
 extern const struct mb_driver mbi_driver_mmdf;
 extern const struct mb_driver mbi_driver_mbx;
 extern const struct mb_driver mbi_driver_mix;
+extern const struct mb_driver mbi_driver_tenex;
+extern const struct mb_driver mbi_driver_mtx;
 
 #endif /* FORMATS_H */

@@ -13,6 +13,8 @@
 const struct mb_driver *const mbi_drivers[] = {
 	&mbi_driver_mix,
 	&mbi_driver_mbx,
+	&mbi_driver_tenex,
+	&mbi_driver_mtx,
 	&mbi_driver_mmdf,
 	&mbi_driver_unix,
 	NULL,

@@ -28,6 +28,7 @@ enum setting {
 	S_SPOOL_DIR,
 	S_LOCAL_HOST,
 	S_UW_DOTLOCK_MINUTES,	/* UW's dot-lock-file-timeout, in minutes */
+	S_KEYWORDS,		/* mtx/tenex keyword names, as UW's "keywords" */
 };
 
 static const struct {
@@ -42,6 +43,7 @@ static const struct {
 	{ "dotlock", S_DOTLOCK },
 	{ "spool-directory", S_SPOOL_DIR },
 	{ "local-host", S_LOCAL_HOST },
+	{ "keywords", S_KEYWORDS },
 	/* c-client.cf spellings of the same things, so that a UW
 	 * configuration line can be copied over as it is. */
 	{ "new-mailbox-format", S_NEW_FORMAT },
@@ -202,6 +204,29 @@ has_space(const char *v)
 	return false;
 }
 
+/*
+ * UW's "keywords": names separated by blanks, at most 30 (UW's
+ * NUSERFLAGS) of at most 50 bytes each (MAXUSERFLAG).
+ */
+static bool
+valid_keywords(const char *v)
+{
+	size_t n, count = 0;
+
+	for (;;) {
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (*v == '\0')
+			return true;
+		for (n = 0; v[n] && v[n] != ' ' && v[n] != '\t'; n++)
+			if ((unsigned char)v[n] < 0x21 || v[n] == 0x7f)
+				return false;
+		if (n > 50 || ++count > 30)
+			return false;
+		v += n;
+	}
+}
+
 /* Copy v into a settings field; false when it does not fit. */
 static bool
 set_text(char *field, size_t size, const char *v)
@@ -282,6 +307,14 @@ mb_ctx_set(struct mb_ctx *ctx, const char *name, const char *value,
 		    !set_text(ctx->localhost, sizeof(ctx->localhost), value))
 			goto bad;
 		return MB_OK;
+	case S_KEYWORDS:
+		if (!valid_keywords(value) ||
+		    (value[0] != '\0' &&
+		     !set_text(ctx->keywords, sizeof(ctx->keywords), value)))
+			goto bad;
+		if (value[0] == '\0')
+			ctx->keywords[0] = '\0';
+		return MB_OK;
 	}
 bad:
 	return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
@@ -324,6 +357,8 @@ mb_ctx_get(const struct mb_ctx *ctx, const char *name)
 		return ctx->spool_dir;
 	case S_LOCAL_HOST:
 		return ctx->localhost;
+	case S_KEYWORDS:
+		return ctx->keywords;
 	}
 	return NULL;
 }

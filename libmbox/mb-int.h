@@ -105,6 +105,7 @@ struct mb_ctx {
 	bool dotlock;		/* take dot-locks at all */
 	char spool_dir[256];
 	char localhost[256];
+	char keywords[1600];	/* mtx/tenex keyword names, blank-separated */
 	size_t max_line;	/* longest line a scanner will buffer */
 	size_t max_header;	/* longest header block parsed */
 	uint32_t max_messages;

@@ -37,11 +37,16 @@ main(int argc, char **argv)
 	struct mb_msg *m;
 	struct mb_err e;
 	uint32_t n = 0;
-	int rc, i;
+	int rc, i, status = 1;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: mbtool flags|expunge BOX ...\n");
 		return 64;
+	}
+	/* $MAILBAG_CONF and ~/.mailbagrc, as mailbag reads them */
+	if (mb_ctx_load_config(ctx, &e) != MB_OK) {
+		fprintf(stderr, "mbtool: %s: %s\n", e.path, e.msg);
+		return 78;
 	}
 	if (mb_open(ctx, argv[2], NULL, MB_RDWR, &b, &e) != MB_OK) {
 		fprintf(stderr, "mbtool: %s: %s\n", argv[2], e.msg);
@@ -62,7 +67,8 @@ main(int argc, char **argv)
 
 				if (k < 0) {
 					fprintf(stderr, "mbtool: bad flag %s\n", f);
-					return 64;
+					status = 64;
+					goto fail;
 				}
 				kw = (uint64_t)1 << k;
 			}
@@ -71,18 +77,19 @@ main(int argc, char **argv)
 				     : mb_set_flags(b, seq, 0, bit, 0, kw, &e);
 			if (rc != MB_OK) {
 				fprintf(stderr, "mbtool: %s\n", e.msg);
-				return 1;
+				goto fail;
 			}
 		}
 	} else if (strcmp(argv[1], "expunge") == 0) {
 		if (mb_expunge(b, &n, &e) != MB_OK) {
 			fprintf(stderr, "mbtool: %s\n", e.msg);
-			return 1;
+			goto fail;
 		}
 		printf("%u expunged\n", n);
 	} else {
 		fprintf(stderr, "mbtool: unknown operation %s\n", argv[1]);
-		return 64;
+		status = 64;
+		goto fail;
 	}
 	if (mb_close(&b, &e) != MB_OK) {
 		fprintf(stderr, "mbtool: %s\n", e.msg);
@@ -90,4 +97,8 @@ main(int argc, char **argv)
 	}
 	mb_ctx_free(&ctx);
 	return 0;
+fail:
+	mb_abort(&b);
+	mb_ctx_free(&ctx);
+	return status;
 }

@@ -1,0 +1,52 @@
+/*
+ * tenex.c - UW c-client's legacy "tenex" format (shared/spec/uw-formats.md
+ * section 5): messages back to back, each after a one-line header
+ *
+ *	<date>,<size>;<keywords oct10><flags oct2> LF
+ *
+ * with LF newlines in the header and the text.  The scanner and the
+ * writer are shared with the other of the pair in tenexfile.c.
+ */
+#include "formats.h"
+#include "tenexfile.h"
+
+static int
+tenex_probe(const char *path, const struct stat *st, const unsigned char *head,
+	    size_t len)
+{
+	return tx_probe(TX_TENEX, st, head, len);
+}
+
+static int
+tenex_open(struct mb_box *b, struct mb_err *e)
+{
+	return tx_open(b, TX_TENEX, e);
+}
+
+static int
+tenex_create(struct mb_box *b, struct mb_err *e)
+{
+	return tx_create(b, TX_TENEX, e);
+}
+
+const struct mb_driver mbi_driver_tenex = {
+	.name = "tenex",
+	.summary =
+		"UW c-client's tenex: LF text, octal flags, no UIDs or keyword names",
+	.caps = MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_EXPUNGE | MB_CAP_CREATE |
+		MB_CAP_DATES,
+	.probe_len = 64,
+	.probe = tenex_probe,
+	.open = tenex_open,
+	.create = tenex_create,
+	.next = tx_next,
+	.msg_open = tx_msg_open,
+	.append = tx_append,
+	.set_flags = tx_set_flags,
+	.expunge = tx_expunge,
+	.poll = tx_poll,
+	.commit = tx_commit,
+	.close = tx_close,
+	.remove = tx_remove,
+	.rename = tx_rename,
+};
