@@ -11,5 +11,7 @@
 extern const struct mb_driver mbi_driver_unix;
 extern const struct mb_driver mbi_driver_mmdf;
 extern const struct mb_driver mbi_driver_mbx;
+extern const struct mb_driver mbi_driver_mh;
+extern const struct mb_driver mbi_driver_phile;
 
 #endif /* FORMATS_H */
