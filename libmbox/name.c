@@ -356,10 +356,11 @@ driver_name(const char *name, char *buf, size_t size, const char **format,
 	/* The rest is a name as UW reads it: relative to the home
 	 * directory, INBOX included ("#driver.mbx/INBOX" is ~/INBOX). */
 	rest = p + dl + 1;
-	r = unsupported(rest, e);
-	if (r != MB_OK)
+	if (eq_ci_n(rest, "#mh/", 4) || eq_ci_n(rest, "#mhinbox", 9))
+		r = mh_name(rest, buf, size, NULL, e); /* UW: #driver.mh/#mh/x */
+	else if ((r = unsupported(rest, e)) != MB_OK)
 		return r;
-	if (rest[0] == '/')
+	else if (rest[0] == '/')
 		r = copy_name(rest, buf, size, e);
 	else if (rest[0] == '~')
 		r = tilde(rest, buf, size, e);
