@@ -31,12 +31,12 @@
 
 #include "formats.h"
 
-#define SEQFILE ".mh_sequences"
-#define SEQ_MAX (16u << 20) /* a sequences file larger than this is refused */
-#define MAXNUM 0x7fffffffu
-#define CHUNK (64u << 10)
+#define SEQFILE	       ".mh_sequences"
+#define SEQ_MAX	       (16u << 20) /* a sequences file larger than this is refused */
+#define MAXNUM	       0x7fffffffu
+#define CHUNK	       (64u << 10)
 #define KEYS_PER_BLOCK 1024
-#define MAX_UNSEEN 8
+#define MAX_UNSEEN     8
 
 /* A set of message numbers: sorted, disjoint ranges. */
 struct range {
@@ -49,8 +49,8 @@ struct set {
 
 /* One entry of .mh_sequences, kept verbatim unless we change it. */
 struct seq {
-	char *name;		/* NULL: a line we do not understand */
-	char *raw;		/* the original bytes, continuation lines too */
+	char *name; /* NULL: a line we do not understand */
+	char *raw;  /* the original bytes, continuation lines too */
 	size_t rawlen;
 	struct set set;
 	bool changed;
@@ -67,10 +67,10 @@ static const struct {
 	unsigned flag;
 	const char *name;
 } seq_flags[] = {
-	{MB_FLAGGED, "flagged"},
-	{MB_ANSWERED, "replied"},
-	{MB_DELETED, "deleted"},
-	{MB_DRAFT, "draft"},
+	{ MB_FLAGGED, "flagged" },
+	{ MB_ANSWERED, "replied" },
+	{ MB_DELETED, "deleted" },
+	{ MB_DRAFT, "draft" },
 };
 
 struct change {
@@ -86,18 +86,18 @@ struct keyblock {
 
 struct mh_state {
 	int dfd;
-	bool created;		/* we made the folder: kept UIDs are used */
-	uint32_t *nums;		/* message numbers found, ascending */
+	bool created;	/* we made the folder: kept UIDs are used */
+	uint32_t *nums; /* message numbers found, ascending */
 	size_t nnums, cap, pos;
-	uint32_t last;		/* highest number seen or used */
+	uint32_t last; /* highest number seen or used */
 	struct seqfile sf;
 	char unseen[MAX_UNSEEN][64]; /* Unseen-Sequence names */
 	unsigned nunseen;
-	struct change *ch;	/* flag changes to store, by number */
+	struct change *ch; /* flag changes to store, by number */
 	size_t nch, chcap;
-	uint32_t *added;	/* numbers we linked, not yet committed */
+	uint32_t *added; /* numbers we linked, not yet committed */
 	size_t nadded, addcap;
-	uint32_t *gone;		/* numbers expunged, not yet committed */
+	uint32_t *gone; /* numbers expunged, not yet committed */
 	size_t ngone, gonecap;
 	struct keyblock *keys;
 };
@@ -291,9 +291,9 @@ parse_numbers(struct mb_box *b, struct seq *q, const char *p, size_t len,
 		while (i < len && !isspace((unsigned char)p[i]))
 			i++;
 		errno = 0;
-		lo = isdigit((unsigned char)p[start])
-			     ? strtoul(p + start, &end, 10)
-			     : 0;
+		lo = isdigit((unsigned char)p[start]) ?
+			     strtoul(p + start, &end, 10) :
+			     0;
 		hi = lo;
 		if (lo != 0 && end < p + i && *end == '-' &&
 		    isdigit((unsigned char)end[1]))
@@ -348,8 +348,8 @@ seqfile_read(struct mb_box *b, int dfd, struct seqfile *sf, struct mb_err *e)
 	}
 	n = mbi_pread_full(fd, buf, (size_t)st.st_size, 0);
 	if (n < 0) {
-		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
-				 "cannot read %s", SEQFILE);
+		rc = mbi_err_sys(e, MB_FAILED, errno, b->path, "cannot read %s",
+				 SEQFILE);
 		goto out;
 	}
 	len = (size_t)n;
@@ -373,14 +373,14 @@ seqfile_read(struct mb_box *b, int dfd, struct seqfile *sf, struct mb_err *e)
 		if (q->raw == NULL)
 			goto nomem;
 		q->rawlen = end - start;
-		for (colon = start; colon < end && buf[colon] != ':' &&
-				    buf[colon] != '\n';
+		for (colon = start;
+		     colon < end && buf[colon] != ':' && buf[colon] != '\n';
 		     colon++)
 			;
 		if (colon == start || colon >= end || buf[colon] != ':') {
 			if (end - start > 1 || buf[start] != '\n')
-				mbi_diag(b, MB_DIAG_WARN, "bad-sequence", -1,
-					 0, 0,
+				mbi_diag(b, MB_DIAG_WARN, "bad-sequence", -1, 0,
+					 0,
 					 "%s at byte %lld: a line that is not "
 					 "'name: numbers' (kept as it is)",
 					 SEQFILE, (long long)start);
@@ -414,8 +414,8 @@ seq_format(const struct seq *q, struct mbi_buf *out)
 	for (i = 0; rc == 0 && i < q->set.n; i++) {
 		const struct range *r = &q->set.r[i];
 
-		rc = r->lo == r->hi ? mbi_buf_addf(out, " %u", r->lo)
-				    : mbi_buf_addf(out, " %u-%u", r->lo, r->hi);
+		rc = r->lo == r->hi ? mbi_buf_addf(out, " %u", r->lo) :
+				      mbi_buf_addf(out, " %u-%u", r->lo, r->hi);
 	}
 	return rc == 0 ? mbi_buf_addstr(out, "\n") : rc;
 }
@@ -651,7 +651,8 @@ file_read(struct mb_reader *r, void *buf, size_t len, struct mb_err *e)
 		return 0;
 	n = mbi_pread_full(f->fd, buf, len, f->pos);
 	if (n < 0) {
-		mbi_err_sys(e, MB_FAILED, errno, f->path, "cannot read message");
+		mbi_err_sys(e, MB_FAILED, errno, f->path,
+			    "cannot read message");
 		return -1;
 	}
 	f->pos += n;
@@ -1006,7 +1007,7 @@ apply_flags(struct mh_state *s, struct seqfile *sf, uint32_t num,
 static int
 write_sequences(struct mb_box *b, struct mh_state *s, struct mb_err *e)
 {
-	struct seqfile sf = {0};
+	struct seqfile sf = { 0 };
 	struct mbi_buf out;
 	char tmp[PATH_MAX], final[PATH_MAX];
 	int lfd, tfd = -1, rc;
@@ -1071,8 +1072,8 @@ write_sequences(struct mb_box *b, struct mh_state *s, struct mb_err *e)
 	for (i = 0; i < sf.n; i++) {
 		const struct seq *q = &sf.v[i];
 
-		if (q->changed ? seq_format(q, &out) < 0
-			       : mbi_buf_add(&out, q->raw, q->rawlen) < 0)
+		if (q->changed ? seq_format(q, &out) < 0 :
+				 mbi_buf_add(&out, q->raw, q->rawlen) < 0)
 			goto nomem;
 	}
 	if (!sf.exists && out.len == 0) {
@@ -1093,8 +1094,7 @@ write_sequences(struct mb_box *b, struct mh_state *s, struct mb_err *e)
 				 "cannot write to disk");
 	close(tfd);
 	if (rc == MB_OK && rename(tmp, final) < 0)
-		rc = mbi_err_sys(e, MB_FAILED, errno, final,
-				 "cannot replace");
+		rc = mbi_err_sys(e, MB_FAILED, errno, final, "cannot replace");
 	if (rc != MB_OK) {
 		unlink(tmp);
 		goto out;
@@ -1171,8 +1171,8 @@ copy_text(struct mb_box *b, struct mb_reader *src, int fd, const char *path,
 }
 
 static int
-mh_append(struct mb_box *b, const struct mb_newmsg *meta,
-	  struct mb_reader *src, uint32_t *uid_out, struct mb_err *e)
+mh_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
+	  uint32_t *uid_out, struct mb_err *e)
 {
 	struct mh_state *s = state(b);
 	char tmp[PATH_MAX], name[16], hint[PATH_MAX];
@@ -1190,9 +1190,9 @@ mh_append(struct mb_box *b, const struct mb_newmsg *meta,
 		return mbi_err(e, MB_FAILED, MB_ELIMIT, b->path, -1,
 			       "no message number left in the folder");
 	/* a new folder keeps the source's UIDs as message numbers */
-	num = s->created && meta->uid > s->last && meta->uid <= MAXNUM
-		      ? meta->uid
-		      : s->last + 1;
+	num = s->created && meta->uid > s->last && meta->uid <= MAXNUM ?
+		      meta->uid :
+		      s->last + 1;
 	if (snprintf(hint, sizeof(hint), "%s/%u", b->path, num) >=
 	    (int)sizeof(hint))
 		return mbi_err(e, MB_FAILED, MB_EINVAL, b->path, -1,
@@ -1209,8 +1209,8 @@ mh_append(struct mb_box *b, const struct mb_newmsg *meta,
 		/* internal date = mtime, as UW sets it */
 		ts[0].tv_sec = time(NULL);
 		ts[0].tv_nsec = 0;
-		ts[1].tv_sec = meta->idate >= 0 ? (time_t)meta->idate
-						: ts[0].tv_sec;
+		ts[1].tv_sec =
+			meta->idate >= 0 ? (time_t)meta->idate : ts[0].tv_sec;
 		ts[1].tv_nsec = 0;
 		/* and UW's rule (seen = read after written) agrees with
 		 * the flag when no .mh_sequences says otherwise */
@@ -1388,8 +1388,8 @@ static int
 mh_probe(const char *path, const struct stat *st, const unsigned char *head,
 	 size_t len)
 {
-	static const char *const others[] = {".mixmeta", ".mxindex", "cur",
-					      "new", "dbox-Mails"};
+	static const char *const others[] = { ".mixmeta", ".mxindex", "cur",
+					      "new", "dbox-Mails" };
 	int dfd, score = 0;
 	struct dirent *de;
 	struct stat fst;

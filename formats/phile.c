@@ -31,7 +31,7 @@
 
 #include "formats.h"
 
-#define CHUNK (64u << 10)
+#define CHUNK  (64u << 10)
 #define B64_IN 45 /* bytes per 60-character line, as UW encodes */
 
 struct phile_state {
@@ -40,7 +40,7 @@ struct phile_state {
 	char hdr[PATH_MAX + 1024];
 	size_t hdrlen;
 	bool binary;
-	const char *nl;		/* "\n", or "\r\n" for a CR LF file */
+	const char *nl; /* "\n", or "\r\n" for a CR LF file */
 	int64_t text_size;
 	char sender[512];
 	bool done;
@@ -164,10 +164,11 @@ local_tz(int64_t t)
 static int
 build_header(struct mb_box *b, struct phile_state *s, struct mb_err *e)
 {
-	static const char *const cs_name[] = {
-		[CS_ASCII] = "US-ASCII", [CS_8BIT] = "X-UNKNOWN",
-		[CS_CN] = "ISO-2022-CN", [CS_KR] = "ISO-2022-KR",
-		[CS_JP] = "ISO-2022-JP"};
+	static const char *const cs_name[] = { [CS_ASCII] = "US-ASCII",
+					       [CS_8BIT] = "X-UNKNOWN",
+					       [CS_CN] = "ISO-2022-CN",
+					       [CS_KR] = "ISO-2022-KR",
+					       [CS_JP] = "ISO-2022-JP" };
 	char date[64], abs[PATH_MAX], cwd[PATH_MAX];
 	const char *base, *nl;
 	struct passwd pw, *res = NULL;
@@ -215,8 +216,8 @@ build_header(struct mb_box *b, struct phile_state *s, struct mb_err *e)
 				     "Content-Type: TEXT/PLAIN; charset=%s%s"
 				     "%s%s%s",
 				     cs_name[charset], nl,
-				     eight ? "Content-Transfer-Encoding: 8BIT"
-					   : "",
+				     eight ? "Content-Transfer-Encoding: 8BIT" :
+					     "",
 				     eight ? nl : "", nl);
 		n = n < 0 ? -1 : n + (int)k;
 	}
@@ -225,8 +226,8 @@ build_header(struct mb_box *b, struct phile_state *s, struct mb_err *e)
 			       "name too long");
 	s->hdrlen = (size_t)n;
 	s->text_size = (int64_t)s->hdrlen +
-		       (s->binary ? b64_size(s->st.st_size, strlen(nl))
-				  : s->st.st_size);
+		       (s->binary ? b64_size(s->st.st_size, strlen(nl)) :
+				    s->st.st_size);
 	return MB_OK;
 }
 
@@ -259,9 +260,9 @@ phile_open(struct mb_box *b, struct mb_err *e)
 			       "out of memory");
 	b->priv = s;
 	s->nl = "\n";
-	s->fd = open(b->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
-				      ((b->mode & MB_KEEP_TIMES) ? O_NOATIME
-								 : 0));
+	s->fd = open(b->path,
+		     O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
+			     ((b->mode & MB_KEEP_TIMES) ? O_NOATIME : 0));
 	if (s->fd < 0 && errno == EPERM && (b->mode & MB_KEEP_TIMES))
 		s->fd = open(b->path,
 			     O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
@@ -283,9 +284,8 @@ phile_open(struct mb_box *b, struct mb_err *e)
 	if ((rc = build_header(b, s, e)) != MB_OK)
 		goto fail;
 	b->readonly = true;
-	b->uidvalidity = s->st.st_mtim.tv_sec > 0
-				 ? (uint32_t)s->st.st_mtim.tv_sec
-				 : 1;
+	b->uidvalidity =
+		s->st.st_mtim.tv_sec > 0 ? (uint32_t)s->st.st_mtim.tv_sec : 1;
 	b->uidlast = 1;
 	snprintf(b->variant, sizeof(b->variant), "%s",
 		 s->binary ? "base64" : "text");
@@ -325,9 +325,9 @@ struct phile_reader {
 	struct mb_reader r;
 	struct phile_state *s;
 	const char *path;
-	int64_t pos;		/* in the message text */
-	int64_t fpos;		/* in the file (base64) */
-	char pend[128];		/* encoded bytes not yet handed out */
+	int64_t pos;	/* in the message text */
+	int64_t fpos;	/* in the file (base64) */
+	char pend[128]; /* encoded bytes not yet handed out */
 	size_t npend, opend;
 	bool final_nl;
 };
@@ -402,9 +402,8 @@ phile_read(struct mb_reader *r, void *buf, size_t len, struct mb_err *e)
 		if (!s->binary) {
 			int64_t fo = p->pos - (int64_t)s->hdrlen;
 			int64_t left = s->st.st_size - fo;
-			size_t k = left < (int64_t)(len - done)
-					   ? (size_t)left
-					   : len - done;
+			size_t k = left < (int64_t)(len - done) ? (size_t)left :
+								  len - done;
 			ssize_t n;
 
 			if (k == 0)
@@ -459,8 +458,8 @@ phile_reader_close(struct mb_reader *r)
 }
 
 static int
-phile_msg_open(struct mb_box *b, const struct mb_msg *m,
-	       struct mb_reader **out, struct mb_err *e)
+phile_msg_open(struct mb_box *b, const struct mb_msg *m, struct mb_reader **out,
+	       struct mb_err *e)
 {
 	struct phile_reader *p;
 
