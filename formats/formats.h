@@ -14,5 +14,7 @@ extern const struct mb_driver mbi_driver_mbx;
 extern const struct mb_driver mbi_driver_mix;
 extern const struct mb_driver mbi_driver_tenex;
 extern const struct mb_driver mbi_driver_mtx;
+extern const struct mb_driver mbi_driver_mh;
+extern const struct mb_driver mbi_driver_phile;
 
 #endif /* FORMATS_H */

@@ -121,6 +121,14 @@ struct mb_ctx {
 int mbi_inbox_path(struct mb_ctx *ctx, char *buf, size_t size,
 		   struct mb_err *e);
 
+/*
+ * A field of the MH profile ($MH, else ~/.mh_profile; libmbox/name.c),
+ * such as "Path" or "Unseen-Sequence", into buf.  MB_OK, MB_END when the
+ * profile lacks it, MB_FAILED when there is no profile.
+ */
+int mbi_mh_profile(const char *field, char *buf, size_t size,
+		   struct mb_err *e);
+
 #define MBI_BOX_MAGIC 0x6d62786fU
 
 struct mb_box {

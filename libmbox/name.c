@@ -217,6 +217,117 @@ mbi_inbox_path(struct mb_ctx *ctx, char *buf, size_t size, struct mb_err *e)
 	return r;
 }
 
+/*
+ * The MH profile ($MH, else ~/.mh_profile): the value of the first line
+ * whose field name is field (case-insensitive), blanks around it
+ * dropped, into buf.  MB_OK; MB_END when the profile has no such field;
+ * MB_FAILED when there is no profile (*e names it, as UW says it).
+ */
+int
+mbi_mh_profile(const char *field, char *buf, size_t size, struct mb_err *e)
+{
+	char path[PATH_MAX], *line = NULL;
+	const char *env = getenv("MH");
+	size_t cap = 0, fl = strlen(field);
+	ssize_t n;
+	FILE *f;
+	int r = MB_END;
+
+	if (env != NULL && *env != '\0') {
+		if (env[0] == '/')
+			r = copy_name(env, path, sizeof(path), e);
+		else
+			r = under_home(env, path, sizeof(path), e);
+	} else {
+		r = under_home(".mh_profile", path, sizeof(path), e);
+	}
+	if (r != MB_OK)
+		return r;
+	f = fopen(path, "re");
+	if (f == NULL && errno == ENOENT)
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "%s not found, mh format names disabled", path);
+	if (f == NULL)
+		return mbi_err_sys(e, MB_FAILED, errno, path,
+				   "cannot read the MH profile");
+	r = MB_END;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		char *v, *end;
+
+		if ((size_t)n <= fl || !eq_ci_n(line, field, fl) ||
+		    line[fl] != ':')
+			continue;
+		v = line + fl + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		end = v + strlen(v);
+		while (end > v && (end[-1] == '\n' || end[-1] == '\r' ||
+				   end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if ((size_t)(end - v) >= size)
+			r = mbi_err(e, MB_FAILED, MB_EINVAL, path, -1,
+				    "%s: value too long", field);
+		else {
+			memcpy(buf, v, (size_t)(end - v) + 1);
+			r = MB_OK;
+		}
+		break;
+	}
+	free(line);
+	fclose(f);
+	return r;
+}
+
+/*
+ * "#mh/folder" and "#mhinbox" (spec 8): folders under the profile's
+ * Path (relative to the home directory; ~/Mail without one).  A folder
+ * name may not climb out ("..") and no component may be all digits
+ * (those are messages).
+ */
+static int
+mh_name(const char *name, char *buf, size_t size, const char **format,
+	struct mb_err *e)
+{
+	char root[PATH_MAX], tmp[PATH_MAX];
+	const char *folder, *p;
+	int r;
+
+	if (eq_ci_n(name, "#mhinbox", 9))
+		folder = "inbox";
+	else
+		folder = name + 4;
+	if (*folder == '\0' || *folder == '/')
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "invalid MH-format name '%s'", name);
+	for (p = folder; *p != '\0';) {
+		size_t n = strcspn(p, "/"), i;
+
+		for (i = 0; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+			;
+		if (n == 0 || i == n || (n == 2 && memcmp(p, "..", 2) == 0) ||
+		    (n == 1 && p[0] == '.'))
+			return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+				       "invalid MH-format name '%s'", name);
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	r = mbi_mh_profile("Path", root, sizeof(root), e);
+	if (r == MB_END)
+		snprintf(root, sizeof(root), "Mail");
+	else if (r != MB_OK)
+		return r;
+	if (root[0] == '/')
+		r = copy_name(root, tmp, sizeof(tmp), e);
+	else
+		r = under_home(root, tmp, sizeof(tmp), e);
+	if (r == MB_OK)
+		r = join(buf, size, tmp, folder, e);
+	if (r == MB_OK && format != NULL)
+		*format = "mh";
+	return r;
+}
+
 /* "#driver.NAME<delim>rest", delim one of / \ : (spec 1.6). */
 static int
 driver_name(const char *name, char *buf, size_t size, const char **format,
@@ -245,10 +356,11 @@ driver_name(const char *name, char *buf, size_t size, const char **format,
 	/* The rest is a name as UW reads it: relative to the home
 	 * directory, INBOX included ("#driver.mbx/INBOX" is ~/INBOX). */
 	rest = p + dl + 1;
-	r = unsupported(rest, e);
-	if (r != MB_OK)
+	if (eq_ci_n(rest, "#mh/", 4) || eq_ci_n(rest, "#mhinbox", 9))
+		r = mh_name(rest, buf, size, NULL, e); /* UW: #driver.mh/#mh/x */
+	else if ((r = unsupported(rest, e)) != MB_OK)
 		return r;
-	if (rest[0] == '/')
+	else if (rest[0] == '/')
 		r = copy_name(rest, buf, size, e);
 	else if (rest[0] == '~')
 		r = tilde(rest, buf, size, e);
@@ -276,6 +388,8 @@ mb_resolve_name(struct mb_ctx *ctx, const char *name, char *path, size_t size,
 			       "empty mailbox name");
 	if (eq_ci_n(name, "#driver.", 8))
 		r = driver_name(name, path, size, format, e);
+	else if (eq_ci_n(name, "#mh/", 4) || eq_ci_n(name, "#mhinbox", 9))
+		r = mh_name(name, path, size, format, e);
 	else if (unsupported(name, e) != MB_OK)
 		r = MB_FAILED;
 	else if (eq_ci_n(name, "INBOX", 6))

@@ -1925,6 +1925,8 @@ rp_repair(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 
 		mb_err_clear(&pe);
 		fmt = mb_probe(ctx, path, &pe);
+		if (fmt != NULL && strcmp(fmt, "phile") == 0)
+			fmt = NULL; /* no format: not a reason to give up */
 		if (fmt == NULL) {
 			/* too damaged to probe: look for either framing */
 			int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
