@@ -45,6 +45,7 @@ struct lister {
 	size_t nseen, aseen;
 	int stop;		/* fn asked to stop */
 	int fail;		/* out of memory */
+	char why[PATH_MAX + 32]; /* a reason built for one entry */
 };
 
 struct dent {
@@ -415,7 +416,9 @@ visit_dir(struct lister *L, struct mb_list_entry *ent,
 	prev = seen_as(L, st);
 	if (prev != NULL) {
 		ent->attrs |= MB_LATT_NOWALK;
-		ent->reason = *prev ? prev : "the root";
+		snprintf(L->why, sizeof(L->why), "same directory as %s%s",
+			 *prev ? "" : "the root", prev);
+		ent->reason = L->why;
 		report(L, ent);
 		return;
 	}
