@@ -243,30 +243,39 @@ on_entry(void *arg, const struct mb_list_entry *ent)
 	return 0;
 }
 
-/* The real path dst would have (it may not exist yet); caller frees. */
+/*
+ * The real path dst would have: the real path of its deepest existing
+ * ancestor, then the rest as written.  Caller frees; NULL on failure.
+ */
 static char *
 real_dst(const char *dst)
 {
-	char *a, *b, *dir, *real, *out;
+	char *head = xstrdup(dst), *real = NULL, *out, *slash;
+	const char *rest = "";
 	size_t n;
 
-	real = realpath(dst, NULL);
-	if (real != NULL)
-		return real;
-	a = xstrdup(dst);
-	b = xstrdup(dst);
-	dir = realpath(dirname(a), NULL);
-	if (dir == NULL) {
-		free(a);
-		free(b);
-		return NULL;
+	for (;;) {
+		real = realpath(*head ? head : "/", NULL);
+		if (real != NULL || errno != ENOENT)
+			break;
+		slash = strrchr(head, '/');
+		if (slash == NULL) {
+			real = realpath(".", NULL);
+			rest = dst;
+			break;
+		}
+		*slash = '\0';
+		rest = dst + (slash - head) + 1;
 	}
-	n = strlen(dir) + strlen(b) + 2;
+	free(head);
+	if (real == NULL)
+		return NULL;
+	while (*rest == '/')
+		rest++;
+	n = strlen(real) + strlen(rest) + 2;
 	out = xmalloc(n);
-	snprintf(out, n, "%s/%s", dir, basename(b));
-	free(dir);
-	free(a);
-	free(b);
+	snprintf(out, n, "%s%s%s", real, *rest ? "/" : "", rest);
+	free(real);
 	return out;
 }
 

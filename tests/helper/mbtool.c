@@ -35,6 +35,13 @@ flag_bit(const char *s)
 }
 
 static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Keywords are printed sorted: formats declare them in different orders. */
+static int
 dump(struct mb_ctx *ctx, const char *path)
 {
 	struct mb_reader *r;
@@ -42,8 +49,9 @@ dump(struct mb_ctx *ctx, const char *path)
 	struct mb_box *b;
 	struct mb_msg *m;
 	struct mb_err e;
+	const char *kw[MB_MAX_KEYWORDS];
 	char buf[65536];
-	unsigned n;
+	unsigned n, nk;
 	int rc;
 
 	if (mb_open(ctx, path, NULL, MB_RDONLY, &b, &e) != MB_OK) {
@@ -69,9 +77,14 @@ dump(struct mb_ctx *ctx, const char *path)
 		       " kw=",
 		       m->uid, m->flags & ~(unsigned)MB_OLD, (long long)m->idate,
 		       m->idate_tz, (long long)size, (unsigned long long)h);
+		nk = 0;
 		for (n = 0; n < MB_MAX_KEYWORDS; n++)
-			if (m->keywords & ((uint64_t)1 << n))
-				printf("%s,", mb_keyword(b, n));
+			if ((m->keywords & ((uint64_t)1 << n)) &&
+			    mb_keyword(b, n) != NULL)
+				kw[nk++] = mb_keyword(b, n);
+		qsort(kw, nk, sizeof(kw[0]), cmp_str);
+		for (n = 0; n < nk; n++)
+			printf("%s,", kw[n]);
 		printf("\n");
 	}
 	if (rc != MB_END) {
