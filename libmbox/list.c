@@ -307,7 +307,8 @@ read_dir(struct lister *L, const char *dir, struct dlist *dl)
 		dl->v[j++] = dl->v[i];
 	}
 	dl->n = j;
-	qsort(dl->v, dl->n, sizeof(*dl->v), dent_cmp);
+	if (dl->n > 1)
+		qsort(dl->v, dl->n, sizeof(*dl->v), dent_cmp);
 	return 0;
 }
 

@@ -168,10 +168,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: mbtool flags|expunge|dump|list BOX ...\n");
 		return 64;
 	}
-	if (strcmp(argv[1], "dump") == 0)
-		return dump(ctx, argv[2]);
-	if (strcmp(argv[1], "list") == 0)
-		return list(ctx, argc, argv);
+	if (strcmp(argv[1], "dump") == 0 || strcmp(argv[1], "list") == 0) {
+		rc = strcmp(argv[1], "dump") == 0 ? dump(ctx, argv[2]) :
+						    list(ctx, argc, argv);
+		mb_ctx_free(&ctx);
+		return rc;
+	}
 	if (mb_open(ctx, argv[2], NULL, MB_RDWR, &b, &e) != MB_OK) {
 		fprintf(stderr, "mbtool: %s: %s\n", argv[2], e.msg);
 		return 1;
