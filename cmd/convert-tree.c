@@ -123,8 +123,9 @@ make_dir(struct tree_run *r, const char *src, const char *dst, bool quiet)
 		}
 		exists = true;
 	} else if (!r->t->dry_run && sync_parent(dst) < 0) {
-		snprintf(why, sizeof(why), "cannot sync the directory of %s: %s",
-			 dst, strerror(errno));
+		snprintf(why, sizeof(why),
+			 "cannot sync the directory of %s: %s", dst,
+			 strerror(errno));
 		line_fail(r, src, dst, EX_IOERR, why);
 		return;
 	}
@@ -140,15 +141,14 @@ make_dir(struct tree_run *r, const char *src, const char *dst, bool quiet)
 		json_end(&j);
 	} else {
 		printf("%s %s%s\n",
-		       r->t->dry_run ? "would make directory" : "directory", dst,
-		       exists ? " (exists)" : "");
+		       r->t->dry_run ? "would make directory" : "directory",
+		       dst, exists ? " (exists)" : "");
 	}
 }
 
 /* A symbolic link inside the tree: the same link at dst. */
 static void
-make_link(struct tree_run *r, const struct mb_list_entry *ent,
-	  const char *dst)
+make_link(struct tree_run *r, const struct mb_list_entry *ent, const char *dst)
 {
 	struct json j;
 	char why[512];
@@ -182,8 +182,7 @@ make_link(struct tree_run *r, const struct mb_list_entry *ent,
 }
 
 static void
-copy_box(struct tree_run *r, const struct mb_list_entry *ent,
-	 const char *dst)
+copy_box(struct tree_run *r, const struct mb_list_entry *ent, const char *dst)
 {
 	const char *to = r->t->to ? r->t->to : ent->format;
 	char why[512];
@@ -206,8 +205,10 @@ copy_box(struct tree_run *r, const struct mb_list_entry *ent,
 		r->mailboxes++;
 		return;
 	}
-	snprintf(why, sizeof(why), "not copied (exit %d, see the message "
-		 "above)", rc);
+	snprintf(why, sizeof(why),
+		 "not copied (exit %d, see the message "
+		 "above)",
+		 rc);
 	line_fail(r, ent->path, dst, rc, why);
 }
 
@@ -229,8 +230,8 @@ on_entry(void *arg, const struct mb_list_entry *ent)
 			copy_box(r, ent, dst);
 			break;
 		case MB_LIST_OTHER:
-			line_skip(r, ent->path, ent->reason ? ent->reason :
-							      "not a mailbox");
+			line_skip(r, ent->path,
+				  ent->reason ? ent->reason : "not a mailbox");
 			break;
 		default:
 			line_fail(r, ent->path, dst, exit_code(ent->code),
@@ -327,8 +328,10 @@ convert_tree(struct tree_conv *t, const char *src, const char *dst)
 		return exit_code(e.code);
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		warnmsg(prog, "%s: not a directory (convert a single mailbox "
-			"without -r)", src);
+		warnmsg(prog,
+			"%s: not a directory (convert a single mailbox "
+			"without -r)",
+			src);
 		return EX_USAGE;
 	}
 	rs = realpath(src, NULL);
@@ -345,8 +348,10 @@ convert_tree(struct tree_conv *t, const char *src, const char *dst)
 	free(rs);
 	free(rd);
 	if (inside) {
-		warnmsg(prog, "'%s' is inside '%s': a tree cannot be copied "
-			"into itself", dst, src);
+		warnmsg(prog,
+			"'%s' is inside '%s': a tree cannot be copied "
+			"into itself",
+			dst, src);
 		return EX_USAGE;
 	}
 	if (lstat(dst, &st) == 0 && !S_ISDIR(st.st_mode)) {

@@ -11,7 +11,7 @@
 
 struct tree_conv {
 	struct cmd_env *env;
-	const char *to;	/* format for every mailbox, or NULL: its own */
+	const char *to; /* format for every mailbox, or NULL: its own */
 	bool dry_run, json;
 	/*
 	 * Copy (or with dry_run, count) the mailbox src of format

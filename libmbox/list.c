@@ -23,9 +23,9 @@
 #include "mb-int.h"
 
 /* Deeper directories are reported but not walked (UW's list level). */
-#define LIST_MAX_DEPTH	64
+#define LIST_MAX_DEPTH 64
 /* Longest pattern mb_list_match takes. */
-#define PATTERN_MAX	1024
+#define PATTERN_MAX 1024
 
 struct seen {
 	dev_t dev;
@@ -39,20 +39,20 @@ struct lister {
 	unsigned flags;
 	mb_list_fn fn;
 	void *arg;
-	char root[PATH_MAX];	/* the root's real path */
+	char root[PATH_MAX]; /* the root's real path */
 	size_t root_len;
-	struct seen *seen;	/* directories walked so far */
+	struct seen *seen; /* directories walked so far */
 	size_t nseen, aseen;
-	int stop;		/* fn asked to stop */
-	int fail;		/* out of memory */
+	int stop;		 /* fn asked to stop */
+	int fail;		 /* out of memory */
 	char why[PATH_MAX + 32]; /* a reason built for one entry */
 };
 
 struct dent {
-	char *name;		/* the directory entry */
-	char *child;		/* the name it is listed under, or NULL */
-	struct stat st;		/* its lstat */
-	bool forced;		/* the directory's driver calls it a child
+	char *name;	/* the directory entry */
+	char *child;	/* the name it is listed under, or NULL */
+	struct stat st; /* its lstat */
+	bool forced;	/* the directory's driver calls it a child
 				   mailbox of its format */
 };
 
@@ -245,13 +245,15 @@ read_dir(struct lister *L, const char *dir, struct dlist *dl)
 			break;
 		}
 		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0 || mailbag_internal(de->d_name))
+		    strcmp(de->d_name, "..") == 0 ||
+		    mailbag_internal(de->d_name))
 			continue;
 		if ((L->flags & MB_LIST_NODOT) && de->d_name[0] == '.')
 			continue;
 		if (dl->n == dl->a) {
 			size_t na = dl->a ? dl->a * 2 : 16;
-			struct dent *nv = mbi_reallocarray(dl->v, na, sizeof(*nv));
+			struct dent *nv =
+				mbi_reallocarray(dl->v, na, sizeof(*nv));
 
 			if (nv == NULL) {
 				err = ENOMEM;
@@ -321,7 +323,8 @@ seen_as(const struct lister *L, const struct stat *st)
 	size_t i;
 
 	for (i = 0; i < L->nseen; i++)
-		if (L->seen[i].dev == st->st_dev && L->seen[i].ino == st->st_ino)
+		if (L->seen[i].dev == st->st_dev &&
+		    L->seen[i].ino == st->st_ino)
 			return L->seen[i].name;
 	return NULL;
 }
@@ -644,8 +647,9 @@ mb_list(struct mb_ctx *ctx, const char *root, const char *pattern,
 					 "cannot list mailboxes");
 			goto out;
 		}
-		ent.attrs = (drv ? MB_LATT_DIRBOX : MB_LATT_NOSELECT) |
-			    (dl.n ? MB_LATT_HASCHILDREN : MB_LATT_HASNOCHILDREN);
+		ent.attrs =
+			(drv ? MB_LATT_DIRBOX : MB_LATT_NOSELECT) |
+			(dl.n ? MB_LATT_HASCHILDREN : MB_LATT_HASNOCHILDREN);
 		if (flags & MB_LIST_ROOT)
 			L.stop = fn(arg, &ent);
 		if (seen_add(&L, &st, "") < 0)

@@ -29,8 +29,8 @@ fake_child(const char *dir, const char *name, const struct stat *st,
 {
 	size_t i;
 
-	if (strcmp(name, ".fakemeta") == 0 || strspn(name, "0123456789") ==
-						      strlen(name))
+	if (strcmp(name, ".fakemeta") == 0 ||
+	    strspn(name, "0123456789") == strlen(name))
 		return MB_CHILD_INTERNAL;
 	if (name[0] == '.' && name[1] != '\0' && S_ISDIR(st->st_mode)) {
 		snprintf(child, size, "%s", name + 1);
@@ -169,12 +169,11 @@ static const char want_plain[] =
 	"plain dir children\n"
 	"plain/up dir symlink (same directory as the root)\n";
 
-static const char want_pct[] =
-	"box mailbox fakedir dirbox children\n"
-	"inbox mailbox unix noinferiors\n"
-	"lnk mailbox unix noinferiors symlink\n"
-	"loop dir symlink (same directory as the root)\n"
-	"plain dir children\n";
+static const char want_pct[] = "box mailbox fakedir dirbox children\n"
+			       "inbox mailbox unix noinferiors\n"
+			       "lnk mailbox unix noinferiors symlink\n"
+			       "loop dir symlink (same directory as the root)\n"
+			       "plain dir children\n";
 
 static const char want_box[] = "box/Sent mailbox fakedir dirbox\n"
 			       "box/kids dir children\n";
@@ -205,14 +204,22 @@ main(void)
 		const char *pat, *name;
 		bool match;
 	} pm[] = {
-		{ "*", "a/b/c", true },	    { "%", "a", true },
-		{ "%", "a/b", false },	    { "a/%", "a/b", true },
-		{ "a/%", "a/b/c", false },  { "a*", "a/b/c", true },
-		{ "*c", "a/b/c", true },    { "*c", "a/b/d", false },
-		{ "a%c", "abbc", true },    { "a%c", "ab/c", false },
-		{ "%/%", "a/b", true },	    { "%/%", "a", false },
-		{ "a", "a", true },	    { "a", "ab", false },
-		{ "", "", true },	    { "*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaac", false },
+		{ "*", "a/b/c", true },
+		{ "%", "a", true },
+		{ "%", "a/b", false },
+		{ "a/%", "a/b", true },
+		{ "a/%", "a/b/c", false },
+		{ "a*", "a/b/c", true },
+		{ "*c", "a/b/c", true },
+		{ "*c", "a/b/d", false },
+		{ "a%c", "abbc", true },
+		{ "a%c", "ab/c", false },
+		{ "%/%", "a/b", true },
+		{ "%/%", "a", false },
+		{ "a", "a", true },
+		{ "a", "ab", false },
+		{ "", "", true },
+		{ "*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaac", false },
 		{ "Sent", "sent", false },
 	};
 	struct mb_ctx *ctx;
@@ -233,7 +240,8 @@ main(void)
 	list(NULL, 0, &o);
 	is_str(o.buf, want_plain, "without MB_LIST_ALL: mailboxes and dirs");
 	list("%", MB_LIST_NODOT, &o);
-	is_str(o.buf, want_pct, "%% stays at the top level; NODOT hides .hidden");
+	is_str(o.buf, want_pct,
+	       "%% stays at the top level; NODOT hides .hidden");
 	list("box/%", 0, &o);
 	is_str(o.buf, want_box, "box/%% lists box's children by their names");
 	list("loop", MB_LIST_NOFOLLOW, &o);
