@@ -13,11 +13,13 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 
+#include "convert-tree.h"
 #include "util.h"
 
 const char cmd_convert_usage[] =
 	"usage: mailbag convert [-n] [-q] [-v] [--json] [--to=FORMAT]"
 	" [--format=FORMAT] [--append] SRC DST\n"
+	"       mailbag convert -r [-n] [-q] [--json] [--to=FORMAT] SRCDIR DSTDIR\n"
 	"\n"
 	"Copy every message of SRC into DST with its internal date, flags and\n"
 	"keywords, and its UIDVALIDITY and UIDs where both formats keep them.\n"
@@ -29,6 +31,9 @@ const char cmd_convert_usage[] =
 	"                        new-format setting (unix unless configured)\n"
 	"       --format=FORMAT  read SRC as FORMAT instead of probing\n"
 	"       --append         add to an existing DST\n"
+	"   -r, --recursive      copy the tree SRCDIR: its directories, and\n"
+	"                        each mailbox in its own format unless --to\n"
+	"                        is given; one line per entry\n"
 	"   -n, --dry-run        only count what would be copied\n"
 	"   -q, --quiet          no progress bar\n"
 	"   -v, --verbose        print a summary line\n"
@@ -313,6 +318,53 @@ report(const struct convert *cv)
 	}
 }
 
+/* -r: one mailbox of the tree (cmd/convert-tree.c calls it). */
+static int
+tree_one(void *arg, const char *src, const char *dst, const char *src_format,
+	 const char *dst_format)
+{
+	struct convert *cv = arg;
+	int rc;
+
+	reraise(); /* a signal that came between two mailboxes */
+	cv->src = src;
+	cv->dst = dst;
+	cv->src_format = src_format;
+	cv->dst_format = dst_format;
+	cv->messages = 0;
+	cv->bytes = 0;
+	rc = convert(cv);
+	if (rc == 0 && !cv->dry_run)
+		report(cv);
+	return rc;
+}
+
+static int
+convert_recursive(struct convert *cv, const char *from)
+{
+	struct tree_conv t;
+	char src[4096], dst[4096];
+	int rc;
+
+	if (cv->append || from != NULL)
+		return cmd_usage_error(cv->env, "-r takes neither --append nor "
+						"--format");
+	memset(&t, 0, sizeof(t));
+	t.env = cv->env;
+	t.to = cv->dst_format;
+	t.dry_run = cv->dry_run;
+	t.json = cv->json;
+	t.one = tree_one;
+	t.arg = cv;
+	cv->verbose = true;
+	cv->open_mode |= MB_KEEP_TIMES;
+	snprintf(src, sizeof(src), "%s", cv->src);
+	snprintf(dst, sizeof(dst), "%s", cv->dst);
+	rc = convert_tree(&t, src, dst);
+	reraise();
+	return rc;
+}
+
 int
 cmd_convert(int argc, char **argv, struct cmd_env *env)
 {
@@ -329,6 +381,7 @@ cmd_convert(int argc, char **argv, struct cmd_env *env)
 	};
 	static const struct option opts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "recursive", no_argument, NULL, 'r' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -348,19 +401,22 @@ cmd_convert(int argc, char **argv, struct cmd_env *env)
 	const char *lock_timeout = NULL, *forced;
 	struct convert cv;
 	struct mb_err e;
-	bool quiet = false, no_uw = false;
+	bool quiet = false, no_uw = false, recursive = false;
 	int c, rc;
 
 	memset(&cv, 0, sizeof(cv));
 	cv.env = env;
 	cv.open_mode = MB_RDONLY | MB_STREAM;
-	while ((c = getopt_long(argc, argv, "nqvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "nqvhr", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			cv.dry_run = true;
 			break;
 		case 'q':
 			quiet = true;
+			break;
+		case 'r':
+			recursive = true;
 			break;
 		case 'v':
 			cv.verbose = true;
@@ -441,6 +497,8 @@ cmd_convert(int argc, char **argv, struct cmd_env *env)
 	cv.dst = dst;
 
 	progress_setup(env, quiet);
+	if (recursive)
+		return convert_recursive(&cv, from);
 	rc = convert(&cv);
 	if (rc == 0 && !cv.dry_run)
 		report(&cv);

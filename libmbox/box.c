@@ -59,8 +59,8 @@ box_ok(const struct mb_box *b)
  * The driver whose probe scores highest for path (ties: table order).
  * Returns NULL with *e filled when nothing claims it.
  */
-static const struct mb_driver *
-probe_path(const char *path, struct mb_err *e)
+const struct mb_driver *
+mbi_probe(const char *path, struct stat *stp, struct mb_err *e)
 {
 	unsigned char head[PROBE_MAX];
 	const struct mb_driver *best = NULL;
@@ -117,7 +117,15 @@ probe_path(const char *path, struct mb_err *e)
 	if (best == NULL)
 		mbi_err(e, MB_FAILED, MB_EFORMAT, path, S_ISREG(st.st_mode) ? 0 : -1,
 			"not in a recognised mailbox format");
+	if (stp != NULL)
+		*stp = st;
 	return best;
+}
+
+static const struct mb_driver *
+probe_path(const char *path, struct mb_err *e)
+{
+	return mbi_probe(path, NULL, e);
 }
 
 const char *

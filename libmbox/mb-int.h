@@ -82,7 +82,31 @@ struct mb_driver {
 	int (*remove)(struct mb_ctx *ctx, const char *path, struct mb_err *e);
 	int (*rename)(struct mb_ctx *ctx, const char *from, const char *to,
 		      struct mb_err *e);
+
+	/*
+	 * Directory formats (optional, NULL: every entry is MB_CHILD_OTHER):
+	 * what entry name (one component, lstat in st) of the mailbox
+	 * directory dir is.  MB_CHILD_INTERNAL: the format's own file or
+	 * directory (cur, new, tmp; .mixmeta; 1, 2, ...), never listed nor
+	 * walked.  MB_CHILD_MAILBOX: a child mailbox of this format whose
+	 * name below the parent is written to child (size bytes; "A/B" for
+	 * Maildir++'s ".A.B"; left empty, the entry name is used).
+	 * MB_CHILD_OTHER: not the format's; listed like an entry of a
+	 * plain directory (probed, walked), so a child mailbox of any format.
+	 */
+	int (*list_child)(const char *dir, const char *name,
+			  const struct stat *st, char *child, size_t size);
 };
+
+/* list_child results. */
+enum { MB_CHILD_OTHER = 0, MB_CHILD_INTERNAL, MB_CHILD_MAILBOX };
+
+/*
+ * The driver whose probe claims path most strongly (libmbox/box.c); st
+ * is filled with its stat.  NULL with *e filled when none does.
+ */
+const struct mb_driver *mbi_probe(const char *path, struct stat *st,
+				  struct mb_err *e);
 
 /* The registry: formats/registry.c, in probe-tie order, NULL-terminated. */
 extern const struct mb_driver *const mbi_drivers[];

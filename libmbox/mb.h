@@ -380,6 +380,75 @@ const char *mb_format_summary(unsigned n);
 /* Probe path without opening it: the winning driver's name, or NULL. */
 const char *mb_probe(struct mb_ctx *ctx, const char *path, struct mb_err *e);
 
+/*
+ * Listing (libmbox/list.c): walk the directory tree under root and report
+ * each entry to fn, parents before their children, the entries of one
+ * directory sorted by name.  Names are relative to root, with "/"
+ * between levels; pattern (NULL: "*") selects them with IMAP's
+ * wildcards: "*" matches any run of characters, "%" any run without
+ * "/".  Symbolic links are followed only to targets inside root, and no
+ * directory is walked twice, so there are no loops.  Entries that are a
+ * format's own files (lock files, mailbag's temporary files, the
+ * internals of directory mailboxes) are never reported.
+ */
+enum mb_list_kind {
+	MB_LIST_MAILBOX,	/* a mailbox of entry->format */
+	MB_LIST_DIR,		/* a directory that is no mailbox (\NoSelect) */
+	MB_LIST_OTHER,		/* no mailbox: unknown content, special file,
+				   a link out of the tree (reason says) */
+	MB_LIST_ERROR,		/* cannot be examined (code, reason) */
+};
+
+/* Attributes of an entry (IMAP's LIST attributes, and two of ours). */
+#define MB_LATT_NOINFERIORS	0x0001 /* cannot have children (a file) */
+#define MB_LATT_NOSELECT	0x0002 /* not a mailbox (MB_LIST_DIR) */
+#define MB_LATT_HASCHILDREN	0x0004 /* has entries below it */
+#define MB_LATT_HASNOCHILDREN	0x0008 /* could have, has none */
+#define MB_LATT_MARKED		0x0010 /* new mail since last read (UW's test) */
+#define MB_LATT_UNMARKED	0x0020 /* no new mail */
+#define MB_LATT_SYMLINK		0x0040 /* reached through a symbolic link */
+#define MB_LATT_DIRBOX		0x0080 /* a mailbox that is a directory; with
+					  HASCHILDREN a "dual-use" name */
+#define MB_LATT_NOWALK		0x0100 /* a directory that was not walked
+					  (seen before, or too deep) */
+
+struct mb_list_entry {
+	const char *name;	/* relative to root; "" for root itself */
+	const char *path;	/* root "/" name, as opened */
+	int kind;		/* enum mb_list_kind */
+	unsigned attrs;		/* MB_LATT_* */
+	const char *format;	/* MB_LIST_MAILBOX: the driver's name */
+	const char *reason;	/* OTHER/ERROR/NOWALK: why, else NULL */
+	int code;		/* ERROR: enum mb_code, else 0 */
+	int sys_errno;		/* ERROR: errno, or 0 */
+	const char *link;	/* SYMLINK: the link's text, else NULL */
+	unsigned depth;		/* 0 for root, 1 for its entries ... */
+};
+/* Return 0 to go on, anything else to stop the walk. */
+typedef int (*mb_list_fn)(void *arg, const struct mb_list_entry *ent);
+
+/* mb_list flags. */
+#define MB_LIST_ALL	0x0001	/* report OTHER and ERROR entries too */
+#define MB_LIST_ROOT	0x0002	/* report root itself (name "") first */
+#define MB_LIST_NODOT	0x0004	/* hide names starting with "." (UW shows
+				   them) */
+#define MB_LIST_NOFOLLOW 0x0008	/* report symbolic links, walk none (for
+				   copies: every directory once, by its
+				   own name) */
+
+/*
+ * Returns MB_OK when the walk ended or fn stopped it, MB_FAILED when
+ * root cannot be read or is no directory (MB_ENOENT, MB_EPERM,
+ * MB_EINVAL).  Problems below root are entries, not failures.
+ */
+int mb_list(struct mb_ctx *ctx, const char *root, const char *pattern,
+	    unsigned flags, mb_list_fn fn, void *arg, struct mb_err *e);
+/* Does name match the LIST pattern ("*", "%")? */
+bool mb_list_match(const char *pattern, const char *name);
+/* Are mailboxes of format (a name) directories, which can hold child
+ * mailboxes?  false for an unknown name. */
+bool mb_format_dir(const char *format);
+
 /* Dates. */
 /* Format "Wed Dec  2 05:53:22 1992 +0000" (UW's From-line form). */
 size_t mb_date_ctime(int64_t t, int tz_min, char *buf, size_t size);
