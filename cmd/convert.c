@@ -182,6 +182,7 @@ copy_one(struct convert *cv, struct mb_box *sbox, struct mb_box *dbox,
 	meta.uid = keep_uids ? m->uid : 0;
 	meta.sender = m->sender;
 	meta.envelope = m->envelope;
+	meta.crlf_text = mb_box_crlf_text(sbox);
 	for (n = 0; n < MB_MAX_KEYWORDS; n++)
 		if ((m->keywords & ((uint64_t)1 << n)) &&
 		    (kw[meta.nkeywords] = mb_keyword(sbox, n)) != NULL)

@@ -1477,7 +1477,7 @@ const struct mb_driver mbi_driver_mbx = {
 	.name = "mbx",
 	.summary = "UW c-client's mbx: indexed flags, keywords and UIDs, "
 		   "shared access",
-	.caps = MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_KEYWORDS | MB_CAP_UIDS |
+	.caps = MB_CAP_CRLF | MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_KEYWORDS | MB_CAP_UIDS |
 		MB_CAP_EXPUNGE | MB_CAP_CREATE | MB_CAP_DATES,
 	.probe_len = HDRSIZE,
 	.probe = mbx_probe,

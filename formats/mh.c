@@ -1433,7 +1433,8 @@ mh_probe(const char *path, const struct stat *st, const unsigned char *head,
 		if (n >= 5 && (memcmp(buf, "From ", 5) == 0 ||
 			       memcmp(buf, "*mbx*", 5) == 0 ||
 			       memcmp(buf, "\1\1\1\1\n", 5) == 0))
-			score = 20;
+			score = 0; /* a directory of mailboxes named by
+				    * number (archive/2024), not a folder */
 		break;
 	}
 	closedir(d);

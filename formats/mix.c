@@ -2218,7 +2218,7 @@ const struct mb_driver mbi_driver_mix = {
 	.name = "mix",
 	.summary = "UW c-client's mix: a directory of data files with index, "
 		   "status and metadata files, shared access",
-	.caps = MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_KEYWORDS | MB_CAP_UIDS |
+	.caps = MB_CAP_CRLF | MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_KEYWORDS | MB_CAP_UIDS |
 		MB_CAP_EXPUNGE | MB_CAP_CREATE | MB_CAP_DIR | MB_CAP_DATES,
 	.probe_len = 0,
 	.probe = mix_probe,

@@ -492,7 +492,7 @@ const struct mb_driver mbi_driver_phile = {
 	.name = "phile",
 	.summary = "any other file, read-only as a single message (UW's "
 		   "phile)",
-	.caps = MB_CAP_DATES,
+	.caps = MB_CAP_DATES | MB_CAP_ANYFILE,
 	.probe_len = 0,
 	.probe = phile_probe,
 	.open = phile_open,

@@ -363,6 +363,12 @@ mb_box_format(const struct mb_box *b)
 	return box_ok(b) ? b->drv->name : NULL;
 }
 
+bool
+mb_box_crlf_text(const struct mb_box *b)
+{
+	return box_ok(b) && (b->drv->caps & MB_CAP_CRLF) != 0;
+}
+
 const char *
 mb_box_path(const struct mb_box *b)
 {
@@ -383,6 +389,7 @@ mb_box_info(struct mb_box *b, struct mb_info *out, struct mb_err *e)
 	out->highest_modseq = b->highest_modseq;
 	out->nkeywords = b->nkw;
 	out->has_pseudo = b->has_pseudo;
+	out->crlf_text = (b->drv->caps & MB_CAP_CRLF) != 0;
 	out->uids_broken = b->uids_broken;
 	out->readonly = b->readonly;
 	snprintf(out->variant, sizeof(out->variant), "%s", b->variant);
@@ -551,7 +558,17 @@ mb_append(struct mb_box *b, const struct mb_newmsg *meta,
 	if (b->drv->append == NULL || !(b->drv->caps & MB_CAP_APPEND))
 		return mbi_err(e, MB_FAILED, MB_ENOTSUP, b->path, -1,
 			       "cannot append to %s mailboxes", b->drv->name);
-	rc = b->drv->append(b, meta, src, uid_out, e);
+	if (meta->crlf_text && !(b->drv->caps & MB_CAP_CRLF)) {
+		struct mb_reader *lf = mbi_reader_lf(src);
+
+		if (lf == NULL)
+			return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+				       "out of memory");
+		rc = b->drv->append(b, meta, lf, uid_out, e);
+		mb_reader_close(&lf);
+	} else {
+		rc = b->drv->append(b, meta, src, uid_out, e);
+	}
 	if (rc == MB_OK)
 		b->dirty = true;
 	return rc;

@@ -548,7 +548,11 @@ visit(struct lister *L, const char *dir, const char *rel, unsigned depth,
 	if (S_ISREG(st.st_mode)) {
 		mb_err_clear(&e);
 		drv = mbi_probe(path.buf, NULL, &e);
-		if (drv != NULL) {
+		if (drv != NULL && (drv->caps & MB_CAP_ANYFILE)) {
+			/* phile reads it when named, as UW does; in
+			 * a listing it is a plain file */
+			ent.reason = "not a mailbox";
+		} else if (drv != NULL) {
 			ent.kind = MB_LIST_MAILBOX;
 			ent.format = drv->name;
 			ent.attrs |= MB_LATT_NOINFERIORS | marked(&st);

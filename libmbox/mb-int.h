@@ -34,6 +34,10 @@
 #define MB_CAP_CREATE	0x0020	/* create */
 #define MB_CAP_DIR	0x0040	/* the mailbox is a directory */
 #define MB_CAP_DATES	0x0080	/* internal dates are stored */
+#define MB_CAP_ANYFILE	0x0200	/* takes any file nothing else claims
+				 * (phile): no mailbox in listings */
+#define MB_CAP_CRLF	0x0100	/* text is stored with CR LF line ends, by
+				 * the format's rule (mbx, mix, mtx) */
 
 struct mb_driver {
 	const char *name;	/* "unix" */
@@ -239,6 +243,10 @@ void mbi_buf_reset(struct mbi_buf *sb);
 /* Overflow-checked n*size allocation. */
 void *mbi_reallocarray(void *p, size_t n, size_t size);
 char *mbi_strndup(const char *s, size_t n);
+
+/* A reader over src (which stays the caller's) dropping the CR of each
+ * CR LF; size unknown (-1).  NULL when out of memory. */
+struct mb_reader *mbi_reader_lf(struct mb_reader *src);
 
 /* Full write / pwrite / pread loops (EINTR-safe). */
 int mbi_write_all(int fd, const void *p, size_t n, const char *path,

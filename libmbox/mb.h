@@ -126,6 +126,9 @@ struct mb_newmsg {
 	const char *envelope;	/* a "From " line to keep verbatim, or NULL */
 	const char *const *keywords;
 	size_t nkeywords;
+	/* The text's line ends are CR LF because its source format stores
+	 * them so (mb_info.crlf_text): a format that stores LF drops the CRs. */
+	bool crlf_text;
 };
 
 /*
@@ -271,6 +274,9 @@ void mb_abort(struct mb_box **box);
 /* The name of the driver that opened the box ("unix"). */
 const char *mb_box_format(const struct mb_box *box);
 const char *mb_box_path(const struct mb_box *box);
+/* Does the box's format store text with CR LF line ends (mbx, mix, mtx)?
+ * Set mb_newmsg.crlf_text from it when copying its messages. */
+bool mb_box_crlf_text(const struct mb_box *box);
 
 /* Mailbox-wide state. */
 struct mb_info {
@@ -282,6 +288,8 @@ struct mb_info {
 	uint64_t highest_modseq;
 	unsigned nkeywords;
 	bool has_pseudo;	/* unix/mmdf: a FOLDER INTERNAL DATA message */
+	bool crlf_text;		/* messages are stored with CR LF line ends by
+				 * the format's rule (mbx, mix, mtx) */
 	bool uids_broken;	/* duplicate or backward UIDs were found: the
 				   UIDs reported under this UIDVALIDITY are
 				   not all the ones clients saw */

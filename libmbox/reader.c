@@ -134,3 +134,83 @@ mb_reader_fd(int fd, int64_t off, int64_t len)
 	f->len = len;
 	return &f->r;
 }
+
+/*
+ * A reader over src that drops the CR of every CR LF: the text of a
+ * format that stores CR LF line ends (mbx, mix, mtx) on its way into one
+ * that stores LF.  A lone CR stays.  src stays the caller's.
+ */
+struct lf_reader {
+	struct mb_reader r;
+	struct mb_reader *src;
+	bool cr;		/* a CR held back from the previous read */
+};
+
+static ssize_t
+lf_read(struct mb_reader *r, void *buf, size_t len, struct mb_err *e)
+{
+	struct lf_reader *f = (struct lf_reader *)r;
+	unsigned char *b = buf;
+	size_t i, o;
+	ssize_t n;
+
+	if (len < 2)
+		return mb_reader_read(f->src, buf, len, e);
+	for (;;) {
+		o = 0;
+		if (f->cr)
+			b[o++] = '\r';
+		n = mb_reader_read(f->src, b + o, len - o, e);
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			f->cr = false;
+			return (ssize_t)o; /* a CR at the very end stays */
+		}
+		n += (ssize_t)o;
+		f->cr = false;
+		for (i = 0, o = 0; i < (size_t)n; i++) {
+			if (b[i] == '\r') {
+				if (i + 1 == (size_t)n) {
+					f->cr = true; /* decided next time */
+					break;
+				}
+				if (b[i + 1] == '\n')
+					continue;
+			}
+			b[o++] = b[i];
+		}
+		if (o > 0)
+			return (ssize_t)o;
+	}
+}
+
+static int
+lf_rewind(struct mb_reader *r, struct mb_err *e)
+{
+	struct lf_reader *f = (struct lf_reader *)r;
+
+	f->cr = false;
+	return mb_reader_rewind(f->src, e);
+}
+
+static void
+lf_close(struct mb_reader *r)
+{
+	free(r);
+}
+
+struct mb_reader *
+mbi_reader_lf(struct mb_reader *src)
+{
+	struct lf_reader *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	f->r.read = lf_read;
+	f->r.rewind = lf_rewind;
+	f->r.close = lf_close;
+	f->r.size = -1;
+	f->src = src;
+	return &f->r;
+}

@@ -136,6 +136,31 @@ for l in sys.stdin: m = json.loads(l); m[\"uid\"] = None; m[\"flags\"] = \"\"; p
 	test_cmp expect actual
 '
 
+test_expect_success 'mbx to unix: the format'"'"'s CR LF line ends become LF, and back' '
+	cp "$TESTS_DIR/data/mbx/mbx-with-keywords.mbx" kw.mbx &&
+	mailbag convert --to=unix kw.mbx kw.unix &&
+	cr=$(printf "\r") &&
+	! grep -aq "$cr" kw.unix &&
+	mailbag convert --to=mmdf kw.mbx kw.mmdf &&
+	! grep -aq "$cr" kw.mmdf &&
+	mailbag convert --to=mbx kw.unix kw.back &&
+	tail -c +2049 kw.mbx >a && tail -c +2049 kw.back >b &&
+	python3 - a b <<-\EOF
+	import re, sys
+	def texts(p):
+	    d = open(p, "rb").read(); out = []; pos = 0
+	    while pos < len(d):
+	        e = d.index(b"\r\n", pos)
+	        size = int(re.match(rb".*,(\d+);", d[pos:e]).group(1))
+	        out.append(d[e + 2:e + 2 + size]); pos = e + 2 + size
+	    return out
+	a, b = texts(sys.argv[1]), texts(sys.argv[2])
+	assert len(a) == len(b) and len(a) > 0, (len(a), len(b))
+	for x, y in zip(a, b):
+	    assert x == y, (x[:200], y[:200])
+	EOF
+'
+
 test_expect_success 'a last message without a final newline keeps it' '
 	printf "%s\nSubject: a\n\na\n\n%s\nSubject: b\n\nno newline here" "$F1" "$F2" >nonl &&
 	mailbag convert nonl nonl.unix &&
