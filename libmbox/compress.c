@@ -66,10 +66,13 @@ mb_tmpdir(char *out, size_t size, struct mb_err *e)
 	if (n < 0 || (size_t)n >= size)
 		return mbi_err(e, MB_FAILED, MB_EINVAL, t, -1,
 			       "temporary directory name too long");
-	if (mkdtemp(out) == NULL)
-		return mbi_err_sys(e, MB_FAILED, errno, t,
-				   "cannot make a temporary directory in '%s'",
-				   t);
+	if (mkdtemp(out) == NULL) {
+		mbi_err_sys(e, MB_FAILED, errno, t,
+			    "cannot make a temporary directory in '%s'", t);
+		if (e != NULL && e->code == MB_ENOENT)
+			e->code = MB_EIO; /* not "no such mailbox" */
+		return MB_FAILED;
+	}
 	return MB_OK;
 }
 
