@@ -24,7 +24,7 @@ rest() {
 # stable FILE: FILE less the three lines of UW's pseudo-message that
 # carry the time it was written (mailbag writes one per new mailbox).
 stable() {
-	awk 'NR <= 6 && (/^From MAILER-DAEMON / || /^Date: / || /^Message-ID: </) { next } { print }' "$@"
+	awk 'NR <= 6 && (/^From MAILER-DAEMON / || /^Date: / || /^Message-ID: </ || /^X-IMAP: /) { next } { print }' "$@"
 }
 
 # The same private TMPDIR for every run, so leftovers can be seen.

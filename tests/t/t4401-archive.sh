@@ -7,7 +7,7 @@ export TMPDIR=$TRASH/tmp
 
 # stable FILE: FILE less the lines of UW's pseudo-message that carry time.
 stable() {
-	awk 'NR <= 6 && (/^From MAILER-DAEMON / || /^Date: / || /^Message-ID: </) { next } { print }' "$@"
+	awk 'NR <= 6 && (/^From MAILER-DAEMON / || /^Date: / || /^Message-ID: </ || /^X-IMAP: /) { next } { print }' "$@"
 }
 
 test_expect_success 'setup: an mbox and an eml directory made by hand' '
