@@ -45,6 +45,7 @@ main(int argc, char **argv)
 	}
 	if (mb_open(ctx, argv[2], NULL, MB_RDWR, &b, &e) != MB_OK) {
 		fprintf(stderr, "mbtool: %s: %s\n", argv[2], e.msg);
+		mb_ctx_free(&ctx);
 		return 1;
 	}
 	while ((rc = mb_next(b, &m, &e)) == MB_OK)
