@@ -150,6 +150,8 @@ print_summary(struct check *ck, struct mb_box *box, const struct mb_info *in)
 		json_uint(&j, "uidnext", in->uidnext);
 		json_strv(&j, "keywords", kw, nkw);
 		json_str(&j, "variant", in->variant);
+		json_str(&j, "compression", in->compression);
+		json_str(&j, "archive", in->archive);
 		json_uint(&j, "problems", nproblems);
 		json_str(&j, "status", damaged(ck) ? "damaged" : "ok");
 		json_end(&j);
@@ -163,6 +165,13 @@ print_summary(struct check *ck, struct mb_box *box, const struct mb_info *in)
 		printf(", %u keywords", in->nkeywords);
 	if (in->variant[0])
 		printf(", %s", in->variant);
+	if (in->archive[0] && in->compression[0])
+		printf(", from a %s-compressed %s archive", in->compression,
+		       in->archive);
+	else if (in->archive[0])
+		printf(", from a %s archive", in->archive);
+	else if (in->compression[0])
+		printf(", %s-compressed", in->compression);
 	if (damaged(ck))
 		printf(": damaged (%u problem%s)\n", nproblems,
 		       nproblems == 1 ? "" : "s");

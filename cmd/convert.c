@@ -8,6 +8,7 @@
  * with --append the library stages the appends and mb_abort drops them.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,7 +19,8 @@
 
 const char cmd_convert_usage[] =
 	"usage: mailbag convert [-n] [-q] [-v] [--json] [--to=FORMAT]"
-	" [--format=FORMAT] [--append] SRC DST\n"
+	" [--format=FORMAT] [--append] [--compress] [--member=PATH]"
+	" SRC DST\n"
 	"       mailbag convert -r [-n] [-q] [--json] [--to=FORMAT] SRCDIR DSTDIR\n"
 	"\n"
 	"Copy every message of SRC into DST with its internal date, flags and\n"
@@ -34,6 +36,10 @@ const char cmd_convert_usage[] =
 	"   -r, --recursive      copy the tree SRCDIR: its directories, and\n"
 	"                        each mailbox in its own format unless --to\n"
 	"                        is given; one line per entry\n"
+	"       --compress       gzip DST (also when DST ends in .gz); a DST\n"
+	"                        ending in .tar, .tar.gz, .tgz, .tar.xz or .zip\n"
+	"                        is an archive of a maildir (or --to=eml)\n"
+	"       --member=PATH    the mailbox inside an archive SRC\n"
 	"   -n, --dry-run        only count what would be copied\n"
 	"   -q, --quiet          no progress bar\n"
 	"   -v, --verbose        print a summary line\n"
@@ -83,6 +89,9 @@ catch_signals(void)
 		sigaction(sigs[i], &sa, NULL);
 }
 
+/* The temporary directory of a packed DST (convert_packed). */
+static char pack_tmp[PATH_MAX];
+
 static void
 reraise(void)
 {
@@ -90,6 +99,8 @@ reraise(void)
 
 	if (sig == 0)
 		return;
+	if (pack_tmp[0] != '\0')
+		mb_rmtree(pack_tmp);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -298,6 +309,94 @@ convert(struct convert *cv)
 	return 0;
 }
 
+/*
+ * A gzip-compressed DST or an archive: the mailbox is built as usual in
+ * a private temporary directory, then mb_pack writes DST from it under a
+ * temporary name and renames it into place.
+ */
+static bool
+has_format(const char *name)
+{
+	const char *f;
+	unsigned i;
+
+	for (i = 0; (f = mb_format_name(i)) != NULL; i++)
+		if (strcmp(f, name) == 0)
+			return true;
+	return false;
+}
+
+static int
+convert_packed(struct convert *cv, const char *kind)
+{
+	static const char *const exts[] = { ".tar.gz", ".tar.xz", ".tgz",
+					    ".txz",    ".tar",    ".zip",
+					    ".gz" };
+	char build[PATH_MAX + 256], top[256];
+	const char *real = cv->dst, *base;
+	struct mb_err e;
+	struct stat st;
+	size_t i, n;
+	int rc;
+
+	if (cv->append) {
+		warnmsg(cv->env->prog,
+			"--append cannot add to '%s': a compressed file or an "
+			"archive would have to be rewritten whole; convert "
+			"into a new one",
+			cv->dst);
+		return EX_USAGE;
+	}
+	if (lstat(cv->dst, &st) == 0) {
+		warnmsg(cv->env->prog, "'%s' already exists", cv->dst);
+		return EX_CANTCREAT;
+	}
+	if (strcmp(kind, "gzip") != 0 && cv->dst_format == NULL) {
+		cv->dst_format = "maildir";
+		if (!has_format("maildir")) {
+			warnmsg(cv->env->prog,
+				"this build has no maildir format: pack an eml "
+				"directory with --to=eml");
+			return EX_UNAVAILABLE;
+		}
+	}
+	if (cv->dry_run)
+		return convert(cv);
+	/* the name inside the archive: DST's, without directory and suffix */
+	base = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
+	if (strlen(base) >= sizeof(top)) {
+		warnmsg(cv->env->prog, "'%s': name too long", real);
+		return EX_USAGE;
+	}
+	memcpy(top, base, strlen(base) + 1);
+	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		n = strlen(top);
+		if (n > strlen(exts[i]) &&
+		    strcasecmp(top + n - strlen(exts[i]), exts[i]) == 0) {
+			top[n - strlen(exts[i])] = '\0';
+			break;
+		}
+	}
+	if (top[0] == '\0' || top[0] == '.')
+		snprintf(top, sizeof(top), "mailbox");
+	mb_err_clear(&e);
+	if (mb_tmpdir(pack_tmp, sizeof(pack_tmp), &e) != MB_OK) {
+		pack_tmp[0] = '\0';
+		return report_err(cv->env->prog, real, &e);
+	}
+	snprintf(build, sizeof(build), "%s/%s", pack_tmp, top);
+	cv->dst = build;
+	rc = convert(cv);
+	cv->dst = real;
+	if (rc == 0 && mb_pack(cv->env->ctx, build, top, real, kind, &e) !=
+			       MB_OK)
+		rc = report_err(cv->env->prog, real, &e);
+	mb_rmtree(pack_tmp);
+	pack_tmp[0] = '\0';
+	reraise();
+	return rc;
+}
+
 static void
 report(const struct convert *cv)
 {
@@ -378,11 +477,15 @@ cmd_convert(int argc, char **argv, struct cmd_env *env)
 		OPT_NO_UW,
 		OPT_QUOTE,
 		OPT_UNQUOTE,
-		OPT_LOCK_TIMEOUT
+		OPT_LOCK_TIMEOUT,
+		OPT_COMPRESS,
+		OPT_MEMBER
 	};
 	static const struct option opts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "recursive", no_argument, NULL, 'r' },
+		{ "compress", no_argument, NULL, OPT_COMPRESS },
+		{ "member", required_argument, NULL, OPT_MEMBER },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -399,10 +502,10 @@ cmd_convert(int argc, char **argv, struct cmd_env *env)
 	};
 	char src[4096], dst[4096];
 	const char *to = NULL, *from = NULL, *quote = NULL;
-	const char *lock_timeout = NULL, *forced;
+	const char *lock_timeout = NULL, *forced, *member = NULL, *kind;
 	struct convert cv;
 	struct mb_err e;
-	bool quiet = false, no_uw = false, recursive = false;
+	bool quiet = false, no_uw = false, recursive = false, compress = false;
 	int c, rc;
 
 	memset(&cv, 0, sizeof(cv));
@@ -464,6 +567,12 @@ cmd_convert(int argc, char **argv, struct cmd_env *env)
 		case OPT_LOCK_TIMEOUT:
 			lock_timeout = optarg;
 			break;
+		case OPT_COMPRESS:
+			compress = true;
+			break;
+		case OPT_MEMBER:
+			member = optarg;
+			break;
 		default:
 			return cmd_usage_error(env, NULL);
 		}
@@ -498,9 +607,18 @@ cmd_convert(int argc, char **argv, struct cmd_env *env)
 	cv.dst = dst;
 
 	progress_setup(env, quiet);
+	mb_ctx_set_member(env->ctx, member);
+	if (recursive && (compress || member != NULL))
+		return cmd_usage_error(env, "-r takes neither --compress nor "
+					    "--member");
 	if (recursive)
 		return convert_recursive(&cv, from);
-	rc = convert(&cv);
+	kind = mb_pack_kind(dst);
+	if (compress && kind == NULL)
+		kind = "gzip";
+	else if (compress && strcmp(kind, "tar") == 0)
+		kind = "tar.gz";
+	rc = kind ? convert_packed(&cv, kind) : convert(&cv);
 	if (rc == 0 && !cv.dry_run)
 		report(&cv);
 	return rc;

@@ -16,5 +16,6 @@ extern const struct mb_driver mbi_driver_tenex;
 extern const struct mb_driver mbi_driver_mtx;
 extern const struct mb_driver mbi_driver_mh;
 extern const struct mb_driver mbi_driver_phile;
+extern const struct mb_driver mbi_driver_eml;
 
 #endif /* FORMATS_H */

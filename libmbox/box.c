@@ -164,6 +164,7 @@ box_alloc(struct mb_ctx *ctx, const struct mb_driver *d, const char *path,
 static void
 box_free(struct mb_box *b)
 {
+	mbi_unpack_free(&b->unpack);
 	mbi_kw_clear(b);
 	free(b->msgs);
 	b->magic = 0;
@@ -190,40 +191,67 @@ mb_open(struct mb_ctx *ctx, const char *path, const char *format,
 	struct mb_box *b;
 	int rc;
 
+	struct mbi_unpack *up = NULL;
+	const char *opath = path;
+
 	*out = NULL;
 	mb_err_clear(e);
 	if (ctx == NULL || path == NULL || *path == '\0')
 		return mbi_err(e, MB_FAILED, MB_EINVAL, path, -1,
 			       "no mailbox name");
-	if (format != NULL) {
-		d = driver_named(format, path, e);
-		if (d == NULL)
-			return MB_FAILED;
-		if (stat(path, &st) < 0)
-			return mbi_err_sys(e, MB_FAILED, errno, path,
-					   "cannot open mailbox");
-	} else {
-		d = probe_path(path, e);
-		if (d == NULL)
-			return MB_FAILED;
-	}
 	if ((mode & MB_RDWR) && (mode & MB_NOLOCK))
 		return mbi_err(e, MB_FAILED, MB_EINVAL, path, -1,
 			       "read/write access needs locks");
-	b = box_alloc(ctx, d, path, mode, e);
-	if (b == NULL)
+	/* compressed mailboxes and archives: open an unpacked copy */
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+		rc = mbi_unpack(ctx, path, mode, &up, e);
+		if (rc != MB_OK)
+			return rc;
+		if (up != NULL) {
+			opath = up->path;
+			mode |= MB_NOLOCK; /* a private copy */
+		}
+	}
+	if (format != NULL) {
+		d = driver_named(format, path, e);
+		if (d == NULL)
+			goto fail_up;
+		if (stat(opath, &st) < 0) {
+			mbi_err_sys(e, MB_FAILED, errno, path,
+				    "cannot open mailbox");
+			goto fail_up;
+		}
+	} else {
+		d = probe_path(opath, e);
+		if (d == NULL) {
+			if (up != NULL)
+				snprintf(e->path, sizeof(e->path), "%s", path);
+			goto fail_up;
+		}
+	}
+	b = box_alloc(ctx, d, opath, mode, e);
+	if (b == NULL) {
+		mbi_unpack_free(&up);
 		return e->code == MB_ENOMEM ? MB_FATAL : MB_FAILED;
+	}
+	b->unpack = up;
+	snprintf(b->final_path, sizeof(b->final_path), "%s", path);
 	if ((mode & MB_KEEP_TIMES) && !(mode & MB_RDWR) &&
 	    stat(path, &b->keep_st) == 0)
 		b->keep_times = true;
 	rc = d->open(b, e);
 	if (rc != MB_OK) {
+		mbi_unpack_fix_err(b, e);
 		restore_times(b);
 		box_free(b);
 		return rc;
 	}
+	mbi_unpack_opened(up);
 	*out = b;
 	return MB_OK;
+fail_up:
+	mbi_unpack_free(&up);
+	return MB_FAILED;
 }
 
 int
@@ -393,7 +421,15 @@ mb_box_info(struct mb_box *b, struct mb_info *out, struct mb_err *e)
 	out->uids_broken = b->uids_broken;
 	out->readonly = b->readonly;
 	snprintf(out->variant, sizeof(out->variant), "%s", b->variant);
-	if (stat(b->path, &st) == 0 && S_ISREG(st.st_mode))
+	if (b->unpack != NULL) {
+		snprintf(out->compression, sizeof(out->compression), "%s",
+			 b->unpack->compression);
+		snprintf(out->archive, sizeof(out->archive), "%s",
+			 b->unpack->archive);
+	}
+	if (b->unpack != NULL && b->unpack->single)
+		out->size = b->unpack->size;
+	else if (stat(b->path, &st) == 0 && S_ISREG(st.st_mode))
 		out->size = st.st_size;
 	return MB_OK;
 }
@@ -476,6 +512,8 @@ mb_next(struct mb_box *b, struct mb_msg **out, struct mb_err *e)
 		return MB_END;
 	memset(&m, 0, sizeof(m));
 	rc = b->drv->next(b, &m, e);
+	if (rc < 0)
+		mbi_unpack_fix_err(b, e);
 	if (rc == MB_END) {
 		b->scanned = true;
 		return MB_END;
@@ -540,9 +578,14 @@ int
 mb_msg_open(struct mb_box *b, const struct mb_msg *m, struct mb_reader **out,
 	    struct mb_err *e)
 {
+	int rc;
+
 	*out = NULL;
 	CHECK_BOX(b, e);
-	return b->drv->msg_open(b, m, out, e);
+	rc = b->drv->msg_open(b, m, out, e);
+	if (rc != MB_OK)
+		mbi_unpack_fix_err(b, e);
+	return rc;
 }
 
 int

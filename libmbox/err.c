@@ -138,7 +138,7 @@ mbi_diag(struct mb_box *b, int level, const char *code, int64_t offset,
 	va_end(ap);
 	d.level = level;
 	d.code = code;
-	d.path = b->creating ? b->final_path : b->path;
+	d.path = b->creating || b->unpack != NULL ? b->final_path : b->path;
 	d.offset = offset;
 	d.msgno = msgno;
 	d.uid = uid;

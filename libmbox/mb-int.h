@@ -140,6 +140,7 @@ struct mb_ctx {
 	/* mb_ctx_get's text of the numeric settings (lock-timeout,
 	 * dotlock-timeout), formatted on each call from the fields above */
 	char num_text[2][24];
+	char member[PATH_MAX];	/* mb_ctx_set_member, "" by default */
 };
 
 /*
@@ -191,6 +192,9 @@ struct mb_box {
 	uint32_t iter;		/* mb_next position for indexed replay */
 	bool scanned;		/* the driver reported MB_END */
 	struct mb_msg cur;	/* the current message in MB_STREAM mode */
+
+	/* a compressed mailbox or an archive, unpacked (compress.c) */
+	struct mbi_unpack *unpack;
 };
 
 /* Keyword helpers for drivers: add a name (dup) / look one up. */
@@ -303,6 +307,32 @@ struct mbi_from {
  * "From " line?  Fills *out when it is (out may be NULL).
  */
 bool mbi_from_line(const char *line, size_t len, struct mbi_from *out);
+
+/* ------------------------------------------------------------------ */
+/* Compressed mailboxes and archives (libmbox/compress.c)              */
+
+struct mbi_unpack {
+	char dir[PATH_MAX];	/* private temporary directory, or "" */
+	char path[PATH_MAX];	/* what the driver opens inside it */
+	char compression[16];	/* "gzip" ... or "" */
+	char archive[16];	/* "tar", "zip" or "" */
+	int64_t size;		/* bytes of the uncompressed file */
+	bool single;		/* path is one file: unlinked after open */
+};
+/*
+ * If the regular file at path is compressed or an archive, unpack it
+ * (struct allocated into *out; NULL for a plain file).  MB_OK, or
+ * MB_FAILED with the file and the offset of a damaged stream.
+ */
+int mbi_unpack(struct mb_ctx *ctx, const char *path, unsigned mode,
+	       struct mbi_unpack **out, struct mb_err *e);
+/* Remove what mbi_unpack made and free it; *up set to NULL. */
+void mbi_unpack_free(struct mbi_unpack **up);
+/* After the driver opened up->path: drop the file if nothing reopens it. */
+void mbi_unpack_opened(struct mbi_unpack *up);
+/* Rewrite e->path naming a file of the unpacked copy into the name of
+ * the original (ARCHIVE:MEMBER for archives). */
+void mbi_unpack_fix_err(const struct mb_box *b, struct mb_err *e);
 
 /* ------------------------------------------------------------------ */
 /* Locking (libmbox/lock.c)                                             */

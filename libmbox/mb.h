@@ -297,6 +297,10 @@ struct mb_info {
 	/* What the scan saw of the format's variants, e.g. "mboxo" or
 	 * "mboxrd" quoting, "crlf" line ends; "" when nothing to say. */
 	char variant[64];
+	/* Where the mailbox was unpacked from: compression "gzip", "bzip2",
+	 * "xz" or "zstd" and archive "tar" or "zip"; "" when neither. */
+	char compression[16];
+	char archive[16];
 };
 int mb_box_info(struct mb_box *box, struct mb_info *out, struct mb_err *e);
 
@@ -456,6 +460,36 @@ bool mb_list_match(const char *pattern, const char *name);
 /* Are mailboxes of format (a name) directories, which can hold child
  * mailboxes?  false for an unknown name. */
 bool mb_format_dir(const char *format);
+
+/*
+ * Compressed mailboxes and archives (libmbox/compress.c, libmbox/pack.c).
+ * mb_open reads a mailbox compressed with gzip, bzip2, xz or zstd, and a
+ * tar or zip archive holding a directory mailbox, by content: it unpacks
+ * into a private temporary directory (under $TMPDIR) and opens that
+ * read-only; mb_info.compression and .archive say so.
+ *
+ * mb_ctx_set_member picks the mailbox inside an archive (a relative
+ * path); NULL restores the default, the archive's single top directory.
+ */
+void mb_ctx_set_member(struct mb_ctx *ctx, const char *member);
+/*
+ * What DST's name asks for: "gzip" (.gz), "tar" (.tar), "tar.gz"
+ * (.tar.gz, .tgz), "tar.xz" (.tar.xz, .txz), "zip" (.zip), or NULL.
+ */
+const char *mb_pack_kind(const char *dst);
+/*
+ * Write src into a new file dst: kind "gzip" compresses the regular file
+ * src; the others pack the directory src (its tree of regular files and
+ * directories) as top/ into a tar (pax), tar.gz, tar.xz or zip archive.
+ * Written under a temporary name beside dst, fsynced and renamed; dst
+ * must not exist (MB_EEXIST).
+ */
+int mb_pack(struct mb_ctx *ctx, const char *src, const char *top,
+	    const char *dst, const char *kind, struct mb_err *e);
+/* A new private directory under $TMPDIR (or /tmp), name in out. */
+int mb_tmpdir(char *out, size_t size, struct mb_err *e);
+/* Remove a file or directory tree (no symlinks followed). */
+void mb_rmtree(const char *path);
 
 /* Dates. */
 /* Format "Wed Dec  2 05:53:22 1992 +0000" (UW's From-line form). */
