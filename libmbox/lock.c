@@ -458,6 +458,7 @@ tmplock_same(const struct mbi_tmplock *tl)
 int
 mbi_tmplock_lock(struct mbi_tmplock *tl, int op, int timeout, struct mb_err *e)
 {
+	time_t start;
 	int i, r;
 
 	if (tl->fd < 0) {
@@ -465,7 +466,11 @@ mbi_tmplock_lock(struct mbi_tmplock *tl, int op, int timeout, struct mb_err *e)
 		if (r != MB_OK)
 			return r;
 	}
-	for (i = 0; i < TMPLOCK_TRIES; i++) {
+	/* Under contention every release unlinks the name the waiters
+	 * opened, so a waiter may lose many rounds: retry while the
+	 * timeout lasts, not a fixed number of times. */
+	start = time(NULL);
+	for (i = 0; i < TMPLOCK_TRIES || time(NULL) - start <= timeout; i++) {
 		r = mbi_flock(tl->fd, op, timeout, tl->path, e);
 		if (r != MB_OK || (op & ~LOCK_NB) == LOCK_UN)
 			return r;
