@@ -34,10 +34,10 @@
 #include "deliver.h"
 #include "util.h"
 
-#define FIRST_MAX 4096	 /* bytes of the first line kept to parse it */
-#define SPOOL_BUF 65536
+#define FIRST_MAX  4096 /* bytes of the first line kept to parse it */
+#define SPOOL_BUF  65536
 #define SENDER_MAX 512
-#define RETRIES 5	 /* creates that lost a race to another creator */
+#define RETRIES	   5 /* creates that lost a race to another creator */
 
 const char cmd_deliver_usage[] =
 	"usage: mailbag deliver [-v] [-f SENDER] [-b FORMAT] USER[+FOLDER]...\n"
@@ -71,9 +71,9 @@ struct spooler {
 	const char *prog;
 	char buf[SPOOL_BUF];
 	size_t len;
-	bool cr;	/* a CR waits: dropped if LF follows */
-	bool header;	/* still in the header */
-	char pre[12];	/* first bytes of the current line */
+	bool cr;      /* a CR waits: dropped if LF follows */
+	bool header;  /* still in the header */
+	char pre[12]; /* first bytes of the current line */
 	size_t prelen;
 	bool failed;
 };
@@ -151,8 +151,9 @@ envelope_sender(const char *line, size_t len)
 
 	while (i < len && line[i] == ' ')
 		i++;
-	for (j = i; j < len && line[j] != ' ' && line[j] != '\t' &&
-		    line[j] != '\r'; j++)
+	for (j = i;
+	     j < len && line[j] != ' ' && line[j] != '\t' && line[j] != '\r';
+	     j++)
 		;
 	if (j == i)
 		return NULL;
@@ -233,7 +234,8 @@ dl_spool(struct dl_msg *m, int in_fd, const char *prog)
 
 			if (st == F_START) {
 				first[flen++] = c;
-				if (flen == 5 && memcmp(first, "From ", 5) == 0) {
+				if (flen == 5 &&
+				    memcmp(first, "From ", 5) == 0) {
 					st = F_ENVELOPE;
 				} else if (flen == 5 || c == '\n') {
 					sp_put(sp, first, flen);
@@ -241,7 +243,8 @@ dl_spool(struct dl_msg *m, int in_fd, const char *prog)
 				}
 			} else if (c == '\n') {
 				if (m->sender == NULL)
-					m->sender = envelope_sender(first, flen);
+					m->sender =
+						envelope_sender(first, flen);
 				st = F_TEXT;
 			} else if (flen < sizeof(first)) {
 				first[flen++] = c;
@@ -366,8 +369,7 @@ prefix_lines(const struct dl_job *j, size_t *len)
 	mb_date_rfc5322((int64_t)now, tz, date, sizeof(date));
 	rp[0] = '\0';
 	if (j->msg->sender != NULL && !j->msg->has_return_path)
-		snprintf(rp, sizeof(rp), "Return-Path: <%s>\n",
-			 j->msg->sender);
+		snprintf(rp, sizeof(rp), "Return-Path: <%s>\n", j->msg->sender);
 	inv[0] = '\0';
 	if (j->invoker != NULL)
 		snprintf(inv, sizeof(inv), " (invoked by user %s)", j->invoker);
@@ -452,7 +454,8 @@ dl_inbox(struct mb_ctx *ctx, const struct passwd *pw, const char *fmt,
 	 */
 	mb_err_clear(&pe);
 	probed = access(home_inbox, F_OK) == 0 ?
-			 mb_probe(ctx, home_inbox, &pe) : NULL;
+			 mb_probe(ctx, home_inbox, &pe) :
+			 NULL;
 	if ((probed != NULL && !is_single_file_text_format(probed)) ||
 	    (probed == NULL && access(path, F_OK) != 0 &&
 	     !is_single_file_text_format(*create_fmt))) {
@@ -465,9 +468,8 @@ dl_inbox(struct mb_ctx *ctx, const struct passwd *pw, const char *fmt,
 /* ------------------------------------------------------------------ */
 /* The append                                                           */
 
-static int
-fail(struct mb_err *e, int code, int sys, const char *path, const char *fmt,
-     ...) CMD_PRINTF(5, 6);
+static int fail(struct mb_err *e, int code, int sys, const char *path,
+		const char *fmt, ...) CMD_PRINTF(5, 6);
 
 static int
 fail(struct mb_err *e, int code, int sys, const char *path, const char *fmt,
@@ -516,8 +518,8 @@ check_target(const struct dl_job *j, const char *path, const struct stat *st,
 static const char *
 empty_format(const struct dl_job *j, const char *create_fmt)
 {
-	const char *f = create_fmt ? create_fmt
-				   : mb_ctx_get(j->ctx, "new-format");
+	const char *f =
+		create_fmt ? create_fmt : mb_ctx_get(j->ctx, "new-format");
 
 	return is_single_file_text_format(f) ? f : "unix";
 }
@@ -592,13 +594,16 @@ dl_append(const struct dl_job *j, const char *path, int create,
 				if (fd < 0 && errno == EEXIST)
 					continue;
 				if (fd < 0)
-					return fail(e, errno == ENOSPC ||
-								       errno == EDQUOT ?
-							       MB_ENOSPC :
-							       MB_EPERM,
-						    errno, path,
-						    "cannot create %s: %s",
-						    path, strerror(errno));
+					return fail(
+						e,
+						errno == ENOSPC ||
+								errno ==
+									EDQUOT ?
+							MB_ENOSPC :
+							MB_EPERM,
+						errno, path,
+						"cannot create %s: %s", path,
+						strerror(errno));
 				close(fd);
 				continue; /* now open it as any other */
 			}
@@ -651,7 +656,8 @@ dl_append(const struct dl_job *j, const char *path, int create,
 		rd = cat_reader_new(j);
 		if (rd == NULL) {
 			mb_abort(&box);
-			return fail(e, MB_ENOMEM, ENOMEM, path, "out of memory");
+			return fail(e, MB_ENOMEM, ENOMEM, path,
+				    "out of memory");
 		}
 		rc = mb_append(box, &meta, rd, NULL, e);
 		mb_reader_close(&rd);
@@ -701,8 +707,8 @@ report_failure(const struct deliver *d, const char *rcpt,
  * not valid.
  */
 static int
-deliver_as_user(struct deliver *d, const char *rcpt,
-		const struct passwd *pw, const char *folder)
+deliver_as_user(struct deliver *d, const char *rcpt, const struct passwd *pw,
+		const char *folder)
 {
 	char path[PATH_MAX];
 	const char *cfmt;
@@ -758,8 +764,8 @@ deliver_as_user(struct deliver *d, const char *rcpt,
 		return report_failure(d, rcpt, &e);
 done:
 	if (d->verbose)
-		fprintf(stderr, "%s: %s: delivered to %s\n", d->env->prog,
-			rcpt, path);
+		fprintf(stderr, "%s: %s: delivered to %s\n", d->env->prog, rcpt,
+			path);
 	syslog(LOG_INFO, "delivered to %s for %s", path, rcpt);
 	return 0;
 }
@@ -813,8 +819,8 @@ spool_group(struct mb_ctx *ctx)
 
 /* Run deliver_as_user in a child that has become pw. */
 static int
-deliver_in_child(struct deliver *d, const char *rcpt,
-		 const struct passwd *pw, const char *folder, gid_t extra)
+deliver_in_child(struct deliver *d, const char *rcpt, const struct passwd *pw,
+		 const char *folder, gid_t extra)
 {
 	int status;
 	pid_t pid, w;
@@ -896,14 +902,14 @@ deliver_rcpt(struct deliver *d, const char *rcpt)
 		return EX_TEMPFAIL;
 	}
 	if (folder != NULL) {
-		rc = root ? deliver_in_child(d, rcpt, &pw, folder, (gid_t)-1)
-			  : deliver_as_user(d, rcpt, &pw, folder);
+		rc = root ? deliver_in_child(d, rcpt, &pw, folder, (gid_t)-1) :
+			    deliver_as_user(d, rcpt, &pw, folder);
 		if (rc != TO_INBOX)
 			return rc;
 	}
 	rc = root ? deliver_in_child(d, rcpt, &pw, NULL,
-				     spool_group(d->env->ctx))
-		  : deliver_as_user(d, rcpt, &pw, NULL);
+				     spool_group(d->env->ctx)) :
+		    deliver_as_user(d, rcpt, &pw, NULL);
 	return rc == TO_INBOX ? EX_TEMPFAIL : rc;
 }
 

@@ -18,7 +18,7 @@
 struct dl_msg {
 	int fd;
 	int64_t size;
-	char *sender;	  /* -f, or the envelope "From " line; NULL: unknown */
+	char *sender; /* -f, or the envelope "From " line; NULL: unknown */
 	bool has_return_path;
 };
 
@@ -36,14 +36,14 @@ void dl_msg_free(struct dl_msg *m);
 struct dl_job {
 	struct mb_ctx *ctx;
 	const char *prog;
-	const char *via;      /* "deliver" or "dmail", for Received: */
-	const char *rcpt;     /* for Received: "for RCPT" */
-	const char *invoker;  /* "invoked by user X" in Received:, or NULL */
+	const char *via;     /* "deliver" or "dmail", for Received: */
+	const char *rcpt;    /* for Received: "for RCPT" */
+	const char *invoker; /* "invoked by user X" in Received:, or NULL */
 	const struct dl_msg *msg;
 	const struct passwd *pw; /* the recipient (we run as this user) */
-	bool check_owner;     /* the mailbox must belong to pw->pw_uid */
-	const char *new_format; /* for created mailboxes; NULL: new-format */
-	unsigned flags;	      /* MB_SEEN ... */
+	bool check_owner;	 /* the mailbox must belong to pw->pw_uid */
+	const char *new_format;	 /* for created mailboxes; NULL: new-format */
+	unsigned flags;		 /* MB_SEEN ... */
 	const char *const *keywords;
 	size_t nkeywords;
 	bool verbose;

@@ -154,8 +154,8 @@ run(struct cmd_env *env, struct dl_job *j, const char *folder, bool create,
 		rc = dl_inbox(j->ctx, j->pw, format, path, sizeof(path), &cfmt,
 			      &e);
 		if (rc == MB_OK)
-			rc = dl_append(j, path, DL_CREATE_EMPTY, cfmt,
-				       &missing, &e);
+			rc = dl_append(j, path, DL_CREATE_EMPTY, cfmt, &missing,
+				       &e);
 	}
 	if (rc != MB_OK) {
 		warnmsg(env->prog, "%s%s%s", e.path, e.path[0] ? ": " : "",
@@ -290,7 +290,8 @@ cmd_dmail(int argc, char **argv, struct cmd_env *env)
 			if (strcmp(f, format) == 0)
 				break;
 		if (f == NULL) {
-			rc = cmd_usage_error(env, "unknown format '%s'", format);
+			rc = cmd_usage_error(env, "unknown format '%s'",
+					     format);
 			goto out;
 		}
 	}
