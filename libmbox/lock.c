@@ -372,10 +372,24 @@ static int
 tmplock_open_path(struct mbi_tmplock *tl, struct mb_err *e)
 {
 	struct stat lst, fst;
-	int i, fd, r;
+	int i, fd, r, links_seen = 0;
 
 	for (i = 0; i < TMPLOCK_TRIES; i++) {
 		if (lstat(tl->path, &lst) == 0) {
+			/*
+			 * UW creates the lock file NFS-safely: a unique name
+			 * hard-linked to this one, then unlinked.  Two links
+			 * for a moment are that, not an attack: wait (up to
+			 * two seconds) before calling it one.
+			 */
+			if (S_ISREG(lst.st_mode) && lst.st_nlink == 2 &&
+			    links_seen++ < 100) {
+				struct timespec ts = {0, 20 * 1000000L};
+
+				nanosleep(&ts, NULL);
+				i--;
+				continue;
+			}
 			r = tmplock_check(&lst, tl->path, e);
 			if (r != MB_OK)
 				return r;
