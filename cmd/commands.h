@@ -61,12 +61,16 @@ const struct cmd *cmd_find_alias(const char *alias);
 /* The commands. */
 int cmd_check(int argc, char **argv, struct cmd_env *env);
 int cmd_convert(int argc, char **argv, struct cmd_env *env);
+int cmd_deliver(int argc, char **argv, struct cmd_env *env);
+int cmd_dmail(int argc, char **argv, struct cmd_env *env);
 int cmd_formats(int argc, char **argv, struct cmd_env *env);
 int cmd_repair(int argc, char **argv, struct cmd_env *env);
 int cmd_uid_rebuild(int argc, char **argv, struct cmd_env *env);
 
 extern const char cmd_check_usage[];
 extern const char cmd_convert_usage[];
+extern const char cmd_deliver_usage[];
+extern const char cmd_dmail_usage[];
 extern const char cmd_formats_usage[];
 extern const char cmd_repair_usage[];
 extern const char cmd_uid_rebuild_usage[];

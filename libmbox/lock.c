@@ -372,10 +372,24 @@ static int
 tmplock_open_path(struct mbi_tmplock *tl, struct mb_err *e)
 {
 	struct stat lst, fst;
-	int i, fd, r;
+	int i, fd, r, links_seen = 0;
 
 	for (i = 0; i < TMPLOCK_TRIES; i++) {
 		if (lstat(tl->path, &lst) == 0) {
+			/*
+			 * UW creates the lock file NFS-safely: a unique name
+			 * hard-linked to this one, then unlinked.  Two links
+			 * for a moment are that, not an attack: wait (up to
+			 * two seconds) before calling it one.
+			 */
+			if (S_ISREG(lst.st_mode) && lst.st_nlink == 2 &&
+			    links_seen++ < 100) {
+				struct timespec ts = {0, 20 * 1000000L};
+
+				nanosleep(&ts, NULL);
+				i--;
+				continue;
+			}
 			r = tmplock_check(&lst, tl->path, e);
 			if (r != MB_OK)
 				return r;
@@ -458,6 +472,7 @@ tmplock_same(const struct mbi_tmplock *tl)
 int
 mbi_tmplock_lock(struct mbi_tmplock *tl, int op, int timeout, struct mb_err *e)
 {
+	time_t start;
 	int i, r;
 
 	if (tl->fd < 0) {
@@ -465,7 +480,11 @@ mbi_tmplock_lock(struct mbi_tmplock *tl, int op, int timeout, struct mb_err *e)
 		if (r != MB_OK)
 			return r;
 	}
-	for (i = 0; i < TMPLOCK_TRIES; i++) {
+	/* Under contention every release unlinks the name the waiters
+	 * opened, so a waiter may lose many rounds: retry while the
+	 * timeout lasts, not a fixed number of times. */
+	start = time(NULL);
+	for (i = 0; i < TMPLOCK_TRIES || time(NULL) - start <= timeout; i++) {
 		r = mbi_flock(tl->fd, op, timeout, tl->path, e);
 		if (r != MB_OK || (op & ~LOCK_NB) == LOCK_UN)
 			return r;

@@ -18,6 +18,9 @@
  *				so it is right however the process ends)
  *	CRASH_TRACE=PATH	append one line per counted call to PATH
  *				("N call target [bytes]"), for debugging
+ *	CRASH_ONLY=PATH		count only calls on PATH (an fd open on it,
+ *				or the path itself): "the Nth write to the
+ *				mailbox", whatever locking did before
  *
  * Build: make (it becomes $(B)/tests/helper/crashinject.so).
  */
@@ -62,7 +65,7 @@ enum mode { M_UNSET, M_OFF, M_CRASH, M_COUNT };
 static enum mode mode = M_UNSET;
 static unsigned long crash_at, counted;
 static int torn;
-static const char *count_file, *trace_file;
+static const char *count_file, *trace_file, *only_path;
 static int in_hook; /* our own bookkeeping must not be counted */
 
 #define REAL(name)                                                           \
@@ -79,6 +82,9 @@ setup(void)
 		return;
 	mode = M_OFF;
 	trace_file = getenv("CRASH_TRACE");
+	only_path = getenv("CRASH_ONLY");
+	if (only_path != NULL && *only_path == '\0')
+		only_path = NULL;
 	if ((s = getenv("CRASH_COUNT")) != NULL && strcmp(s, "1") == 0) {
 		count_file = getenv("CRASH_COUNT_FILE");
 		mode = M_COUNT;
@@ -160,6 +166,8 @@ hit(const char *call, const char *target, size_t bytes, int writes)
 
 	setup();
 	if (mode == M_OFF || in_hook)
+		return -1;
+	if (only_path != NULL && strcmp(target, only_path) != 0)
 		return -1;
 	in_hook = 1;
 	counted++;
