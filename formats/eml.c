@@ -441,7 +441,7 @@ eml_probe(const char *path, const struct stat *st, const unsigned char *head,
 {
 	struct dirent *d;
 	DIR *dp = opendir(path);
-	int score = 1, seen = 0;
+	int score = 0, seen = 0;
 
 	if (dp == NULL)
 		return 0;
@@ -454,10 +454,10 @@ eml_probe(const char *path, const struct stat *st, const unsigned char *head,
 			score = 0;
 			break;
 		}
+		/* an empty directory is a plain one (UW: \NoSelect), not
+		 * an empty eml mailbox; name it with --format=eml */
 		if (is_eml(d->d_name))
 			score = 60;
-		else if (d->d_name[0] != '.' && score == 1)
-			score = 0;
 	}
 	closedir(dp);
 	return score;

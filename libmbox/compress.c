@@ -275,6 +275,14 @@ unfilter_fd(int in, const char *path, const char *kind, int out,
 							"cannot decode");
 		goto out;
 	}
+	/* a stream the filter does not take is handed over raw: that is
+	 * no decompression at all */
+	if (archive_filter_count(a) < 2 ||
+	    archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE) {
+		mbi_err(e, MB_FAILED, MB_EFORMAT, path, 0,
+			"corrupt %s data: not recognised by the decoder", kind);
+		goto out;
+	}
 	for (;;) {
 		n = archive_read_data(a, buf, ZBUF);
 		if (n == 0)

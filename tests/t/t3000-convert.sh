@@ -143,9 +143,9 @@ test_expect_success 'mbx to unix: the format'"'"'s CR LF line ends become LF, an
 	! grep -aq "$cr" kw.unix &&
 	mailbag convert --to=mmdf kw.mbx kw.mmdf &&
 	! grep -aq "$cr" kw.mmdf &&
-	mailbag convert --to=mbx kw.unix kw.back &&
-	tail -c +2049 kw.mbx >a && tail -c +2049 kw.back >b &&
-	python3 - a b <<-\EOF
+	mailbag convert --to=mbx kw.mmdf kw.back &&
+	tail -c +2049 kw.mbx >kw.a && tail -c +2049 kw.back >kw.b &&
+	python3 - kw.a kw.b <<-\EOF
 	import re, sys
 	def texts(p):
 	    d = open(p, "rb").read(); out = []; pos = 0

@@ -357,4 +357,26 @@ test_expect_success UW 'UW mailutil check counts the repaired mailbox' '
 	! test_grep -i "invalid\|error" uw.out
 '
 
+test_expect_success UW 'UW reads zero-padded sizes and placeholders; its read/write open keeps everything' '
+	cp three.mbx pad && mbx size pad 1 1000 && mbx smash pad 2 &&
+	repaired pad &&
+	test_grep "left in place" pad.out &&
+	grep -a ",0[0-9]*;" pad >/dev/null &&
+	mailbag convert --to unix pad pad.mbox &&
+	uw_put pad uwpad &&
+	uw_run mailutil check uwpad >uw.out 2>&1 &&
+	cat uw.out &&
+	test_grep " 3 total" uw.out &&
+	uw_run mailutil -verbose prune uwpad "subject nosuchxyz" >prune.out 2>&1
+	cat prune.out &&
+	test_grep "nothing purged" prune.out &&
+	test_grep ! -i "invalid\|error\|rebuilding" prune.out &&
+	uw_get uwpad pad.after &&
+	mailbag check pad.after &&
+	mailbag convert --to unix pad.after pad.after.mbox &&
+	grep -v "^X-IMAPbase\|^Status\|^X-Status\|^Date: \|^Message-ID: <.*@\|^From MAILER" pad.mbox >a &&
+	grep -v "^X-IMAPbase\|^Status\|^X-Status\|^Date: \|^Message-ID: <.*@\|^From MAILER" pad.after.mbox >b &&
+	test_cmp a b
+'
+
 test_done
