@@ -909,9 +909,10 @@ ndigits(uint64_t v)
 	return d;
 }
 
-/* A hidden-expunged record exactly span bytes long: its line, or 0. */
+/* A hidden-expunged record exactly span bytes long with this UID: its
+ * line, or 0. */
 static int
-filler_line(int64_t span, char *line, size_t size)
+filler_line(int64_t span, uint32_t uid, char *line, size_t size)
 {
 	char date[64];
 	int d;
@@ -927,7 +928,7 @@ filler_line(int64_t span, char *line, size_t size)
 		if (ndigits((uint64_t)text) <= d)
 			return snprintf(line, size, "%s,%0*lld;%08x%04x-%08x\r\n",
 					date, d, (long long)text, 0u,
-					(unsigned)FEXPUNGED, 0u);
+					(unsigned)FEXPUNGED, uid);
 	}
 	return 0;
 }
@@ -952,6 +953,9 @@ struct patcher {
 	bool write;		/* false: only see whether it all fits */
 	struct mb_err *e;
 	bool failed;		/* an I/O error (e is set) */
+	uint32_t prev_uid;	/* the UID a reader saw last, in file order */
+	bool unnumbered;	/* a visible message without UID came before */
+	size_t next;		/* the record after the current one */
 	int64_t tail;		/* the new end of the file */
 	uint32_t fillers;
 };
@@ -968,16 +972,47 @@ put(struct patcher *W, int64_t off, const void *p, size_t n)
 	return true;
 }
 
-/* A placeholder over [a, b) (nothing when empty). */
+/*
+ * The UID of the first record a reader meets after the records before
+ * W->next: 0 when that one has none (a reader gives it the next one,
+ * above the last UID), the last UID + 1 at the end.
+ */
+static uint32_t
+next_uid(const struct patcher *W)
+{
+	const struct mplan *P = W->P;
+	size_t i;
+
+	for (i = W->next; i < P->n; i++)
+		if (P->r[i].kind == R_MSG && !P->r[i].recovered)
+			return P->r[i].newuid;
+	for (i = 0; i < P->n; i++)
+		if (P->r[i].kind == R_MSG && P->r[i].recovered)
+			return P->r[i].newuid;
+	return P->new_last + 1;
+}
+
+/*
+ * A placeholder over [a, b) (nothing when empty).  Readers (UW's too)
+ * hold a hidden record's UID to the rules of the visible ones, and give
+ * one without a UID the next free one, which would break the order of
+ * those after it; so it takes the UID after the previous one and fits
+ * only where the UIDs around it leave that free.
+ */
 static bool
 fill(struct patcher *W, int64_t a, int64_t b)
 {
 	char line[IHDR_READ + 1];
+	uint32_t uid = W->prev_uid + 1, nx;
 	int n;
 
 	if (b <= a)
 		return true;
-	n = filler_line(b - a, line, sizeof(line));
+	nx = next_uid(W);
+	if (W->unnumbered || uid > W->P->new_last || (nx != 0 && uid >= nx))
+		return false;
+	W->prev_uid = uid;
+	n = filler_line(b - a, uid, line, sizeof(line));
 	if (n <= 0)
 		return false;
 	W->fillers++;
@@ -993,6 +1028,17 @@ nested(const struct mplan *P, size_t i)
 
 	return r->kind == R_SALV && m != NULL && m->kind == R_MSG &&
 	       m->framed && r->off >= m->off && r->end <= m->end;
+}
+
+/* A reader has met record i (framed, in place). */
+static void
+seen_uid(struct patcher *W, const struct rec *r, size_t i)
+{
+	W->next = i + 1;
+	if (r->newuid != 0 && r->newuid > W->prev_uid)
+		W->prev_uid = r->newuid;
+	else if (r->newuid == 0 && !r->hidden)
+		W->unnumbered = true;
 }
 
 static bool
@@ -1024,9 +1070,12 @@ patch_all(struct patcher *W)
 		tail += n + len;
 	}
 	/* 2. the records, in place */
+	W->prev_uid = 0;
+	W->unnumbered = false;
 	for (i = 0; i < P->n; i++) {
 		const struct rec *r = &P->r[i];
 
+		W->next = i;
 		if (r->kind == R_HDRSALV || nested(P, i))
 			continue;
 		if (r->kind == R_SALV || r->recovered) {
@@ -1043,9 +1092,12 @@ patch_all(struct patcher *W)
 		if (!fill(W, fa, fb))
 			return false;
 		fa = fb = -1;
-		if (rec_verbatim(r))
+		if (rec_verbatim(r)) {
+			seen_uid(W, r, i);
 			continue;
+		}
 		if (r->text_off == r->off + r->hlen) {
+			seen_uid(W, r, i);
 			n = ihdr_line_width(P, r,
 					    (int)(r->hlen - r->date_len - IH_FIXED),
 					    line, sizeof(line));
@@ -1053,7 +1105,8 @@ patch_all(struct patcher *W)
 				return false;
 		} else {
 			/* bytes came in between the header and the text:
-			 * the header goes right before the text */
+			 * the header goes right before the text, a
+			 * placeholder before it */
 			int64_t hs;
 
 			n = ihdr_line_width(
@@ -1063,8 +1116,10 @@ patch_all(struct patcher *W)
 			if (n <= 0 || hs < r->off || !fill(W, r->off, hs) ||
 			    !put(W, hs, line, (size_t)n))
 				return false;
+			seen_uid(W, r, i);
 		}
 	}
+	W->next = P->n;
 	if (!fill(W, fa, fb))
 		return false;
 	/* 3. the file header */

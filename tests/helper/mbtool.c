@@ -99,6 +99,62 @@ dump(struct mb_ctx *ctx, const char *path)
 	return 0;
 }
 
+/* jdump BOX: one JSON object per message with its text in hex, then one
+ * for the mailbox (for the format round-trip test). */
+static int
+jdump(struct mb_ctx *ctx, const char *path)
+{
+	struct mb_reader *r;
+	struct mb_info info;
+	struct mb_box *b;
+	struct mb_msg *m;
+	struct mb_err e;
+	unsigned char buf[65536];
+	unsigned n;
+	int rc;
+
+	if (mb_open(ctx, path, NULL, MB_RDONLY, &b, &e) != MB_OK) {
+		fprintf(stderr, "mbtool: %s: %s\n", path, e.msg);
+		return 1;
+	}
+	while ((rc = mb_next(b, &m, &e)) == MB_OK) {
+		ssize_t got;
+		const char *sep = "";
+
+		printf("{\"uid\":%u,\"flags\":%u,\"idate\":%lld,\"tz\":%d,"
+		       "\"keywords\":[",
+		       m->uid, m->flags & ~(unsigned)MB_OLD, (long long)m->idate,
+		       m->idate_tz);
+		for (n = 0; n < MB_MAX_KEYWORDS; n++)
+			if ((m->keywords & ((uint64_t)1 << n)) &&
+			    mb_keyword(b, n) != NULL) {
+				printf("%s\"%s\"", sep, mb_keyword(b, n));
+				sep = ",";
+			}
+		printf("],\"text\":\"");
+		if (mb_msg_open(b, m, &r, &e) != MB_OK)
+			break;
+		while ((got = mb_reader_read(r, buf, sizeof(buf), &e)) > 0)
+			for (ssize_t i = 0; i < got; i++)
+				printf("%02x", buf[i]);
+		mb_reader_close(&r);
+		printf("\"}\n");
+		if (got < 0)
+			break;
+	}
+	if (rc != MB_END) {
+		fprintf(stderr, "mbtool: %s: %s\n", path, e.msg);
+		mb_abort(&b);
+		return 1;
+	}
+	mb_box_info(b, &info, &e);
+	printf("{\"box\":\"%s\",\"uidvalidity\":%u,\"uidnext\":%u,"
+	       "\"messages\":%u}\n",
+	       info.format, info.uidvalidity, info.uidnext, info.messages);
+	mb_abort(&b);
+	return 0;
+}
+
 static int
 list_one(void *arg, const struct mb_list_entry *ent)
 {
@@ -165,7 +221,7 @@ main(int argc, char **argv)
 	int rc, i, status = 1;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: mbtool flags|expunge|dump|list BOX ...\n");
+		fprintf(stderr, "usage: mbtool flags|expunge|dump|jdump|list BOX ...\n");
 		return 64;
 	}
 	/* $MAILBAG_CONF and ~/.mailbagrc, as mailbag reads them */
@@ -173,6 +229,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "mbtool: %s: %s\n", e.path, e.msg);
 		mb_ctx_free(&ctx);
 		return 78;
+	}
+	if (strcmp(argv[1], "jdump") == 0) {
+		rc = jdump(ctx, argv[2]);
+		mb_ctx_free(&ctx);
+		return rc;
 	}
 	if (strcmp(argv[1], "dump") == 0 || strcmp(argv[1], "list") == 0) {
 		rc = strcmp(argv[1], "dump") == 0 ? dump(ctx, argv[2]) :
