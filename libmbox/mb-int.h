@@ -104,6 +104,7 @@ struct mb_ctx {
 	int dotlock_stale;	/* seconds after which a dot-lock is broken */
 	bool dotlock;		/* take dot-locks at all */
 	char spool_dir[256];
+	char lock_helper[256];	/* setgid dot-lock helper, "" for none */
 	char localhost[256];
 	size_t max_line;	/* longest line a scanner will buffer */
 	size_t max_header;	/* longest header block parsed */
@@ -112,13 +113,6 @@ struct mb_ctx {
 	 * dotlock-timeout), formatted on each call from the fields above */
 	char num_text[2][24];
 };
-
-/*
- * The path of the user's INBOX (libmbox/name.c): for now the spool file
- * <spool_dir>/<user>.  MB_OK, or MB_FAILED with MB_EINVAL.
- */
-int mbi_inbox_path(struct mb_ctx *ctx, char *buf, size_t size,
-		   struct mb_err *e);
 
 #define MBI_BOX_MAGIC 0x6d62786fU
 

@@ -214,13 +214,42 @@ int mb_ctx_load_config(struct mb_ctx *ctx, struct mb_err *e);
 
 /*
  * Resolve a mailbox name to a path and an optional forced format:
- * "INBOX", "~/name", "~user/name", "/abs", "#driver.NAME/rest" and, as
+ * "INBOX" (mb_inbox), "~/name", "~user/name", "/abs", "#driver.NAME/rest" and, as
  * shell users expect, a plain relative name relative to the current
  * directory.  Fills path (size bytes) and format (NULL unless forced by
  * #driver.NAME).  Returns MB_OK or MB_FAILED with MB_EINVAL.
  */
 int mb_resolve_name(struct mb_ctx *ctx, const char *name, char *path,
 		    size_t size, const char **format, struct mb_err *e);
+
+/*
+ * The user's INBOX, resolved exactly in UW c-client's order
+ * (shared/spec/uw-formats.md 13), so that mailbag and UW programs open
+ * the same file:
+ *  1. ~/mbox when it is in UNIX format or empty, and the spool file is
+ *     UNIX, empty or missing (rule "mbox");
+ *  2. ~/INBOX in mix, mx, mbx, tenex or mtx format, ~/mail.txt in tenex
+ *     format or empty, ~/INBOX.MTX in mtx format or empty (rule: the file
+ *     name), for the formats this build has;
+ *  3. otherwise the spool file <spool-directory>/<login of the real uid>
+ *     (rule "spool"), MMDF or UNIX.
+ * Home is $HOME, else the password file's.  moves_spool says that the
+ * INBOX is not the spool file: new mail in the spool belongs moved into
+ * it (UW moves it when it opens INBOX; `mailbag spool-move` does it).
+ * Returns MB_OK or MB_FAILED (MB_EINVAL: no user name, name too long).
+ */
+struct mb_inbox {
+	char path[4096];	  /* the INBOX */
+	char spool[4096];	  /* the spool file */
+	const char *format;	  /* format of path; NULL when it is the spool
+				     and that is missing, empty or unknown */
+	const char *spool_format; /* "mmdf", "unix" or NULL */
+	const char *rule;	  /* "mbox", "INBOX", "mail.txt", "INBOX.MTX"
+				     or "spool" */
+	bool exists;		  /* path exists */
+	bool moves_spool;	  /* path is not the spool file */
+};
+int mb_inbox(struct mb_ctx *ctx, struct mb_inbox *out, struct mb_err *e);
 
 /* The mailbox. */
 struct mb_box;
