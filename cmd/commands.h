@@ -63,12 +63,14 @@ int cmd_check(int argc, char **argv, struct cmd_env *env);
 int cmd_convert(int argc, char **argv, struct cmd_env *env);
 int cmd_formats(int argc, char **argv, struct cmd_env *env);
 int cmd_repair(int argc, char **argv, struct cmd_env *env);
+int cmd_spool_move(int argc, char **argv, struct cmd_env *env);
 int cmd_uid_rebuild(int argc, char **argv, struct cmd_env *env);
 
 extern const char cmd_check_usage[];
 extern const char cmd_convert_usage[];
 extern const char cmd_formats_usage[];
 extern const char cmd_repair_usage[];
+extern const char cmd_spool_move_usage[];
 extern const char cmd_uid_rebuild_usage[];
 
 #endif /* CMD_COMMANDS_H */

@@ -402,6 +402,33 @@ int mb_expunge(struct mb_box *box, uint32_t *expunged, struct mb_err *e);
  */
 int mb_poll(struct mb_box *box, bool *changed, struct mb_err *e);
 
+/*
+ * Move the messages of the spool file into dest (which mb_inbox names
+ * for the user's own spool), keeping flags and keywords, then empty the
+ * spool.  Takes the spool's dot-lock (through the setgid helper where
+ * the directory needs it), flock and fcntl locks, and UW's /tmp lock
+ * (MB_RETRY, MB_ELOCKED when a UW session has the spool open).  dest is
+ * made durable before the spool is truncated, and a journal beside dest
+ * lets a run after a crash at any point finish the move without losing
+ * or duplicating a message (see libmbox/spool.c).  A missing dest is
+ * created in create_format, or refused (MB_ENOENT) when that is NULL.  A
+ * missing spool file moves nothing.
+ */
+#define MB_SPOOL_DRY_RUN 0x0001 /* count what would move; change nothing */
+struct mb_spool_result {
+	uint32_t messages;	/* messages appended (or that would be) */
+	int64_t bytes;		/* spool bytes they took */
+	int64_t spool_size;	/* the spool's size when locked */
+	int64_t skipped;	/* spool bytes an interrupted run had moved */
+	bool recovered;		/* a journal of an interrupted run applied */
+	bool created;		/* dest was created */
+	const char *format;	/* the spool's format */
+	const char *dest_format;
+};
+int mb_spool_move(struct mb_ctx *ctx, const char *spool, const char *dest,
+		  const char *create_format, unsigned flags,
+		  struct mb_spool_result *res, struct mb_err *e);
+
 /* Format n (0-based, in registry order): its name and a one-line
  * summary, or NULL past the last one. */
 const char *mb_format_name(unsigned n);
