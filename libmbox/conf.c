@@ -287,9 +287,11 @@ mb_ctx_set(struct mb_ctx *ctx, const char *name, const char *value,
 		return MB_OK;
 	case S_LOCK_HELPER:
 		/* "" or "no": never run a helper */
-		if (strcmp(value, "no") == 0)
-			value = "";
-		if ((value[0] != '/' && value[0] != '\0') ||
+		if (strcmp(value, "no") == 0 || value[0] == '\0') {
+			ctx->lock_helper[0] = '\0';
+			return MB_OK;
+		}
+		if (value[0] != '/' ||
 		    !set_text(ctx->lock_helper, sizeof(ctx->lock_helper),
 			      value))
 			goto bad;
