@@ -91,14 +91,18 @@ hash_prefix(int fd, int64_t len, const char *path, uint64_t *out,
 	return MB_OK;
 }
 
-/* The hash of a message's text with CRLF read as LF (formats differ). */
+/*
+ * The hash of a message's text as formats may differ in storing it:
+ * CRLF read as LF, and trailing line ends (a mailbox's last message may
+ * lack the blank line the others have) left out.
+ */
 static int
 hash_text(struct mb_box *b, const struct mb_msg *m, uint64_t *out,
 	  struct mb_err *e)
 {
 	unsigned char buf[1 << 16];
 	struct mb_reader *r;
-	uint64_t h = FNV_OFF;
+	uint64_t h = FNV_OFF, nl = 0;
 	bool cr = false;
 	ssize_t n, i;
 	int rc;
@@ -108,15 +112,25 @@ hash_text(struct mb_box *b, const struct mb_msg *m, uint64_t *out,
 		return rc;
 	while ((n = mb_reader_read(r, buf, sizeof(buf), e)) > 0) {
 		for (i = 0; i < n; i++) {
-			if (cr && buf[i] != '\n')
+			unsigned char c = buf[i];
+
+			if (cr && c != '\n') {
+				for (; nl > 0; nl--)
+					h = (h ^ '\n') * FNV_PRIME;
 				h = (h ^ '\r') * FNV_PRIME;
-			cr = buf[i] == '\r';
-			if (!cr)
-				h = (h ^ buf[i]) * FNV_PRIME;
+			}
+			cr = c == '\r';
+			if (cr)
+				continue;
+			if (c == '\n') {
+				nl++;
+				continue;
+			}
+			for (; nl > 0; nl--)
+				h = (h ^ '\n') * FNV_PRIME;
+			h = (h ^ c) * FNV_PRIME;
 		}
 	}
-	if (cr)
-		h = (h ^ '\r') * FNV_PRIME;
 	mb_reader_close(&r);
 	if (n < 0)
 		return MB_FAILED;
@@ -463,6 +477,11 @@ mb_spool_move(struct mb_ctx *ctx, const char *spool, const char *dest,
 	if (rc != MB_OK)
 		return rc;
 	res->spool_size = sp.st.st_size;
+	/* temporary files of killed runs (theirs only: by dead PID) */
+	mbi_cleanup_stale(jpath, ctx->localhost);
+	mbi_cleanup_stale(spool, ctx->localhost);
+	if (dest_exists)
+		mbi_cleanup_stale(dest, ctx->localhost);
 
 	/* an interrupted run: which of the spool's bytes were moved? */
 	journal_read(jpath, &old);
