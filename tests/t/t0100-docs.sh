@@ -51,7 +51,7 @@ test_expect_success 'every command and alias is known' '
 test_expect_success 'every command has its page man/mailbag-COMMAND.1' '
 	rc=0 &&
 	while read -r c; do
-		test -f "$MAN/mailbag-$c.1" || {
+		test -f "$MAN/mailbag-$c.1" || test -f "$MAN/mailbag-$c.8" || {
 			echo "missing man/mailbag-$c.1" >&2; rc=1; }
 	done <commands &&
 	test "$rc" = 0
@@ -115,9 +115,11 @@ test_expect_success RENDER 'every long option of each COMMAND --help is in mailb
 	while read -r c; do
 		mailbag "$c" --help | long_options >"opts.$c" &&
 		test -s "opts.$c" || { echo "$c: no options in --help" >&2; rc=1; }
-		test -f "txt/mailbag-$c.1" || { rc=1; continue; }
+		p=txt/mailbag-$c.1
+		test -f "$p" || p=txt/mailbag-$c.8
+		test -f "$p" || { rc=1; continue; }
 		while read -r o; do
-			has_option "txt/mailbag-$c.1" "$o" || rc=1
+			has_option "$p" "$o" || rc=1
 		done <"opts.$c"
 	done <commands &&
 	test "$rc" = 0
