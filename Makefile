@@ -86,10 +86,12 @@ $(B)/tests/unit/%: tests/unit/%.c tests/tap.h $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(LIBA) $(LIBS) $(ALL_LDFLAGS)
 
-# The setgid lock helper: one self-contained file, no libmbox.
+# The setgid lock helper: one self-contained file, no libmbox, and never
+# a sanitizer runtime (it reads its options from the environment before
+# main, which a setgid program must not trust; LSan cannot run setgid).
 $(LOCKBIN): lockhelper/mailbag-lock.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS)
 
 # tests/helper/NAME.so.c is an LD_PRELOAD shim: built into NAME.so without
 # the sanitizers (a preloaded library must not pull in the ASan runtime).
