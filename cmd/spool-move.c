@@ -54,8 +54,8 @@ struct sm {
 	const char *user;
 };
 
-static void
-logmsg(struct sm *s, int prio, const char *fmt, ...) CMD_PRINTF(3, 4);
+static void logmsg(struct sm *s, int prio, const char *fmt, ...)
+	CMD_PRINTF(3, 4);
 
 static void
 logmsg(struct sm *s, int prio, const char *fmt, ...)
@@ -148,8 +148,7 @@ new_inbox(struct sm *s, char *dest, size_t size)
 		       "%s exists but is %s%s, which UW does not take as "
 		       "INBOX; convert it ('mailbag convert --to=mbx') or "
 		       "rename it first",
-		       dest, f ? "in format " : "not a mailbox",
-		       f ? f : "");
+		       dest, f ? "in format " : "not a mailbox", f ? f : "");
 		return EX_CANTCREAT;
 	}
 	return 0;
@@ -182,9 +181,9 @@ report(struct sm *s, const char *spool, const char *dest,
 		return;
 	}
 	printf("%s: %s %lu message%s (%lld bytes) to %s%s%s\n", spool,
-	       s->dry_run ? "would move" : "moved",
-	       (unsigned long)r->messages, r->messages == 1 ? "" : "s",
-	       (long long)r->bytes, dest, r->created ? " (created)" : "",
+	       s->dry_run ? "would move" : "moved", (unsigned long)r->messages,
+	       r->messages == 1 ? "" : "s", (long long)r->bytes, dest,
+	       r->created ? " (created)" : "",
 	       r->skipped > 0 ? "; finished an interrupted move" : "");
 	if (!s->dry_run && s->use_syslog)
 		syslog(LOG_MAIL | LOG_INFO,
@@ -418,9 +417,9 @@ cmd_spool_move(int argc, char **argv, struct cmd_env *env)
 			static char set[64];
 
 			snprintf(set, sizeof(set), "lock-timeout=%s", timeout);
-			env->settings = xreallocarray(env->settings,
-						      (size_t)env->nsettings + 2,
-						      sizeof(char *));
+			env->settings = xreallocarray(
+				env->settings, (size_t)env->nsettings + 2,
+				sizeof(char *));
 			env->settings[env->nsettings++] = set;
 		}
 		return all_users(&s);

@@ -31,7 +31,7 @@ enum setting {
 	S_DOTLOCK,
 	S_SPOOL_DIR,
 	S_LOCAL_HOST,
-	S_UW_DOTLOCK_MINUTES,	/* UW's dot-lock-file-timeout, in minutes */
+	S_UW_DOTLOCK_MINUTES, /* UW's dot-lock-file-timeout, in minutes */
 	S_LOCK_HELPER,
 };
 

@@ -313,7 +313,8 @@ dotlock_helper(struct mb_ctx *ctx, const char *mailbox, struct mbi_dotlock *dl,
 	if (ctx->lock_helper[0] == '\0')
 		return err_denied(ctx, dl, "no lock helper is configured", e);
 	if (access(ctx->lock_helper, X_OK) != 0) {
-		snprintf(why, sizeof(why), "the lock helper %s cannot be run (%s)",
+		snprintf(why, sizeof(why),
+			 "the lock helper %s cannot be run (%s)",
 			 ctx->lock_helper, strerror(errno));
 		return err_denied(ctx, dl, why, e);
 	}
@@ -388,8 +389,10 @@ dotlock_helper(struct mb_ctx *ctx, const char *mailbox, struct mbi_dotlock *dl,
 		snprintf(why, sizeof(why), "the lock helper %s refused: %s",
 			 ctx->lock_helper, text);
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-		snprintf(why, sizeof(why), "the lock helper %s could not be "
-			 "run", ctx->lock_helper);
+		snprintf(why, sizeof(why),
+			 "the lock helper %s could not be "
+			 "run",
+			 ctx->lock_helper);
 	else
 		snprintf(why, sizeof(why), "the lock helper %s gave no answer",
 			 ctx->lock_helper);

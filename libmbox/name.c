@@ -265,9 +265,9 @@ static const struct {
 	const char *file;
 	bool empty_ok;
 } home_inboxes[] = {
-	{ "mix", "INBOX", false },	{ "mx", "INBOX", false },
-	{ "mbx", "INBOX", false },	{ "tenex", "mail.txt", true },
-	{ "tenex", "INBOX", false },	{ "mtx", "INBOX.MTX", true },
+	{ "mix", "INBOX", false },   { "mx", "INBOX", false },
+	{ "mbx", "INBOX", false },   { "tenex", "mail.txt", true },
+	{ "tenex", "INBOX", false }, { "mtx", "INBOX.MTX", true },
 	{ "mtx", "INBOX", false },
 };
 

@@ -73,9 +73,9 @@ hash_prefix(int fd, int64_t len, const char *path, uint64_t *out,
 	ssize_t n;
 
 	while (off < len) {
-		size_t want = len - off < (int64_t)sizeof(buf)
-				      ? (size_t)(len - off)
-				      : sizeof(buf);
+		size_t want = len - off < (int64_t)sizeof(buf) ?
+				      (size_t)(len - off) :
+				      sizeof(buf);
 
 		n = mbi_pread_full(fd, buf, want, off);
 		if (n < 0)
@@ -173,8 +173,8 @@ journal_read(const char *path, struct journal *j)
 	n = fscanf(fp,
 		   "mailbag-spool-move 1\nspool %llu %llu %lld %llx\n"
 		   "dest %llu %llu %lld %u\nphase %15s",
-		   &sdev, &sino, &ssize, &shash, &ddev, &dino, &dsize,
-		   &dcount, phase);
+		   &sdev, &sino, &ssize, &shash, &ddev, &dino, &dsize, &dcount,
+		   phase);
 	fclose(fp);
 	/* a journal cut short by a crash was never in effect: its rename
 	 * is what publishes it, so this is damage from elsewhere */

@@ -46,10 +46,10 @@
 #define MAILBAG_LOCK_CONF "/etc/mailbag.conf"
 #endif
 
-#define STALE_SECONDS	300	/* UW's dot-lock-file-timeout: 5 minutes */
+#define STALE_SECONDS	300 /* UW's dot-lock-file-timeout: 5 minutes */
 #define REFRESH_SECONDS 60
 #define TIMEOUT_MAX	3600
-#define NAME_MAX_LEN	200	/* a login name longer than this is refused */
+#define NAME_MAX_LEN	200 /* a login name longer than this is refused */
 
 static gid_t real_gid, priv_gid;
 static uid_t real_uid;
@@ -89,8 +89,8 @@ reply(const char *text)
 	}
 }
 
-static _Noreturn void
-fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static _Noreturn void fail(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static _Noreturn void
 fail(int code, const char *fmt, ...)
@@ -403,8 +403,10 @@ main(int argc, char **argv)
 		     (unsigned)real_uid);
 	if (strlen(pw->pw_name) > NAME_MAX_LEN ||
 	    strchr(pw->pw_name, '/') != NULL || pw->pw_name[0] == '.')
-		fail(EX_NOPERM, "login name of uid %u is unusable as a file "
-				"name", (unsigned)real_uid);
+		fail(EX_NOPERM,
+		     "login name of uid %u is unusable as a file "
+		     "name",
+		     (unsigned)real_uid);
 	snprintf(user, sizeof(user), "%s", pw->pw_name);
 	snprintf(lock, sizeof(lock), "%s.lock", user);
 	endpwent();
