@@ -8,6 +8,8 @@
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
+LIBEXECDIR ?= $(PREFIX)/lib/mailbag
+MAILGROUP  ?= mail
 DESTDIR    ?=
 CC         ?= cc
 PKG_CONFIG ?= pkg-config
@@ -57,11 +59,15 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 HELP_BINS := $(HELP_SRCS:tests/helper/%.c=$(B)/tests/helper/%)
 LIBA      := $(B)/libmbox.a
 BIN       := $(B)/bin/mailbag
+LOCKBIN   := $(B)/bin/mailbag-lock
 
 .PHONY: all check check-unit check-t demo bench install uninstall clean deps \
         deps-build lint torture
 
-all: $(BIN) $(UNIT_BINS) $(HELP_BINS)
+all: $(BIN) $(LOCKBIN) $(UNIT_BINS) $(HELP_BINS)
+
+# libmbox runs the lock helper from where `make install` puts it.
+$(B)/libmbox/conf.o: CFLAGS += -DMAILBAG_LOCK_HELPER='"$(LIBEXECDIR)/mailbag-lock"'
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -79,6 +85,13 @@ $(BIN): $(CMD_OBJS) $(LIBA)
 $(B)/tests/unit/%: tests/unit/%.c tests/tap.h $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(LIBA) $(LIBS) $(ALL_LDFLAGS)
+
+# The setgid lock helper: one self-contained file, no libmbox, and never
+# a sanitizer runtime (it reads its options from the environment before
+# main, which a setgid program must not trust; LSan cannot run setgid).
+$(LOCKBIN): lockhelper/mailbag-lock.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS)
 
 # tests/helper/NAME.so.c is an LD_PRELOAD shim: built into NAME.so without
 # the sanitizers (a preloaded library must not pull in the ASan runtime).
@@ -130,9 +143,13 @@ bench: deps
 	@$(MAKE) --no-print-directory OPT=-O2 all
 	@sh tests/bench/bench.sh $(CURDIR)/$(B)
 
-install: $(BIN)
-	install -d $(DESTDIR)$(BINDIR)
+install: $(BIN) $(LOCKBIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/mailbag
+	install -m 0755 $(LOCKBIN) $(DESTDIR)$(LIBEXECDIR)/mailbag-lock
+	chgrp $(MAILGROUP) $(DESTDIR)$(LIBEXECDIR)/mailbag-lock && \
+		chmod 2755 $(DESTDIR)$(LIBEXECDIR)/mailbag-lock || \
+		echo "warning: mailbag-lock must be setgid $(MAILGROUP) (mailbag-lock(8))"
 	for c in `$(BIN) --list-commands`; do \
 		ln -sf mailbag $(DESTDIR)$(BINDIR)/mailbag-$$c; done
 	for a in `$(BIN) --list-aliases`; do \
@@ -145,10 +162,11 @@ install: $(BIN)
 uninstall:
 	for c in `$(BIN) --list-commands`; do rm -f $(DESTDIR)$(BINDIR)/mailbag-$$c; done
 	for a in `$(BIN) --list-aliases`; do rm -f $(DESTDIR)$(BINDIR)/$$a; done
-	rm -f $(DESTDIR)$(BINDIR)/mailbag
+	rm -f $(DESTDIR)$(BINDIR)/mailbag $(DESTDIR)$(LIBEXECDIR)/mailbag-lock
 
 lint:
-	clang-format --dry-run -Werror $(LIB_SRCS) $(CMD_SRCS) libmbox/*.h
+	clang-format --dry-run -Werror $(LIB_SRCS) $(CMD_SRCS) libmbox/*.h \
+		lockhelper/*.c
 
 clean:
 	rm -rf build build-san

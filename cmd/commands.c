@@ -37,6 +37,8 @@ const struct cmd cmds[] = {
 	ROW("formats", formats, 0, "list the mailbox formats this build knows"),
 	ROW("repair", repair, CMD_CTX | CMD_WRITES,
 	    "repair a damaged mailbox in place, salvaging what is no message"),
+	ROW("spool-move", spool_move, CMD_CTX | CMD_WRITES,
+	    "move new mail from the spool file into the INBOX, crash-safely"),
 	ROW("uid-rebuild", uid_rebuild, CMD_CTX | CMD_WRITES,
 	    "repair duplicate, disordered or lost UIDs, keeping what is valid"),
 };
@@ -47,6 +49,7 @@ const struct cmd_alias cmd_aliases[] = {
 	{ "mailbox-convert", "convert" },
 	{ "mbox-check", "check" },
 	{ "mbx-repair", "repair" },
+	{ "spool-move", "spool-move" },
 	{ "uid-rebuild", "uid-rebuild" },
 };
 const size_t ncmd_aliases = sizeof(cmd_aliases) / sizeof(cmd_aliases[0]);

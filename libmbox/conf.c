@@ -18,6 +18,10 @@
 #define PROGRESS_MIN  ((int64_t)32 << 20) /* smaller jobs: no reports */
 #define CONF_LINE_MAX 65536
 
+#ifndef MAILBAG_LOCK_HELPER
+#define MAILBAG_LOCK_HELPER "/usr/local/lib/mailbag/mailbag-lock"
+#endif
+
 enum setting {
 	S_NEW_FORMAT,
 	S_UW_METADATA,
@@ -29,6 +33,7 @@ enum setting {
 	S_LOCAL_HOST,
 	S_UW_DOTLOCK_MINUTES,	/* UW's dot-lock-file-timeout, in minutes */
 	S_KEYWORDS,		/* mtx/tenex keyword names, as UW's "keywords" */
+	S_LOCK_HELPER,
 };
 
 static const struct {
@@ -44,6 +49,7 @@ static const struct {
 	{ "spool-directory", S_SPOOL_DIR },
 	{ "local-host", S_LOCAL_HOST },
 	{ "keywords", S_KEYWORDS },
+	{ "lock-helper", S_LOCK_HELPER },
 	/* c-client.cf spellings of the same things, so that a UW
 	 * configuration line can be copied over as it is. */
 	{ "new-mailbox-format", S_NEW_FORMAT },
@@ -107,6 +113,8 @@ mb_ctx_new(void)
 	ctx->localhost[sizeof(ctx->localhost) - 1] = '\0';
 	if (ctx->localhost[0] == '\0')
 		snprintf(ctx->localhost, sizeof(ctx->localhost), "localhost");
+	snprintf(ctx->lock_helper, sizeof(ctx->lock_helper), "%s",
+		 MAILBAG_LOCK_HELPER);
 	ctx->max_line = 64 * MIB;
 	ctx->max_header = 16 * MIB;
 	ctx->max_messages = 100000000;
@@ -302,6 +310,17 @@ mb_ctx_set(struct mb_ctx *ctx, const char *name, const char *value,
 		    !set_text(ctx->spool_dir, sizeof(ctx->spool_dir), value))
 			goto bad;
 		return MB_OK;
+	case S_LOCK_HELPER:
+		/* "" or "no": never run a helper */
+		if (strcmp(value, "no") == 0 || value[0] == '\0') {
+			ctx->lock_helper[0] = '\0';
+			return MB_OK;
+		}
+		if (value[0] != '/' ||
+		    !set_text(ctx->lock_helper, sizeof(ctx->lock_helper),
+			      value))
+			goto bad;
+		return MB_OK;
 	case S_LOCAL_HOST:
 		if (has_space(value) ||
 		    !set_text(ctx->localhost, sizeof(ctx->localhost), value))
@@ -359,6 +378,8 @@ mb_ctx_get(const struct mb_ctx *ctx, const char *name)
 		return ctx->localhost;
 	case S_KEYWORDS:
 		return ctx->keywords;
+	case S_LOCK_HELPER:
+		return ctx->lock_helper;
 	}
 	return NULL;
 }

@@ -9,10 +9,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,19 +82,8 @@ nz(const char *path)
 /* ------------------------------------------------------------------ */
 /* Dot-locks                                                            */
 
-static int
-err_lock_perm(struct mb_err *e, int err, const char *lock)
-{
-	int r;
-
-	r = mbi_err(e, MB_FAILED, MB_EPERM, lock, -1,
-		    "cannot create lock file '%s': Permission denied (the "
-		    "spool directory needs a setgid lock helper or mode 1777)",
-		    lock);
-	if (e != NULL)
-		e->sys_errno = err;
-	return r;
-}
+/* dotlock_try's answer when the directory refuses us the lock file. */
+#define DOTLOCK_DENIED 100
 
 static void
 host_name(struct mb_ctx *ctx, char *out, size_t size)
@@ -130,7 +126,7 @@ dotlock_try(struct mb_ctx *ctx, struct mbi_dotlock *dl, struct mb_err *e)
 		if (err == EEXIST) /* another thread of ours, this second */
 			return MB_RETRY;
 		if (err == EACCES || err == EPERM)
-			return err_lock_perm(e, err, dl->path);
+			return DOTLOCK_DENIED;
 		return mbi_err_sys(e, MB_FAILED, err, dl->path,
 				   "cannot create lock file '%s'", dl->path);
 	}
@@ -150,7 +146,7 @@ dotlock_try(struct mb_ctx *ctx, struct mbi_dotlock *dl, struct mb_err *e)
 			if (err == EEXIST)
 				return MB_RETRY;
 			if (err == EACCES || err == EPERM)
-				return err_lock_perm(e, err, dl->path);
+				return DOTLOCK_DENIED;
 			return mbi_err_sys(e, MB_FAILED, err, dl->path,
 					   "cannot create lock file '%s'",
 					   dl->path);
@@ -181,7 +177,7 @@ dotlock_try(struct mb_ctx *ctx, struct mbi_dotlock *dl, struct mb_err *e)
 			if (linked || err == EEXIST)
 				return MB_RETRY;
 			if (err == EACCES)
-				return err_lock_perm(e, err, dl->path);
+				return DOTLOCK_DENIED;
 			return mbi_err_sys(e, MB_FAILED, err, dl->path,
 					   "cannot create lock file '%s'",
 					   dl->path);
@@ -192,6 +188,234 @@ dotlock_try(struct mb_ctx *ctx, struct mbi_dotlock *dl, struct mb_err *e)
 	dl->ino = st.st_ino;
 	dl->refreshed = time(NULL);
 	return MB_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The setgid helper, for a spool directory we cannot write            */
+
+/* "mode 2775, root:mail" of dir, for messages. */
+static void
+dir_desc(const char *dir, char *out, size_t size)
+{
+	struct stat st;
+	struct passwd *pw;
+	struct group *gr;
+
+	if (stat(dir, &st) != 0) {
+		snprintf(out, size, "%s", strerror(errno));
+		return;
+	}
+	pw = getpwuid(st.st_uid);
+	gr = getgrgid(st.st_gid);
+	snprintf(out, size, "mode %o, owner %s:%s",
+		 (unsigned)(st.st_mode & 07777), pw ? pw->pw_name : "?",
+		 gr ? gr->gr_name : "?");
+}
+
+/*
+ * Neither we nor the helper could make the lock: one message that says
+ * why and what to do (UW's "Mailbox vulnerable - directory must have
+ * 1777 protection", FAQ 7.10, made actionable).  MB_ELOCKED: the caller
+ * leaves the mailbox alone and a mail system retries later (exit 75).
+ */
+static int
+err_denied(struct mb_ctx *ctx, struct mbi_dotlock *dl, const char *why,
+	   struct mb_err *e)
+{
+	char dir[PATH_MAX], desc[128];
+	char *slash;
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s", dl->path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	dir_desc(dir, desc, sizeof(desc));
+	r = mbi_err(e, MB_FAILED, MB_ELOCKED, dl->path, -1,
+		    "cannot create lock file '%s': directory %s (%s) is not "
+		    "writable by you, and %s; install mailbag-lock setgid to "
+		    "the directory's group (make install does, see "
+		    "mailbag-lock(8)) or give the directory mode 1777; "
+		    "nothing was changed",
+		    dl->path, dir, desc, why);
+	if (e != NULL)
+		e->sys_errno = EACCES;
+	return r;
+}
+
+/* Read the helper's one-line answer, waiting at most ms. */
+static ssize_t
+helper_answer(int fd, char *buf, size_t size, long ms)
+{
+	struct timespec t0, now;
+	size_t len = 0;
+	ssize_t n;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (len + 1 < size) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		long left;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = ms - ((now.tv_sec - t0.tv_sec) * 1000 +
+			     (now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			break;
+		if (poll(&pfd, 1, (int)(left > 60000 ? 60000 : left)) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		n = read(fd, buf + len, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (buf[len] == '\n')
+			break;
+		len++;
+	}
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+/* Tell the helper to let go and wait until it has (EOF on the pipe). */
+static void
+helper_stop(struct mbi_dotlock *dl)
+{
+	char buf[64];
+
+	(void)send(dl->helper_fd, "x", 1, MSG_NOSIGNAL);
+	shutdown(dl->helper_fd, SHUT_WR);
+	while (helper_answer(dl->helper_fd, buf, sizeof(buf), 10000) > 0)
+		;
+	close(dl->helper_fd);
+	while (waitpid(dl->helper_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	dl->helper_fd = -1;
+	dl->helper_pid = 0;
+}
+
+static int
+dotlock_helper(struct mb_ctx *ctx, const char *mailbox, struct mbi_dotlock *dl,
+	       int timeout, struct mb_err *e)
+{
+	char abs[PATH_MAX], tbuf[24], ans[512], why[700];
+	char *argv[6], *envp[1] = { NULL };
+	const char *text;
+	int sv[2], status, code, n;
+	pid_t pid;
+
+	if (ctx->lock_helper[0] == '\0')
+		return err_denied(ctx, dl, "no lock helper is configured", e);
+	if (access(ctx->lock_helper, X_OK) != 0) {
+		snprintf(why, sizeof(why),
+			 "the lock helper %s cannot be run (%s)",
+			 ctx->lock_helper, strerror(errno));
+		return err_denied(ctx, dl, why, e);
+	}
+	if (mailbox[0] == '/') {
+		n = snprintf(abs, sizeof(abs), "%s", mailbox);
+	} else {
+		char cwd[PATH_MAX];
+
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			return mbi_err_sys(e, MB_FAILED, errno, mailbox,
+					   "cannot find the current directory");
+		n = snprintf(abs, sizeof(abs), "%s/%s", cwd, mailbox);
+	}
+	if (n < 0 || (size_t)n >= sizeof(abs))
+		return mbi_err(e, MB_FAILED, MB_EINVAL, mailbox, -1,
+			       "name too long");
+	snprintf(tbuf, sizeof(tbuf), "%d", timeout < 0 ? 0 : timeout);
+	argv[0] = ctx->lock_helper;
+	argv[1] = (char *)"-t";
+	argv[2] = tbuf;
+	argv[3] = (char *)"--";
+	argv[4] = abs;
+	argv[5] = NULL;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return mbi_err_sys(e, MB_FAILED, errno, dl->path,
+				   "cannot run the lock helper");
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return mbi_err_sys(e, MB_FAILED, errno, dl->path,
+				   "cannot run the lock helper");
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		/* only async-signal-safe calls between fork and exec */
+		if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0 || null < 0 ||
+		    dup2(null, 2) < 0)
+			_exit(127);
+		execve(ctx->lock_helper, argv, envp);
+		_exit(127);
+	}
+	close(sv[1]);
+	/* the helper itself gives up after timeout: allow it some slack */
+	helper_answer(sv[0], ans, sizeof(ans),
+		      (long)(timeout < 0 ? 0 : timeout) * 1000 + 30000);
+	if (ans[0] == '+') {
+		dl->held = true;
+		dl->helper_pid = pid;
+		dl->helper_fd = sv[0];
+		dl->refreshed = time(NULL);
+		return MB_OK;
+	}
+	/* no lock: the helper exits by itself (or is made to) */
+	if (ans[0] == '\0')
+		kill(pid, SIGTERM);
+	close(sv[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	code = 0;
+	text = "";
+	if (ans[0] == '-') {
+		code = (int)strtol(ans + 1, (char **)&text, 10);
+		while (*text == ' ')
+			text++;
+	}
+	if (code == 75)
+		return mbi_err(e, MB_RETRY, MB_ELOCKED, mailbox, -1,
+			       "mailbox '%s' is locked (%s)", mailbox, text);
+	if (ans[0] == '-')
+		snprintf(why, sizeof(why), "the lock helper %s refused: %s",
+			 ctx->lock_helper, text);
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		snprintf(why, sizeof(why),
+			 "the lock helper %s could not be "
+			 "run",
+			 ctx->lock_helper);
+	else
+		snprintf(why, sizeof(why), "the lock helper %s gave no answer",
+			 ctx->lock_helper);
+	return err_denied(ctx, dl, why, e);
+}
+
+/* Can we create files in the directory of path? */
+static bool
+dir_writable(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	return faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0 ||
+	       errno != EACCES;
 }
 
 /* The newer of ctime and mtime; a refresh moves both. */
@@ -223,6 +447,9 @@ mbi_dotlock_take(struct mb_ctx *ctx, const char *mailbox,
 	}
 	if (!ctx->dotlock)
 		return MB_OK;
+	/* As UW: the helper only where we cannot make the file ourselves. */
+	if (!dir_writable(dl->path))
+		return dotlock_helper(ctx, mailbox, dl, timeout, e);
 
 	wait_init(&w, timeout);
 	for (;;) {
@@ -253,6 +480,9 @@ mbi_dotlock_take(struct mb_ctx *ctx, const char *mailbox,
 					   dl->path);
 		} else {
 			r = dotlock_try(ctx, dl, e);
+			if (r == DOTLOCK_DENIED)
+				return dotlock_helper(ctx, mailbox, dl, timeout,
+						      e);
 			if (r != MB_RETRY)
 				return r;
 		}
@@ -277,7 +507,7 @@ mbi_dotlock_refresh(struct mbi_dotlock *dl)
 {
 	time_t now;
 
-	if (!dl->held)
+	if (!dl->held || dl->helper_pid > 0) /* the helper refreshes it */
 		return;
 	now = time(NULL);
 	if (now - dl->refreshed <= REFRESH_EVERY)
@@ -292,6 +522,11 @@ mbi_dotlock_release(struct mbi_dotlock *dl)
 {
 	if (!dl->held)
 		return;
+	if (dl->helper_pid > 0) {
+		helper_stop(dl);
+		dl->held = false;
+		return;
+	}
 	/* A lock broken as stale and retaken by another is theirs now. */
 	if (dotlock_ours(dl))
 		unlink(dl->path);

@@ -132,6 +132,7 @@ struct mb_ctx {
 	int dotlock_stale;	/* seconds after which a dot-lock is broken */
 	bool dotlock;		/* take dot-locks at all */
 	char spool_dir[256];
+	char lock_helper[256];	/* setgid dot-lock helper, "" for none */
 	char localhost[256];
 	char keywords[1600];	/* mtx/tenex keyword names, blank-separated */
 	size_t max_line;	/* longest line a scanner will buffer */
@@ -142,13 +143,6 @@ struct mb_ctx {
 	char num_text[2][24];
 	char member[PATH_MAX];	/* mb_ctx_set_member, "" by default */
 };
-
-/*
- * The path of the user's INBOX (libmbox/name.c): for now the spool file
- * <spool_dir>/<user>.  MB_OK, or MB_FAILED with MB_EINVAL.
- */
-int mbi_inbox_path(struct mb_ctx *ctx, char *buf, size_t size,
-		   struct mb_err *e);
 
 /*
  * A field of the MH profile ($MH, else ~/.mh_profile; libmbox/name.c),

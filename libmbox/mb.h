@@ -217,13 +217,42 @@ int mb_ctx_load_config(struct mb_ctx *ctx, struct mb_err *e);
 
 /*
  * Resolve a mailbox name to a path and an optional forced format:
- * "INBOX", "~/name", "~user/name", "/abs", "#driver.NAME/rest" and, as
+ * "INBOX" (mb_inbox), "~/name", "~user/name", "/abs", "#driver.NAME/rest" and, as
  * shell users expect, a plain relative name relative to the current
  * directory.  Fills path (size bytes) and format (NULL unless forced by
  * #driver.NAME).  Returns MB_OK or MB_FAILED with MB_EINVAL.
  */
 int mb_resolve_name(struct mb_ctx *ctx, const char *name, char *path,
 		    size_t size, const char **format, struct mb_err *e);
+
+/*
+ * The user's INBOX, resolved exactly in UW c-client's order
+ * (shared/spec/uw-formats.md 13), so that mailbag and UW programs open
+ * the same file:
+ *  1. ~/mbox when it is in UNIX format or empty, and the spool file is
+ *     UNIX, empty or missing (rule "mbox");
+ *  2. ~/INBOX in mix, mx, mbx, tenex or mtx format, ~/mail.txt in tenex
+ *     format or empty, ~/INBOX.MTX in mtx format or empty (rule: the file
+ *     name), for the formats this build has;
+ *  3. otherwise the spool file <spool-directory>/<login of the real uid>
+ *     (rule "spool"), MMDF or UNIX.
+ * Home is $HOME, else the password file's.  moves_spool says that the
+ * INBOX is not the spool file: new mail in the spool belongs moved into
+ * it (UW moves it when it opens INBOX; `mailbag spool-move` does it).
+ * Returns MB_OK or MB_FAILED (MB_EINVAL: no user name, name too long).
+ */
+struct mb_inbox {
+	char path[4096];	  /* the INBOX */
+	char spool[4096];	  /* the spool file */
+	const char *format;	  /* format of path; NULL when it is the spool
+				     and that is missing, empty or unknown */
+	const char *spool_format; /* "mmdf", "unix" or NULL */
+	const char *rule;	  /* "mbox", "INBOX", "mail.txt", "INBOX.MTX"
+				     or "spool" */
+	bool exists;		  /* path exists */
+	bool moves_spool;	  /* path is not the spool file */
+};
+int mb_inbox(struct mb_ctx *ctx, struct mb_inbox *out, struct mb_err *e);
 
 /* The mailbox. */
 struct mb_box;
@@ -384,6 +413,33 @@ int mb_expunge(struct mb_box *box, uint32_t *expunged, struct mb_err *e);
  * follow (reopen it).
  */
 int mb_poll(struct mb_box *box, bool *changed, struct mb_err *e);
+
+/*
+ * Move the messages of the spool file into dest (which mb_inbox names
+ * for the user's own spool), keeping flags and keywords, then empty the
+ * spool.  Takes the spool's dot-lock (through the setgid helper where
+ * the directory needs it), flock and fcntl locks, and UW's /tmp lock
+ * (MB_RETRY, MB_ELOCKED when a UW session has the spool open).  dest is
+ * made durable before the spool is truncated, and a journal beside dest
+ * lets a run after a crash at any point finish the move without losing
+ * or duplicating a message (see libmbox/spool.c).  A missing dest is
+ * created in create_format, or refused (MB_ENOENT) when that is NULL.  A
+ * missing spool file moves nothing.
+ */
+#define MB_SPOOL_DRY_RUN 0x0001 /* count what would move; change nothing */
+struct mb_spool_result {
+	uint32_t messages;	/* messages appended (or that would be) */
+	int64_t bytes;		/* spool bytes they took */
+	int64_t spool_size;	/* the spool's size when locked */
+	int64_t skipped;	/* spool bytes an interrupted run had moved */
+	bool recovered;		/* a journal of an interrupted run applied */
+	bool created;		/* dest was created */
+	const char *format;	/* the spool's format */
+	const char *dest_format;
+};
+int mb_spool_move(struct mb_ctx *ctx, const char *spool, const char *dest,
+		  const char *create_format, unsigned flags,
+		  struct mb_spool_result *res, struct mb_err *e);
 
 /* Format n (0-based, in registry order): its name and a one-line
  * summary, or NULL past the last one. */

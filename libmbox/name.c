@@ -7,6 +7,7 @@
  * rest is relative to the home directory.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,22 +188,16 @@ unsupported(const char *name, struct mb_err *e)
 	return MB_OK;
 }
 
-int
-mbi_inbox_path(struct mb_ctx *ctx, char *buf, size_t size, struct mb_err *e)
+/* The spool file <spool_dir>/<login of the real uid>. */
+static int
+spool_path(struct mb_ctx *ctx, char *buf, size_t size, struct mb_err *e)
 {
 	struct passwd pw;
 	char *pwbuf;
 	int r;
 
-	if (buf == NULL || size == 0)
-		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
-			       "no room for the path");
-	buf[0] = '\0';
-	if (ctx == NULL)
-		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
-			       "INBOX needs a context");
-	/* The spool file is named after the login of the real uid, not
-	 * $USER, which anyone can set. */
+	/* Named after the login of the real uid, not $USER, which anyone
+	 * can set. */
 	r = pw_lookup(NULL, &pw, &pwbuf);
 	if (r != 0 || pw.pw_name == NULL || pw.pw_name[0] == '\0' ||
 	    strchr(pw.pw_name, '/') != NULL) {
@@ -328,6 +323,133 @@ mh_name(const char *name, char *buf, size_t size, const char **format,
 	return r;
 }
 
+enum kind { K_ABSENT, K_EMPTY, K_OTHER };
+
+/*
+ * Does driver name (if this build has it) claim path?  *kind says what
+ * the path is otherwise: absent, an empty regular file, something else.
+ */
+static bool
+claims(const char *name, const char *path, enum kind *kind)
+{
+	const struct mb_driver *d = mbi_driver_by_name(name);
+	unsigned char head[4096];
+	struct stat st;
+	ssize_t len = 0;
+	int fd;
+
+	*kind = K_ABSENT;
+	if (stat(path, &st) != 0)
+		return false;
+	*kind = S_ISREG(st.st_mode) && st.st_size == 0 ? K_EMPTY : K_OTHER;
+	if (d == NULL || d->probe == NULL)
+		return false;
+	if (S_ISDIR(st.st_mode) != ((d->caps & MB_CAP_DIR) != 0))
+		return false;
+	if (S_ISREG(st.st_mode)) {
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOATIME);
+		if (fd < 0 && errno == EPERM)
+			fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			return false;
+		len = mbi_pread_full(fd, head, sizeof(head), 0);
+		close(fd);
+		if (len < 0)
+			return false;
+		if ((size_t)len > d->probe_len)
+			len = (ssize_t)d->probe_len;
+	} else if (!S_ISDIR(st.st_mode)) {
+		return false;
+	}
+	return d->probe(path, &st, S_ISDIR(st.st_mode) ? NULL : head,
+			(size_t)len) > 0;
+}
+
+/*
+ * UW's INBOX drivers after mbox, in UW's driver order (spec 13): the
+ * format, the file under the home directory, and whether an empty file
+ * of that name already counts.  Formats this build lacks are skipped,
+ * so a driver added to the registry joins in by its name alone.
+ */
+static const struct {
+	const char *format;
+	const char *file;
+	bool empty_ok;
+} home_inboxes[] = {
+	{ "mix", "INBOX", false },   { "mx", "INBOX", false },
+	{ "mbx", "INBOX", false },   { "tenex", "mail.txt", true },
+	{ "tenex", "INBOX", false }, { "mtx", "INBOX.MTX", true },
+	{ "mtx", "INBOX", false },
+};
+
+int
+mb_inbox(struct mb_ctx *ctx, struct mb_inbox *out, struct mb_err *e)
+{
+	enum kind sk, k;
+	char p[PATH_MAX];
+	size_t i;
+	int r;
+
+	if (out == NULL)
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "no room for the path");
+	memset(out, 0, sizeof(*out));
+	if (ctx == NULL)
+		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
+			       "INBOX needs a context");
+	r = spool_path(ctx, out->spool, sizeof(out->spool), e);
+	if (r != MB_OK)
+		return r;
+
+	/* The spool's own format: MMDF, else UNIX (rules 8 and 9). */
+	if (claims("mmdf", out->spool, &sk))
+		out->spool_format = "mmdf";
+	else if (claims("unix", out->spool, &sk))
+		out->spool_format = "unix";
+
+	/* 1. ~/mbox in UNIX format or empty, with a UNIX, empty or
+	 * missing spool: new mail moves into it. */
+	r = under_home("mbox", p, sizeof(p), e);
+	if (r != MB_OK)
+		return r;
+	if ((claims("unix", p, &k) || k == K_EMPTY) &&
+	    (sk != K_OTHER || (out->spool_format != NULL &&
+			       strcmp(out->spool_format, "unix") == 0))) {
+		snprintf(out->path, sizeof(out->path), "%s", p);
+		out->format = "unix";
+		out->rule = "mbox";
+		out->exists = true;
+		out->moves_spool = true;
+		return MB_OK;
+	}
+
+	/* 2-7. A mailbox of UW's other INBOX formats in the home. */
+	for (i = 0; i < sizeof(home_inboxes) / sizeof(home_inboxes[0]); i++) {
+		const char *f = home_inboxes[i].format;
+
+		r = under_home(home_inboxes[i].file, p, sizeof(p), e);
+		if (r != MB_OK)
+			return r;
+		if (claims(f, p, &k) ||
+		    (k == K_EMPTY && home_inboxes[i].empty_ok &&
+		     mbi_driver_by_name(f) != NULL)) {
+			snprintf(out->path, sizeof(out->path), "%s", p);
+			out->format = mbi_driver_by_name(f)->name;
+			out->rule = home_inboxes[i].file;
+			out->exists = true;
+			out->moves_spool = true;
+			return MB_OK;
+		}
+	}
+
+	/* 8-10. The spool file itself. */
+	snprintf(out->path, sizeof(out->path), "%s", out->spool);
+	out->format = out->spool_format;
+	out->rule = "spool";
+	out->exists = sk != K_ABSENT;
+	return MB_OK;
+}
+
 /* "#driver.NAME<delim>rest", delim one of / \ : (spec 1.6). */
 static int
 driver_name(const char *name, char *buf, size_t size, const char **format,
@@ -371,6 +493,23 @@ driver_name(const char *name, char *buf, size_t size, const char **format,
 	return r;
 }
 
+static int
+inbox_name(struct mb_ctx *ctx, char *path, size_t size, const char **format,
+	   struct mb_err *e)
+{
+	struct mb_inbox in;
+	int r;
+
+	r = mb_inbox(ctx, &in, e);
+	if (r != MB_OK)
+		return r;
+	r = copy_name(in.path, path, size, e);
+	/* an empty ~/mbox is UNIX by rule, not by content */
+	if (r == MB_OK && format != NULL && in.moves_spool)
+		*format = in.format;
+	return r;
+}
+
 int
 mb_resolve_name(struct mb_ctx *ctx, const char *name, char *path, size_t size,
 		const char **format, struct mb_err *e)
@@ -393,7 +532,7 @@ mb_resolve_name(struct mb_ctx *ctx, const char *name, char *path, size_t size,
 	else if (unsupported(name, e) != MB_OK)
 		r = MB_FAILED;
 	else if (eq_ci_n(name, "INBOX", 6))
-		r = mbi_inbox_path(ctx, path, size, e);
+		r = inbox_name(ctx, path, size, format, e);
 	else if (name[0] == '~')
 		r = tilde(name, path, size, e);
 	else

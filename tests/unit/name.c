@@ -219,6 +219,20 @@ test_limits(struct mb_ctx *ctx)
 	   "other names need no context");
 }
 
+static int
+mbi_inbox_path(struct mb_ctx *ctx, char *path, size_t size, struct mb_err *e)
+{
+	struct mb_inbox in;
+	int r;
+
+	if (path == NULL || size == 0)
+		return MB_FAILED;
+	r = mb_inbox(ctx, &in, e);
+	if (r == MB_OK)
+		snprintf(path, size, "%s", in.path);
+	return r;
+}
+
 static void
 test_inbox(struct mb_ctx *ctx)
 {
