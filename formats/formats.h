@@ -11,5 +11,6 @@
 extern const struct mb_driver mbi_driver_unix;
 extern const struct mb_driver mbi_driver_mmdf;
 extern const struct mb_driver mbi_driver_mbx;
+extern const struct mb_driver mbi_driver_maildir;
 
 #endif /* FORMATS_H */

@@ -14,6 +14,7 @@ const struct mb_driver *const mbi_drivers[] = {
 	&mbi_driver_mbx,
 	&mbi_driver_mmdf,
 	&mbi_driver_unix,
+	&mbi_driver_maildir,
 	NULL,
 };
 
