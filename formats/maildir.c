@@ -908,7 +908,7 @@ bad:
 static int
 uidlist_read(struct mb_box *b, struct uidlist *u, struct mb_err *e)
 {
-	char path[PATH_MAX], *data = NULL, *p, *nl, *end;
+	char path[PATH_MAX], *data = NULL, *p, *nl;
 	struct stat st;
 	int64_t off = 0;
 	unsigned line = 0;
@@ -946,18 +946,18 @@ uidlist_read(struct mb_box *b, struct uidlist *u, struct mb_err *e)
 		return mbi_err_sys(e, MB_FAILED, errno, path, "cannot read");
 	}
 	data[n] = '\0';
-	for (p = data; p < data + n; p = nl + 1, off += end - p + 1) {
+	for (p = data; p < data + n; p = nl + 1) {
 		struct ul_rec r;
 		unsigned long uid;
 		char *colon, *q;
 
+		off = p - data;
 		nl = memchr(p, '\n', (size_t)(data + n - p));
 		if (nl == NULL) {
 			ul_damage(b, u, path, off, line + 1,
 				  "last line has no newline (torn write)");
 			break;
 		}
-		end = nl;
 		*nl = '\0';
 		line++;
 		if (memchr(p, '\0', (size_t)(nl - p)) != NULL) {
@@ -990,11 +990,8 @@ uidlist_read(struct mb_box *b, struct uidlist *u, struct mb_err *e)
 					      : "UID lower than the one before");
 			continue;
 		}
-		if (uid >= u->next) {
-			ul_damage(b, u, path, off, line,
-				  "UID not below the header's next UID");
+		if (uid >= u->next) /* appended after the header was written */
 			u->next = (uint32_t)uid + 1;
-		}
 		memset(&r, 0, sizeof(r));
 		r.uid = (uint32_t)uid;
 		r.off = off;
@@ -1201,6 +1198,28 @@ resync(struct mb_box *b, struct md_state *s, bool assign, bool *added,
 
 	*added = *flags_changed = false;
 	*vanished = 0;
+	if (assign) {
+		/* unreported entries with predicted UIDs are numbered
+		 * afresh, in order with the other newcomers */
+		uint32_t kept = s->reported;
+
+		for (j = s->reported; j < s->nents; j++) {
+			if (!s->ents[j].listed) {
+				free(s->ents[j].name);
+				free(s->ents[j].ext);
+				continue;
+			}
+			s->ents[kept++] = s->ents[j];
+		}
+		s->nents = kept;
+		if (!s->uids_dirty) {
+			/* predictions no longer count */
+			b->uidlast = s->ul_next > 0 ? s->ul_next - 1 : 0;
+			for (j = 0; j < s->nents; j++)
+				if (s->ents[j].uid > b->uidlast)
+					b->uidlast = s->ents[j].uid;
+		}
+	}
 	if ((rc = uidlist_read(b, &u, e)) != MB_OK)
 		return rc;
 	if ((rc = list_dir(b, s, "new", &l, e)) != MB_OK ||
