@@ -1470,6 +1470,7 @@ static void
 check_tmp(struct mb_box *b)
 {
 	char path[PATH_MAX], rel[PATH_MAX];
+	const char *tmprel;
 	struct dirent *d;
 	struct stat st;
 	time_t now = time(NULL);
@@ -1483,12 +1484,11 @@ check_tmp(struct mb_box *b)
 		if (d->d_name[0] == '.')
 			continue;
 		pathf(rel, sizeof(rel), "%s/%s", path, d->d_name);
+		tmprel = rel + strlen(path) - 3; /* "tmp/<name>" */
 		if (stat(rel, &st) == 0 && now - st.st_mtime > 36 * 3600)
-			diag_file(b, rel + strlen(b->path) + 1, MB_DIAG_INFO,
-				  "stale-tmp", -1, 0,
-				    0,
-				    "left in tmp/ for more than 36 hours "
-				    "(an interrupted delivery)");
+			diag_file(b, tmprel, MB_DIAG_INFO, "stale-tmp", -1, 0, 0,
+				  "left in tmp/ for more than 36 hours (an "
+				  "interrupted delivery)");
 	}
 	closedir(dir);
 }
