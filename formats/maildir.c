@@ -839,12 +839,12 @@ uidlist_free(struct uidlist *u)
 }
 
 static void
-ul_damage(struct mb_box *b, struct uidlist *u, const char *path, int64_t off,
+ul_damage(struct mb_box *b, struct uidlist *u, const char *code, int64_t off,
 	  unsigned line, const char *what)
 {
 	u->broken = true;
-	diag_file(b, UIDLIST, MB_DIAG_DAMAGE, "uidlist", off, 0, 0,
-		    "line %u: %s", line, what);
+	diag_file(b, UIDLIST, MB_DIAG_DAMAGE, code, off, 0, 0, "line %u: %s",
+		  line, what);
 }
 
 /* Parse "3 V<n> N<n> G<hex> ..." (or version 1: "1 <v> <n>"). */
@@ -954,19 +954,19 @@ uidlist_read(struct mb_box *b, struct uidlist *u, struct mb_err *e)
 		off = p - data;
 		nl = memchr(p, '\n', (size_t)(data + n - p));
 		if (nl == NULL) {
-			ul_damage(b, u, path, off, line + 1,
+			ul_damage(b, u, "uidlist", off, line + 1,
 				  "last line has no newline (torn write)");
 			break;
 		}
 		*nl = '\0';
 		line++;
 		if (memchr(p, '\0', (size_t)(nl - p)) != NULL) {
-			ul_damage(b, u, path, off, line, "NUL bytes");
+			ul_damage(b, u, "uidlist", off, line, "NUL bytes");
 			continue;
 		}
 		if (line == 1) {
 			if (!ul_header(u, p)) {
-				ul_damage(b, u, path, off, line,
+				ul_damage(b, u, "uidlist", off, line,
 					  "bad header (want '3 V<uidvalidity> "
 					  "N<nextuid> G<guid>')");
 				u->validity = 0;
@@ -980,14 +980,17 @@ uidlist_read(struct mb_box *b, struct uidlist *u, struct mb_err *e)
 		if (!isdigit((unsigned char)*p) || errno != 0 || uid == 0 ||
 		    uid > UINT32_MAX || (*q != ' ') || colon == NULL ||
 		    colon[2] == '\0' || strchr(colon + 2, '/') != NULL) {
-			ul_damage(b, u, path, off, line,
+			ul_damage(b, u, "uidlist", off, line,
 				  "not '<uid> [fields] :<name>'");
 			continue;
 		}
 		if (uid <= prev) {
-			ul_damage(b, u, path, off, line,
-				  uid == prev ? "duplicate UID"
-					      : "UID lower than the one before");
+			if (uid == prev)
+				ul_damage(b, u, "duplicate-uid", off, line,
+					  "duplicate UID");
+			else
+				ul_damage(b, u, "uid-order", off, line,
+					  "UID lower than the one before");
 			continue;
 		}
 		if (uid >= u->next) /* appended after the header was written */

@@ -309,6 +309,18 @@ test_expect_success 'a damaged uidlist is never rewritten by an append' '
 	test_grep "uid-rebuild" err && test_cmp ul.before bad/dovecot-uidlist
 '
 
+test_expect_success 'uid-rebuild renumbers a maildir whose uidlist has UIDs out of order' '
+	cp -R "$H/Dv2" ren && chmod -R u+w ren &&
+	printf "1 :gone\n" >>ren/dovecot-uidlist &&
+	test_expect_code 65 mailbag check ren >out &&
+	test_grep "line 4: UID lower than the one before" out &&
+	mailbag uid-rebuild ren >out &&
+	mailbag check ren >out &&
+	test_grep "uidnext 3, 1 keywords: ok\$" out &&
+	sed 1d ren/dovecot-uidlist | cut -d" " -f1 | tr "\n" " " >got &&
+	printf "1 2 " >exp && test_cmp exp got
+'
+
 test_expect_success 'convert --append to a maildir: new UIDs, abort leaves nothing' '
 	mailbag convert --to maildir src.mbox App &&
 	mailbag convert --append one.mbox App &&
