@@ -2526,11 +2526,12 @@ md_remove(struct mb_ctx *ctx, const char *path, struct mb_err *e)
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (!known_entry(de->d_name)) {
+			rc = mbi_err(e, MB_FAILED, MB_EINVAL, path, -1,
+				     "'%s' holds '%s' (a subfolder or "
+				     "another program's file): not deleted",
+				     path, de->d_name);
 			closedir(d);
-			return mbi_err(e, MB_FAILED, MB_EINVAL, path, -1,
-				       "'%s' holds '%s' (a subfolder or "
-				       "another program's file): not deleted",
-				       path, de->d_name);
+			return rc;
 		}
 	}
 	closedir(d);

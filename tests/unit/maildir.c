@@ -339,7 +339,7 @@ test_damage(struct mb_ctx *ctx)
 	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		int fd = open("dmg/dovecot-uidlist",
 			      O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		size_t n = strlen(lists[i]) + (i == 6 ? 6 : 0);
+		size_t n = strlen(lists[i]) + (i == 6 ? 3 : 0); /* "\0b\n" */
 
 		if (fd < 0 || write(fd, lists[i], n) != (ssize_t)n)
 			bail("write");
