@@ -107,6 +107,12 @@ struct md_state {
 	struct md_pending *pend;
 	uint32_t npend, npalloc;
 	bool check;		/* MB_CHECK: report what is odd */
+	/* files we make take the folder's owner and mode (Dovecot's way) */
+	mode_t fmode;
+	uid_t fuid;
+	gid_t fgid;
+	/* poll: the directories as last listed */
+	struct timespec new_mtim, cur_mtim, listed_at;
 };
 
 static struct md_state *
@@ -132,6 +138,21 @@ pathf(char *out, size_t size, const char *fmt, ...)
 	va_end(ap);
 	return n >= 0 && (size_t)n < size;
 }
+
+/* Give a file we created the folder's mode and, as root, its owner. */
+static void
+own(struct mb_box *b, int fd)
+{
+	struct md_state *s = b->priv;
+
+	if (s == NULL || s->fmode == 0)
+		return;
+	fchmod(fd, s->fmode);
+	if (geteuid() == 0 && (s->fuid != 0 || s->fgid != 0) &&
+	    fchown(fd, s->fuid, s->fgid) < 0)
+		fchmod(fd, 0600); /* stays ours, readable by root only */
+}
+
 struct md_ent;
 static int relocate(struct mb_box *b, struct md_state *s, struct md_ent *t,
 		    struct mb_err *e);
@@ -340,6 +361,7 @@ lock_take(struct mb_box *b, const char *target, struct md_lock *l,
 	l->dev = st.st_dev;
 	l->ino = st.st_ino;
 	l->touched = time(NULL);
+	own(b, l->fd);
 	return MB_OK;
 }
 
@@ -1113,6 +1135,62 @@ uidlist_write(struct mb_box *b, struct md_state *s, struct mb_err *e)
 /* ------------------------------------------------------------------ */
 /* Synchronising with the directories                                   */
 
+static bool
+mtime_of(struct mb_box *b, const char *sub, struct timespec *out)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (!pathf(p, sizeof(p), "%s/%s", b->path, sub) || stat(p, &st) < 0)
+		return false;
+	*out = st.st_mtim;
+	return true;
+}
+
+/* Remember the directories' times before a listing. */
+static void
+dir_times(struct mb_box *b, struct md_state *s)
+{
+	memset(&s->new_mtim, 0, sizeof(s->new_mtim));
+	memset(&s->cur_mtim, 0, sizeof(s->cur_mtim));
+	mtime_of(b, "new", &s->new_mtim);
+	mtime_of(b, "cur", &s->cur_mtim);
+	clock_gettime(CLOCK_REALTIME, &s->listed_at);
+}
+
+static bool
+same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/*
+ * Nothing changed since the last listing: new/, cur/ and the uidlist
+ * have the times they had, and those were at least two seconds older
+ * than the listing (a change in the same clock tick as the listing
+ * would not move them).
+ */
+static bool
+unchanged(struct mb_box *b, struct md_state *s)
+{
+	struct timespec n, c;
+	struct stat st;
+	char p[PATH_MAX];
+
+	if (!mtime_of(b, "new", &n) || !mtime_of(b, "cur", &c) ||
+	    !same_time(&n, &s->new_mtim) || !same_time(&c, &s->cur_mtim) ||
+	    n.tv_sec + 2 > s->listed_at.tv_sec ||
+	    c.tv_sec + 2 > s->listed_at.tv_sec)
+		return false;
+	if (!pathf(p, sizeof(p), "%s/" UIDLIST, b->path))
+		return false;
+	if (stat(p, &st) < 0)
+		return !s->ul_exists;
+	return s->ul_exists && st.st_ino == s->ul_st.st_ino &&
+	       st.st_size == s->ul_st.st_size &&
+	       same_time(&st.st_mtim, &s->ul_st.st_mtim);
+}
+
 static int
 ents_grow(struct mb_box *b, struct md_state *s, struct mb_err *e)
 {
@@ -1225,6 +1303,7 @@ resync(struct mb_box *b, struct md_state *s, bool assign, bool *added,
 	}
 	if ((rc = uidlist_read(b, &u, e)) != MB_OK)
 		return rc;
+	dir_times(b, s);
 	if ((rc = list_dir(b, s, "new", &l, e)) != MB_OK ||
 	    (rc = list_dir(b, s, "cur", &l, e)) != MB_OK)
 		goto out;
@@ -1507,6 +1586,17 @@ md_open(struct mb_box *b, struct mb_err *e)
 	if ((rc = alloc_state(b, e)) != MB_OK)
 		return rc;
 	s = state(b);
+	{
+		struct stat st;
+
+		if (stat(b->path, &st) == 0) {
+			s->fmode = st.st_mode & 0666;
+			s->fuid = st.st_uid;
+			s->fgid = st.st_gid;
+		}
+		if ((s->fmode & 0600) != 0600)
+			s->fmode |= 0600;
+	}
 	if (!is_dir(b->path, "cur") || !is_dir(b->path, "new")) {
 		rc = mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, -1,
 			     "not a maildir (no cur/ and new/)");
@@ -1837,6 +1927,7 @@ md_create(struct mb_box *b, struct mb_err *e)
 					 "cannot create");
 			goto fail;
 		}
+		own(b, fd);
 		close(fd);
 	}
 	s->created = true;
@@ -2106,6 +2197,7 @@ md_append(struct mb_box *b, const struct mb_newmsg *meta,
 	if (fd < 0)
 		return mbi_err_sys(e, MB_FAILED, errno, path,
 				   "cannot create message file");
+	own(b, fd);
 	rc = copy_text(b, src, fd, path, &size, &lines, e);
 	if (rc == MB_OK) {
 		/* the internal date is the file's mtime */
@@ -2430,6 +2522,8 @@ md_poll(struct mb_box *b, bool *changed, struct mb_err *e)
 	if (lock_held(&s->lock))
 		return MB_OK; /* appending: we are the writer */
 	kw_read(b, s, false, NULL);
+	if (unchanged(b, s))
+		return MB_OK;
 	assign = (b->mode & MB_RDWR) && !s->ul_broken;
 	if (assign) {
 		pathf(path, sizeof(path), "%s/" UIDLIST, b->path);

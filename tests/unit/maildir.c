@@ -12,6 +12,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -368,6 +369,33 @@ test_damage(struct mb_ctx *ctx)
 	       "the damaged uidlist is as it was");
 }
 
+/* A poll that finds nothing changed skips the listing, but a change in
+ * the directories is never missed. */
+static void
+test_poll_quiet(struct mb_ctx *ctx)
+{
+	struct timespec old[2] = {{time(NULL) - 10, 0}, {time(NULL) - 10, 0}};
+	struct mb_box *b;
+	struct mb_msg *m;
+	struct mb_err e;
+	bool changed = true;
+
+	utimensat(AT_FDCWD, "md/new", old, 0);
+	utimensat(AT_FDCWD, "md/cur", old, 0);
+	if (mb_open(ctx, "md", NULL, MB_RDWR, &b, &e) != MB_OK)
+		bail(e.msg);
+	while (mb_next(b, &m, &e) == MB_OK)
+		;
+	ok(mb_poll(b, &changed, &e) == MB_OK && !changed,
+	   "poll of an unchanged folder: nothing");
+	write_file("md/new/1700000002.q.h", "Subject: q\n\nq\n");
+	ok(mb_poll(b, &changed, &e) == MB_OK && changed &&
+		   mb_next(b, &m, &e) == MB_OK &&
+		   strcmp(m->key, "new/1700000002.q.h") == 0,
+	   "a drop right after is seen");
+	mb_close(&b, &e);
+}
+
 static void
 test_subfolder_remove_rename(struct mb_ctx *ctx)
 {
@@ -415,6 +443,7 @@ main(void)
 	test_abort(ctx);
 	test_locks(ctx);
 	test_damage(ctx);
+	test_poll_quiet(ctx);
 	test_subfolder_remove_rename(ctx);
 	mb_ctx_free(&ctx);
 	return done_testing();
