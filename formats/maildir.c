@@ -1209,6 +1209,7 @@ ents_grow(struct mb_box *b, struct md_state *s, struct mb_err *e)
 
 struct newfile {
 	char *name;
+	size_t li;		/* its index in the listing */
 	uint32_t uid;		/* from the uidlist, or 0 */
 	char *ext;
 };
@@ -1377,8 +1378,10 @@ resync(struct mb_box *b, struct md_state *s, bool assign, bool *added,
 		nf[k].ext = u.v[i].ext;
 		u.v[i].ext = NULL;
 	}
-	for (i = 0; i < l.n; i++)
+	for (i = 0; i < l.n; i++) {
 		nf[i].name = l.names[i];
+		nf[i].li = i;
+	}
 
 	/* known entries: same unique name -> same message */
 	for (j = 0; j < s->nents; j++) {
@@ -1437,9 +1440,7 @@ resync(struct mb_box *b, struct md_state *s, bool assign, bool *added,
 		t->blen = base_len(n);
 		t->ext = nf[i].ext;
 		nf[i].ext = NULL;
-		for (j = 0; j < l.n; j++)
-			if (l.names[j] == nf[i].name)
-				l.names[j] = NULL;
+		l.names[nf[i].li] = NULL; /* the entry owns it now */
 		if (nf[i].uid != 0) {
 			t->uid = nf[i].uid;
 			t->listed = true;
@@ -2209,7 +2210,8 @@ md_append(struct mb_box *b, const struct mb_newmsg *meta,
 			rc = mbi_err_sys(e, MB_FAILED, errno, path,
 					 "cannot set the internal date");
 	}
-	if (rc == MB_OK && fsync(fd) < 0)
+	/* a folder being created is synced once, at commit (syncfs) */
+	if (rc == MB_OK && !s->created && fsync(fd) < 0)
 		rc = mbi_err_sys(e, MB_FAILED, errno, path,
 				 "cannot write message to disk");
 	if (close(fd) < 0 && rc == MB_OK)
@@ -2310,6 +2312,20 @@ md_commit(struct mb_box *b, struct mb_err *e)
 
 		b->uidvalidity = v > b->uidvalidity ? v : b->uidvalidity + 1;
 		s->renumbered = false;
+	}
+	if (s->created && s->npend > 0) {
+		/* the messages' data on disk before any name points to it */
+		int dfd = open(b->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd < 0 || syncfs(dfd) < 0)
+			rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
+					 "cannot write messages to disk");
+		if (dfd >= 0)
+			close(dfd);
+		if (rc != MB_OK) {
+			drop_pending(b, s);
+			return rc;
+		}
 	}
 	for (i = 0; i < s->npend; i++)
 		if ((rc = publish_one(b, &s->pend[i], e)) != MB_OK)
