@@ -821,6 +821,8 @@ bmap_get(struct bmap *m, char *const *names, const char *base, size_t blen,
 				m->slot[h] = idx + 1;
 			return UINT32_MAX;
 		}
+		if (names[v - 1] == NULL)
+			continue; /* handed over already: keep probing */
 		n = leaf(names[v - 1]);
 		if (base_len(n) == blen && memcmp(n, base, blen) == 0)
 			return v - 1;
@@ -1410,9 +1412,12 @@ resync(struct mb_box *b, struct md_state *s, bool assign, bool *added,
 			t->listed = true;
 		}
 		if (strcmp(t->name, l.names[k]) != 0) {
+			char *n = strdup(l.names[k]);
+
+			if (n == NULL)
+				goto nomem;
 			free(t->name);
-			t->name = l.names[k];
-			l.names[k] = NULL;
+			t->name = n;
 			*flags_changed = true;
 		}
 		free(nf[k].ext);

@@ -396,6 +396,48 @@ test_poll_quiet(struct mb_ctx *ctx)
 	mb_close(&b, &e);
 }
 
+/* Many renames by another program in one poll (hash probes cross the
+ * renamed entries): every UID kept, every new flag seen. */
+static void
+test_many_renames(struct mb_ctx *ctx)
+{
+	struct mb_box *b;
+	struct mb_msg *m;
+	struct mb_err e;
+	char from[256], to[256];
+	bool changed;
+	int i, good = 0;
+
+	mkdir("many", 0700);
+	mkdir("many/new", 0700);
+	mkdir("many/cur", 0700);
+	mkdir("many/tmp", 0700);
+	for (i = 0; i < 400; i++) {
+		snprintf(from, sizeof(from), "many/cur/17000%05d.x%d.h:2,", i,
+			 i);
+		write_file(from, "Subject: m\n\nm\n");
+	}
+	if (mb_open(ctx, "many", NULL, MB_RDWR, &b, &e) != MB_OK)
+		bail(e.msg);
+	while (mb_next(b, &m, &e) == MB_OK)
+		;
+	for (i = 0; i < 400; i += 2) {
+		snprintf(from, sizeof(from), "many/cur/17000%05d.x%d.h:2,", i,
+			 i);
+		snprintf(to, sizeof(to), "many/cur/17000%05d.x%d.h:2,S", i, i);
+		rename(from, to);
+	}
+	ok(mb_poll(b, &changed, &e) == MB_OK && changed,
+	   "poll after 200 renames");
+	for (i = 0; i < 400; i++)
+		if (mb_msg_at(b, (uint32_t)i + 1, &m, &e) == MB_OK &&
+		    m->uid == (uint32_t)i + 1 &&
+		    ((m->flags & MB_SEEN) != 0) == (i % 2 == 0))
+			good++;
+	is_int(good, 400, "all UIDs kept, the renamed ones \\Seen");
+	mb_close(&b, &e);
+}
+
 static void
 test_subfolder_remove_rename(struct mb_ctx *ctx)
 {
@@ -444,6 +486,7 @@ main(void)
 	test_locks(ctx);
 	test_damage(ctx);
 	test_poll_quiet(ctx);
+	test_many_renames(ctx);
 	test_subfolder_remove_rename(ctx);
 	mb_ctx_free(&ctx);
 	return done_testing();
