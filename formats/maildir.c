@@ -44,30 +44,30 @@
 
 #include "formats.h"
 
-#define UIDLIST "dovecot-uidlist"
-#define KEYWORDS "dovecot-keywords"
-#define FOLDER_MARK "maildirfolder"
-#define NLETTERS 26		/* keyword letters a..z */
-#define LOCK_STALE 120		/* seconds, as Dovecot's uidlist lock */
-#define LOCK_REFRESH 30		/* touch a held lock this often */
-#define CHUNK (64u << 10)
-#define UIDLIST_MAX (256u << 20) /* larger is not a uidlist */
+#define UIDLIST	     "dovecot-uidlist"
+#define KEYWORDS     "dovecot-keywords"
+#define FOLDER_MARK  "maildirfolder"
+#define NLETTERS     26	 /* keyword letters a..z */
+#define LOCK_STALE   120 /* seconds, as Dovecot's uidlist lock */
+#define LOCK_REFRESH 30	 /* touch a held lock this often */
+#define CHUNK	     (64u << 10)
+#define UIDLIST_MAX  (256u << 20) /* larger is not a uidlist */
 
 /* One message file. */
 struct md_ent {
-	char *name;		/* "cur/<unique>:2,FS" */
-	size_t blen;		/* bytes of <unique> */
+	char *name;  /* "cur/<unique>:2,FS" */
+	size_t blen; /* bytes of <unique> */
 	uint32_t uid;
-	char *ext;		/* uidlist extension fields, or NULL */
-	bool listed;		/* the uidlist names it */
-	bool gone;		/* vanished, not yet removed from the index */
-	bool mark;		/* scratch for resync */
+	char *ext;   /* uidlist extension fields, or NULL */
+	bool listed; /* the uidlist names it */
+	bool gone;   /* vanished, not yet removed from the index */
+	bool mark;   /* scratch for resync */
 };
 
 /* A message appended and waiting in tmp/ for commit. */
 struct md_pending {
-	char *tmpname;		/* "tmp/<unique>" */
-	char *name;		/* its final "new/..." or "cur/..." */
+	char *tmpname; /* "tmp/<unique>" */
+	char *name;    /* its final "new/..." or "cur/..." */
 	size_t blen;
 	uint32_t uid;
 };
@@ -81,32 +81,32 @@ struct md_lock {
 };
 
 struct md_state {
-	struct md_ent *ents;	/* in UID order; ents[i] is message i + 1 */
+	struct md_ent *ents; /* in UID order; ents[i] is message i + 1 */
 	uint32_t nents, nalloc;
-	uint32_t reported;	/* handed to the core by next() */
+	uint32_t reported; /* handed to the core by next() */
 
 	/* the uidlist as last read */
 	bool ul_exists;
-	bool ul_broken;		/* damaged: nothing is written until renumber */
-	bool ul_dirty;		/* to be written */
+	bool ul_broken; /* damaged: nothing is written until renumber */
+	bool ul_dirty;	/* to be written */
 	struct stat ul_st;
 	char guid[40];
-	char *hdr_extra;	/* header fields we keep verbatim */
-	uint32_t ul_next;	/* N */
+	char *hdr_extra;  /* header fields we keep verbatim */
+	uint32_t ul_next; /* N */
 
 	/* keywords: letter -> box keyword index, or -1 */
 	int letter_kw[NLETTERS];
 	char *letter_name[NLETTERS];
 	struct stat kw_st;
 
-	struct md_lock lock;	/* the uidlist lock, while held */
-	bool created;		/* we made the folder */
-	bool renumbered;	/* created: a kept UID had to be replaced */
-	bool uids_dirty;	/* renumber() */
-	uint32_t wprev_uid;	/* last UID given to an append */
+	struct md_lock lock; /* the uidlist lock, while held */
+	bool created;	     /* we made the folder */
+	bool renumbered;     /* created: a kept UID had to be replaced */
+	bool uids_dirty;     /* renumber() */
+	uint32_t wprev_uid;  /* last UID given to an append */
 	struct md_pending *pend;
 	uint32_t npend, npalloc;
-	bool check;		/* MB_CHECK: report what is odd */
+	bool check; /* MB_CHECK: report what is odd */
 	/* files we make take the folder's owner and mode (Dovecot's way) */
 	mode_t fmode;
 	uid_t fuid;
@@ -173,7 +173,7 @@ diag_file(struct mb_box *b, const char *rel, int level, const char *code,
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	pathf(path, sizeof(path), "%s/%s",
-		 b->creating ? b->final_path : b->path, rel);
+	      b->creating ? b->final_path : b->path, rel);
 	mbi_diag_at(b, path, level, code, off, msgno, uid, "%s", text);
 }
 
@@ -182,8 +182,7 @@ diag_file(struct mb_box *b, const char *rel, int level, const char *code,
 
 /* "<dir>/<rel>" into out; MB_FAILED when too long. */
 static int
-join(char *out, size_t size, const char *dir, const char *rel,
-     struct mb_err *e)
+join(char *out, size_t size, const char *dir, const char *rel, struct mb_err *e)
 {
 	int n = snprintf(out, size, "%s/%s", dir, rel);
 
@@ -236,8 +235,7 @@ good_name(const char *n)
 	c = strchr(n, ':');
 	if (c != NULL && strchr(c + 1, ':') != NULL)
 		return false;
-	if (memchr(p + 1, '.', c ? (size_t)(c - p - 1) : strlen(p + 1)) ==
-	    NULL)
+	if (memchr(p + 1, '.', c ? (size_t)(c - p - 1) : strlen(p + 1)) == NULL)
 		return false;
 	for (p = n; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
@@ -318,7 +316,7 @@ lock_take(struct mb_box *b, const char *target, struct md_lock *l,
 	  struct mb_err *e)
 {
 	char host[256], buf[300];
-	struct timespec pause = {0, 50 * 1000 * 1000};
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
 	struct stat st, st2;
 	time_t deadline = time(NULL) + b->ctx->lock_timeout;
 	int n;
@@ -492,10 +490,10 @@ kw_read(struct mb_box *b, struct md_state *s, bool force, struct mb_err *e)
 		    idx >= NLETTERS || s->letter_name[idx] != NULL ||
 		    memchr(line, '\0', len) != NULL) {
 			diag_file(b, KEYWORDS, MB_DIAG_WARN, "bad-keyword-line",
-				    off, 0, 0,
-				    "line %u is not '<0-25> <name>' "
-				    "(or repeats an index): ignored",
-				    lineno);
+				  off, 0, 0,
+				  "line %u is not '<0-25> <name>' "
+				  "(or repeats an index): ignored",
+				  lineno);
 			off += n;
 			continue;
 		}
@@ -522,7 +520,7 @@ kw_letter(struct mb_box *b, struct md_state *s, unsigned k, bool assign,
 	  struct mb_err *e)
 {
 	char path[PATH_MAX];
-	struct md_lock l = {.fd = -1};
+	struct md_lock l = { .fd = -1 };
 	struct mbi_buf c;
 	unsigned i;
 	int rc, free_slot = -1;
@@ -594,8 +592,8 @@ static const struct {
 	char c;
 	unsigned flag;
 } flag_letters[] = {
-	{'D', MB_DRAFT}, {'F', MB_FLAGGED}, {'R', MB_ANSWERED},
-	{'S', MB_SEEN},	 {'T', MB_DELETED},
+	{ 'D', MB_DRAFT }, { 'F', MB_FLAGGED }, { 'R', MB_ANSWERED },
+	{ 'S', MB_SEEN },  { 'T', MB_DELETED },
 };
 
 /* The "2," info of a name, or NULL. */
@@ -630,10 +628,10 @@ parse_info(struct mb_box *b, struct md_state *s, const char *rel,
 				*kw |= (uint64_t)1 << k;
 			else if (s->check)
 				diag_file(b, rel, MB_DIAG_WARN,
-					    "undeclared-keyword", -1, seq, uid,
-					    "keyword letter '%c' is not named "
-					    "in " KEYWORDS,
-					    *p);
+					  "undeclared-keyword", -1, seq, uid,
+					  "keyword letter '%c' is not named "
+					  "in " KEYWORDS,
+					  *p);
 		}
 	}
 }
@@ -650,9 +648,9 @@ cmp_char(const void *a, const void *b)
  * ASCII order.  old may be NULL (a new message).
  */
 static int
-build_name(struct mb_box *b, struct md_state *s, const char *base,
-	   size_t blen, const char *old, unsigned flags, uint64_t kw,
-	   char **out, struct mb_err *e)
+build_name(struct mb_box *b, struct md_state *s, const char *base, size_t blen,
+	   const char *old, unsigned flags, uint64_t kw, char **out,
+	   struct mb_err *e)
 {
 	char letters[128];
 	const char *info = old ? info_of(old) : NULL, *p;
@@ -665,7 +663,8 @@ build_name(struct mb_box *b, struct md_state *s, const char *base,
 		for (p = info; *p && n < sizeof(letters) - 40; p++) {
 			if (strchr("DFRST", *p) != NULL)
 				continue;
-			if (*p >= 'a' && *p <= 'z' && s->letter_kw[*p - 'a'] >= 0)
+			if (*p >= 'a' && *p <= 'z' &&
+			    s->letter_kw[*p - 'a'] >= 0)
 				continue;
 			letters[n++] = *p;
 		}
@@ -678,13 +677,13 @@ build_name(struct mb_box *b, struct md_state *s, const char *base,
 			continue;
 		c = kw_letter(b, s, k, true, e);
 		if (c == 0)
-			return e->code == MB_ENONE
-				       ? mbi_err(e, MB_FAILED, MB_ELIMIT,
-						 b->path, -1,
-						 "keyword '%s' cannot be "
-						 "stored",
-						 b->kw[k])
-				       : MB_FAILED;
+			return e->code == MB_ENONE ?
+				       mbi_err(e, MB_FAILED, MB_ELIMIT, b->path,
+					       -1,
+					       "keyword '%s' cannot be "
+					       "stored",
+					       b->kw[k]) :
+				       MB_FAILED;
 		letters[n++] = (char)c;
 	}
 	qsort(letters, n, 1, cmp_char);
@@ -712,7 +711,7 @@ build_name(struct mb_box *b, struct md_state *s, const char *base,
 /* Listing and the uidlist                                              */
 
 struct listing {
-	char **names;		/* "new/x", "cur/y" */
+	char **names; /* "new/x", "cur/y" */
 	size_t n, cap;
 };
 
@@ -748,8 +747,8 @@ list_dir(struct mb_box *b, struct md_state *s, const char *sub,
 		if (d->d_type != DT_REG && d->d_type != DT_UNKNOWN) {
 			if (s->check)
 				diag_file(b, rel, MB_DIAG_WARN, "not-a-file",
-					    -1, 0, 0,
-					    "not a regular file: ignored");
+					  -1, 0, 0,
+					  "not a regular file: ignored");
 			continue;
 		}
 		if (l->n == l->cap) {
@@ -775,7 +774,7 @@ nomem:
 
 /* A hash of unique names -> index, open addressing. */
 struct bmap {
-	uint32_t *slot;		/* index + 1, 0 = empty */
+	uint32_t *slot; /* index + 1, 0 = empty */
 	size_t mask;
 };
 
@@ -1103,13 +1102,13 @@ uidlist_write(struct mb_box *b, struct md_state *s, struct mb_err *e)
 {
 	char path[PATH_MAX];
 	struct mbi_buf c;
-	struct md_lock tmp = {.fd = -1};
+	struct md_lock tmp = { .fd = -1 };
 	int rc;
 
 	if (s->ul_broken && !s->uids_dirty)
 		return mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, -1,
 			       UIDLIST " is damaged: run mailbag uid-rebuild "
-			       "(see mailbag check)");
+				       "(see mailbag check)");
 	if (join(path, sizeof(path), b->path, UIDLIST, e) != MB_OK)
 		return MB_FAILED;
 	mbi_buf_init(&c);
@@ -1211,8 +1210,8 @@ ents_grow(struct mb_box *b, struct md_state *s, struct mb_err *e)
 
 struct newfile {
 	char *name;
-	size_t li;		/* its index in the listing */
-	uint32_t uid;		/* from the uidlist, or 0 */
+	size_t li;    /* its index in the listing */
+	uint32_t uid; /* from the uidlist, or 0 */
 	char *ext;
 };
 
@@ -1223,8 +1222,9 @@ newfile_cmp(const void *pa, const void *pb)
 	const char *na = leaf(a->name), *nb = leaf(b->name);
 
 	if (a->uid != b->uid)
-		return a->uid == 0 ? 1 : b->uid == 0 ? -1
-						      : (a->uid < b->uid ? -1 : 1);
+		return a->uid == 0 ? 1 :
+		       b->uid == 0 ? -1 :
+				     (a->uid < b->uid ? -1 : 1);
 	return name_cmp(na, base_len(na), nb, base_len(nb));
 }
 
@@ -1236,27 +1236,27 @@ check_name(struct mb_box *b, const char *rel)
 
 	if (!good_name(n))
 		diag_file(b, rel, MB_DIAG_WARN, "bad-name", -1, 0, 0,
-			    "not a maildir message name "
-			    "('<seconds>.<unique>.<host>[:2,<flags>]')");
+			  "not a maildir message name "
+			  "('<seconds>.<unique>.<host>[:2,<flags>]')");
 	else if (c != NULL && info_of(n) == NULL)
 		diag_file(b, rel, MB_DIAG_WARN, "bad-info", -1, 0, 0,
-			    "info '%s' is not ':2,<flags>': flags unknown", c);
+			  "info '%s' is not ':2,<flags>': flags unknown", c);
 	else if (c != NULL) {
 		const char *p = info_of(n);
 
 		for (; *p && p[1]; p++)
 			if ((unsigned char)p[0] >= (unsigned char)p[1]) {
 				diag_file(b, rel, MB_DIAG_WARN, "info-order",
-					    -1, 0, 0,
-					    "flag letters '%s' not in ASCII "
-					    "order or repeated",
-					    info_of(n));
+					  -1, 0, 0,
+					  "flag letters '%s' not in ASCII "
+					  "order or repeated",
+					  info_of(n));
 				break;
 			}
 	}
 	if (c == NULL && in_cur(rel))
 		diag_file(b, rel, MB_DIAG_INFO, "no-info", -1, 0, 0,
-			    "a message in cur/ without ':2,' info");
+			  "a message in cur/ without ':2,' info");
 }
 
 /*
@@ -1272,9 +1272,9 @@ static int
 resync(struct mb_box *b, struct md_state *s, bool assign, bool *added,
        bool *flags_changed, uint32_t *vanished, struct mb_err *e)
 {
-	struct listing l = {0};
+	struct listing l = { 0 };
 	struct uidlist u;
-	struct bmap fmap = {0};
+	struct bmap fmap = { 0 };
 	struct newfile *nf = NULL;
 	size_t i, nnf = 0;
 	uint32_t j, next;
@@ -1314,16 +1314,16 @@ resync(struct mb_box *b, struct md_state *s, bool assign, bool *added,
 		goto nomem;
 	for (i = 0; i < l.n; i++) {
 		const char *n = leaf(l.names[i]);
-		uint32_t k = bmap_get(&fmap, l.names, n, base_len(n),
-				      (uint32_t)i);
+		uint32_t k =
+			bmap_get(&fmap, l.names, n, base_len(n), (uint32_t)i);
 
 		if (s->check)
 			check_name(b, l.names[i]);
 		if (k != UINT32_MAX) {
 			diag_file(b, l.names[i], MB_DIAG_DAMAGE,
-				    "duplicate-file", -1, 0, 0,
-				    "same unique name as %s: ignored",
-				    l.names[k]);
+				  "duplicate-file", -1, 0, 0,
+				  "same unique name as %s: ignored",
+				  l.names[k]);
 			free(l.names[i]);
 			l.names[i] = NULL;
 		}
@@ -1370,9 +1370,9 @@ resync(struct mb_box *b, struct md_state *s, bool assign, bool *added,
 			continue;
 		if (nf[k].uid != 0) {
 			diag_file(b, UIDLIST, MB_DIAG_DAMAGE, "uidlist",
-				    u.v[i].off, 0, u.v[i].uid,
-				    "line %u: '%s' is listed twice", u.v[i].line,
-				    u.v[i].base);
+				  u.v[i].off, 0, u.v[i].uid,
+				  "line %u: '%s' is listed twice", u.v[i].line,
+				  u.v[i].base);
 			s->ul_broken = b->uids_broken = true;
 			continue;
 		}
@@ -1455,11 +1455,12 @@ resync(struct mb_box *b, struct md_state *s, bool assign, bool *added,
 				t->listed = true;
 				s->ul_dirty = true;
 			} else if (s->check || !(b->mode & MB_RDWR)) {
-				diag_file(b, t->name, MB_DIAG_INFO,
-					    "uid-unassigned", -1, 0, t->uid,
-					    "message has no UID yet (gets %" PRIu32
-					    " at the next read/write open)",
-					    t->uid);
+				diag_file(
+					b, t->name, MB_DIAG_INFO,
+					"uid-unassigned", -1, 0, t->uid,
+					"message has no UID yet (gets %" PRIu32
+					" at the next read/write open)",
+					t->uid);
 			}
 		}
 		if (t->uid >= next)
@@ -1574,7 +1575,8 @@ check_tmp(struct mb_box *b)
 		pathf(rel, sizeof(rel), "%s/%s", path, d->d_name);
 		tmprel = rel + strlen(path) - 3; /* "tmp/<name>" */
 		if (stat(rel, &st) == 0 && now - st.st_mtime > 36 * 3600)
-			diag_file(b, tmprel, MB_DIAG_INFO, "stale-tmp", -1, 0, 0,
+			diag_file(b, tmprel, MB_DIAG_INFO, "stale-tmp", -1, 0,
+				  0,
 				  "left in tmp/ for more than 36 hours (an "
 				  "interrupted delivery)");
 	}
@@ -1617,8 +1619,7 @@ md_open(struct mb_box *b, struct mb_err *e)
 	}
 	if ((rc = kw_read(b, s, true, e)) != MB_OK)
 		goto fail;
-	if ((rc = resync(b, s, false, &added, &changed, &vanished, e)) !=
-	    MB_OK)
+	if ((rc = resync(b, s, false, &added, &changed, &vanished, e)) != MB_OK)
 		goto fail;
 	if ((b->mode & MB_RDWR) && !s->ul_broken) {
 		bool need = !s->ul_exists;
@@ -1694,8 +1695,8 @@ md_next(struct mb_box *b, struct mb_msg *out, struct mb_err *e)
 	}
 	memset(out, 0, sizeof(*out));
 	out->uid = t->uid;
-	parse_info(b, s, t->name, &out->flags, &out->keywords,
-		   s->reported + 1, t->uid);
+	parse_info(b, s, t->name, &out->flags, &out->keywords, s->reported + 1,
+		   t->uid);
 	out->idate = (int64_t)st.st_mtime;
 	tt = st.st_mtime;
 	out->idate_tz = localtime_r(&tt, &tm) ? (int)(tm.tm_gmtoff / 60) : 0;
@@ -1705,21 +1706,22 @@ md_next(struct mb_box *b, struct mb_msg *out, struct mb_err *e)
 		char *end;
 		long long v = strtoll(sz + 3, &end, 10);
 
-		if (end != sz + 3 && (*end == ',' || *end == ':' || *end == '\0')) {
+		if (end != sz + 3 &&
+		    (*end == ',' || *end == ':' || *end == '\0')) {
 			if (v != (long long)st.st_size)
 				diag_file(b, t->name, MB_DIAG_DAMAGE,
-					    "size-mismatch", -1,
-					    s->reported + 1, t->uid,
-					    "S=%lld in the name, but the file "
-					    "has %lld bytes",
-					    v, (long long)st.st_size);
+					  "size-mismatch", -1, s->reported + 1,
+					  t->uid,
+					  "S=%lld in the name, but the file "
+					  "has %lld bytes",
+					  v, (long long)st.st_size);
 			else
 				out->size = v;
 		}
 	}
 	if (s->check && st.st_size == 0)
 		diag_file(b, t->name, MB_DIAG_WARN, "empty-message", -1,
-			    s->reported + 1, t->uid, "empty message file");
+			  s->reported + 1, t->uid, "empty message file");
 	out->offset = 0;
 	out->text_offset = 0;
 	out->text_size = st.st_size;
@@ -1774,7 +1776,7 @@ static int
 relocate(struct mb_box *b, struct md_state *s, struct md_ent *t,
 	 struct mb_err *e)
 {
-	static const char *const subs[] = {"cur", "new"};
+	static const char *const subs[] = { "cur", "new" };
 	char path[PATH_MAX];
 	struct dirent *d;
 	size_t i;
@@ -1875,7 +1877,7 @@ md_msg_open(struct mb_box *b, const struct mb_msg *m, struct mb_reader **out,
 static int
 make_dirs(const char *root, struct mb_err *e)
 {
-	static const char *const subs[] = {"tmp", "new", "cur"};
+	static const char *const subs[] = { "tmp", "new", "cur" };
 	char p[PATH_MAX];
 	size_t i;
 
@@ -1924,8 +1926,7 @@ md_create(struct mb_box *b, struct mb_err *e)
 	if ((rc = make_dirs(b->path, e)) != MB_OK)
 		goto fail;
 	if (is_subfolder(b->final_path)) {
-		if ((rc = join(p, sizeof(p), b->path, FOLDER_MARK, e)) !=
-		    MB_OK)
+		if ((rc = join(p, sizeof(p), b->path, FOLDER_MARK, e)) != MB_OK)
 			goto fail;
 		fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0) {
@@ -2026,7 +2027,7 @@ start_writing(struct mb_box *b, struct md_state *s, struct mb_err *e)
 	if (s->ul_broken)
 		return mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, -1,
 			       UIDLIST " is damaged: run mailbag uid-rebuild "
-			       "(see mailbag check)");
+				       "(see mailbag check)");
 	if ((rc = join(path, sizeof(path), b->path, UIDLIST, e)) != MB_OK ||
 	    (rc = lock_take(b, path, &s->lock, e)) != MB_OK)
 		return rc;
@@ -2132,8 +2133,7 @@ copy_text(struct mb_box *b, struct mb_reader *src, int fd, const char *path,
 }
 
 static uint64_t
-map_keywords(struct mb_box *b, struct md_state *s,
-	     const struct mb_newmsg *meta)
+map_keywords(struct mb_box *b, struct md_state *s, const struct mb_newmsg *meta)
 {
 	uint64_t kw = 0;
 	size_t i;
@@ -2163,8 +2163,8 @@ map_keywords(struct mb_box *b, struct md_state *s,
 }
 
 static int
-md_append(struct mb_box *b, const struct mb_newmsg *meta,
-	  struct mb_reader *src, uint32_t *uid_out, struct mb_err *e)
+md_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
+	  uint32_t *uid_out, struct mb_err *e)
 {
 	struct md_state *s = state(b);
 	char uniq[1024], base[1200], tmprel[1300], path[PATH_MAX];
@@ -2192,7 +2192,8 @@ md_append(struct mb_box *b, const struct mb_newmsg *meta,
 	for (tries = 0; tries < 100; tries++) {
 		unique_name(b, uniq, sizeof(uniq));
 		snprintf(tmprel, sizeof(tmprel), "tmp/%s", uniq);
-		if ((rc = join(path, sizeof(path), b->path, tmprel, e)) != MB_OK)
+		if ((rc = join(path, sizeof(path), b->path, tmprel, e)) !=
+		    MB_OK)
 			return rc;
 		fd = open(path,
 			  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
@@ -2207,7 +2208,8 @@ md_append(struct mb_box *b, const struct mb_newmsg *meta,
 	rc = copy_text(b, src, fd, path, &size, &lines, e);
 	if (rc == MB_OK) {
 		/* the internal date is the file's mtime */
-		int64_t t = meta->idate >= 0 ? meta->idate : (int64_t)time(NULL);
+		int64_t t =
+			meta->idate >= 0 ? meta->idate : (int64_t)time(NULL);
 
 		ts[0].tv_sec = ts[1].tv_sec = (time_t)t;
 		ts[0].tv_nsec = ts[1].tv_nsec = 0;
@@ -2235,10 +2237,10 @@ md_append(struct mb_box *b, const struct mb_newmsg *meta,
 		      1;
 	}
 	kw = map_keywords(b, s, meta);
-	snprintf(base, sizeof(base), "%s,S=%lld,W=%lld", uniq,
-		 (long long)size, (long long)(size + lines));
-	rc = build_name(b, s, base, strlen(base), NULL, meta->flags & MB_FLAGS_ALL,
-			kw, &name, e);
+	snprintf(base, sizeof(base), "%s,S=%lld,W=%lld", uniq, (long long)size,
+		 (long long)(size + lines));
+	rc = build_name(b, s, base, strlen(base), NULL,
+			meta->flags & MB_FLAGS_ALL, kw, &name, e);
 	if (rc != MB_OK)
 		goto fail;
 	p = &s->pend[s->npend];
@@ -2390,7 +2392,8 @@ rename_ent(struct mb_box *b, struct md_state *s, struct md_ent *t,
 	int tries, rc;
 
 	for (tries = 0; tries < 3; tries++) {
-		if (join(from_p, sizeof(from_p), b->path, t->name, e) != MB_OK ||
+		if (join(from_p, sizeof(from_p), b->path, t->name, e) !=
+			    MB_OK ||
 		    join(to_p, sizeof(to_p), b->path, to, e) != MB_OK)
 			return MB_FAILED;
 		if (rename(from_p, to_p) == 0)
@@ -2422,8 +2425,8 @@ md_set_flags(struct mb_box *b, struct mb_msg *m, unsigned flags, uint64_t kw,
 			       "message %u was removed by another program",
 			       m->seq);
 	kw_read(b, s, false, NULL);
-	rc = build_name(b, s, leaf(t->name), t->blen, t->name, flags, kw,
-			&name, e);
+	rc = build_name(b, s, leaf(t->name), t->blen, t->name, flags, kw, &name,
+			e);
 	if (rc != MB_OK)
 		return rc;
 	if (strcmp(name, t->name) == 0) {
@@ -2607,7 +2610,8 @@ remove_tree_fd(int dfd)
 	while ((de = readdir(d)) != NULL) {
 		int fd;
 
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
 			continue;
@@ -2638,7 +2642,8 @@ md_remove(struct mb_ctx *ctx, const char *path, struct mb_err *e)
 		return mbi_err_sys(e, MB_FAILED, errno, path,
 				   "cannot delete mailbox");
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (!known_entry(de->d_name)) {
 			rc = mbi_err(e, MB_FAILED, MB_EINVAL, path, -1,

@@ -100,7 +100,7 @@ append(struct mb_box *b, const char *text, unsigned flags, int64_t date,
 {
 	struct mb_newmsg m;
 	struct mb_reader *r = mb_reader_mem(text, strlen(text));
-	const char *kws[1] = {kw};
+	const char *kws[1] = { kw };
 	struct mb_err e;
 	int rc;
 
@@ -159,8 +159,9 @@ test_create_append(struct mb_ctx *ctx)
 	   "create a maildir atomically");
 	ok(access("md", F_OK) < 0, "not visible before mb_close");
 	ok(mb_set_uidstate(b, 1234, 50, &e) == MB_OK, "set UID state");
-	ok(append(b, "Subject: a\r\n\r\nbody\r\n", MB_SEEN | MB_OLD,
-		  1600000000, "Work", 10, &uid) == MB_OK && uid == 10,
+	ok(append(b, "Subject: a\r\n\r\nbody\r\n", MB_SEEN | MB_OLD, 1600000000,
+		  "Work", 10, &uid) == MB_OK &&
+		   uid == 10,
 	   "append keeps a source UID");
 	ok(append(b, "Subject: b\n\nx\n", 0, 1600000100, NULL, 5, &uid) ==
 			   MB_OK &&
@@ -218,15 +219,14 @@ test_flags_poll(struct mb_ctx *ctx)
 	       "md/new/1700000000.P1Q1.elsewhere");
 	mb_msg_at(b, 1, &m, &e);
 	snprintf(p, sizeof(p), "md/%s", m->key);
-	snprintf(q, sizeof(q), "md/%.*s:2,RS", (int)(strchr(m->key, ':') - m->key),
-		 m->key);
+	snprintf(q, sizeof(q), "md/%.*s:2,RS",
+		 (int)(strchr(m->key, ':') - m->key), m->key);
 	ok(rename(p, q) == 0, "another program renames message 1 (+R)");
 	ok(mb_poll(b, &changed, &e) == MB_OK && changed, "poll: changed");
 	ok(mb_msg_at(b, 1, &m, &e) == MB_OK && m->uid == 10 &&
 		   (m->flags & MB_ANSWERED) && m->keywords == 0,
 	   "the rename is a flag change, UID kept");
-	ok(mb_next(b, &m, &e) == MB_OK && m->uid == 51 &&
-		   !(m->flags & MB_OLD),
+	ok(mb_next(b, &m, &e) == MB_OK && m->uid == 51 && !(m->flags & MB_OLD),
 	   "the delivery is message 3, UID 51, recent");
 	f = read_all("md/dovecot-uidlist");
 	ok(f && strstr(f, "\n51 :1700000000.P1Q1.elsewhere\n") != NULL,
@@ -374,7 +374,8 @@ test_damage(struct mb_ctx *ctx)
 static void
 test_poll_quiet(struct mb_ctx *ctx)
 {
-	struct timespec old[2] = {{time(NULL) - 10, 0}, {time(NULL) - 10, 0}};
+	struct timespec old[2] = { { time(NULL) - 10, 0 },
+				   { time(NULL) - 10, 0 } };
 	struct mb_box *b;
 	struct mb_msg *m;
 	struct mb_err e;
