@@ -209,6 +209,7 @@ test_expect_success 'files dropped in by mblaze and procmail get the next UIDs i
 	printf "Subject: md1\n\nx\n" | as_user mdeliver Maildir &&
 	sleep 1 &&
 	printf "Subject: md2\n\ny\n" | as_user mdeliver Maildir &&
+	sleep 1 &&
 	printf "DEFAULT=%s/Maildir/\n" "$H" >"$H/rc" &&
 	printf "From x@y Thu Nov 16 12:00:00 2023\nSubject: pm\n\nz\n" |
 		as_user procmail -m "$H/rc" &&
@@ -217,6 +218,12 @@ test_expect_success 'files dropped in by mblaze and procmail get the next UIDs i
 	"$HELPER/mbtool" flags "$H/Maildir" 1 +seen &&
 	tail -3 "$H/Maildir/dovecot-uidlist" | cut -d" " -f1 >got &&
 	printf "13\n14\n15\n" >exp && test_cmp exp got &&
+	# in delivery order: md1, md2 (mblaze), then procmail
+	for u in 13 14 15; do
+		n=$(sed -n "s/^$u :\(.*\)/\1/p" "$H/Maildir/dovecot-uidlist") &&
+		grep -l "^Subject: " "$H"/Maildir/*/"$n"* | xargs sed -n "s/^Subject: //p" || return 1
+	done >subjects &&
+	printf "md1\nmd2\npm\n" >exp && test_cmp exp subjects &&
 	fetch Maildir | cut -d" " -f1 >got &&
 	printf "3\n7\n9\n13\n14\n15\n" >exp && test_cmp exp got
 '
@@ -320,7 +327,7 @@ test_expect_success 'uid-rebuild renumbers a maildir whose uidlist has UIDs out 
 	printf "1 2 " >exp && test_cmp exp got
 '
 
-test_expect_success 'convert --append to a maildir: new UIDs, abort leaves nothing' '
+test_expect_success 'convert --append to a maildir: the next UID, tmp/ left empty' '
 	mailbag convert --to maildir src.mbox App &&
 	mailbag convert --append one.mbox App &&
 	tail -1 App/dovecot-uidlist | cut -d" " -f1 >got && echo 13 >exp &&
