@@ -17,5 +17,6 @@ extern const struct mb_driver mbi_driver_mtx;
 extern const struct mb_driver mbi_driver_mh;
 extern const struct mb_driver mbi_driver_phile;
 extern const struct mb_driver mbi_driver_eml;
+extern const struct mb_driver mbi_driver_maildir;
 
 #endif /* FORMATS_H */

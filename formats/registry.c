@@ -19,6 +19,7 @@ const struct mb_driver *const mbi_drivers[] = {
 	&mbi_driver_unix,
 	&mbi_driver_mh,
 	&mbi_driver_eml,
+	&mbi_driver_maildir,
 	&mbi_driver_phile, /* last: any other non-empty file (score 1) */
 	NULL,
 };

@@ -145,3 +145,26 @@ mbi_diag(struct mb_box *b, int level, const char *code, int64_t offset,
 	d.text = text;
 	b->ctx->diag(b->ctx->diag_arg, &d);
 }
+
+void
+mbi_diag_at(struct mb_box *b, const char *path, int level, const char *code,
+	    int64_t offset, uint32_t msgno, uint32_t uid, const char *fmt, ...)
+{
+	char text[768];
+	struct mb_diag d;
+	va_list ap;
+
+	if (b == NULL || b->ctx == NULL || b->ctx->diag == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	d.level = level;
+	d.code = code;
+	d.path = path;
+	d.offset = offset;
+	d.msgno = msgno;
+	d.uid = uid;
+	d.text = text;
+	b->ctx->diag(b->ctx->diag_arg, &d);
+}

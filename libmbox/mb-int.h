@@ -213,6 +213,10 @@ int mbi_errno_code(int err);
 void mbi_diag(struct mb_box *b, int level, const char *code, int64_t offset,
 	      uint32_t msgno, uint32_t uid, const char *fmt, ...)
 	MBI_PRINTF(7, 8);
+/* The same about another file than the box's own (a maildir message). */
+void mbi_diag_at(struct mb_box *b, const char *path, int level,
+		 const char *code, int64_t offset, uint32_t msgno, uint32_t uid,
+		 const char *fmt, ...) MBI_PRINTF(8, 9);
 
 /* Report scan progress (rate-limited; no-op without a callback). */
 void mbi_progress(struct mb_box *b, int64_t done, int64_t total);

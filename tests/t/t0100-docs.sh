@@ -29,10 +29,11 @@ has_option() {
 long_options() { grep -o -E -- '--[a-z][a-z-]*' | sed 's/^--//' | sort -u; }
 
 # "LEVEL code" for every mbi_diag(b, MB_DIAG_LEVEL, "code"...) call of
-# formats/*.c; a conditional code ("a" : "b") gives one line for each.
+# formats/*.c, and for diag functions taking a path before the level;
+# a conditional code ("a" : "b") gives one line for each.
 diag_codes() {
 	perl -0777 -ne '
-		while (/mbi_diag\(\s*\w+\s*,\s*MB_DIAG_(\w+)\s*,\s*([^,]*),/g) {
+		while (/\w*diag\w*\(\s*\w+\s*,\s*(?:[^,()]+,\s*)?MB_DIAG_(\w+)\s*,\s*([^,]*),/g) {
 			my ($l, $a) = ($1, $2);
 			print substr($l, 0, 1), " $1\n" while $a =~ /"([^"]*)"/g;
 		}' "$@" | sort -u
