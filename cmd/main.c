@@ -22,6 +22,29 @@
 
 static const char main_usage[] = "usage: mailbag COMMAND [options] ARGS...\n";
 
+/*
+ * Warnings the library reports while a command works (a keyword a format
+ * cannot store, a file skipped ...) go to stderr unless the command
+ * installs its own handler, as check does.
+ */
+static void
+warn_diag(void *arg, const struct mb_diag *d)
+{
+	const char *prog = arg;
+
+	if (d->level != MB_DIAG_WARN)
+		return;
+	fprintf(stderr, "%s: warning: ", prog);
+	if (d->path != NULL)
+		fprintf(stderr, "%s: ", d->path);
+	if (d->offset >= 0)
+		fprintf(stderr, "at byte %lld: ", (long long)d->offset);
+	fprintf(stderr, "%s", d->text ? d->text : d->code);
+	if (d->msgno > 0)
+		fprintf(stderr, " (message %lu)", (unsigned long)d->msgno);
+	fputc('\n', stderr);
+}
+
 static void
 print_main_help(FILE *fp)
 {
@@ -98,6 +121,7 @@ run(const struct cmd *cmd, int argc, char **argv)
 		env.ctx = mb_ctx_new();
 		if (env.ctx == NULL)
 			die(EX_OSERR, prog, "out of memory");
+		mb_ctx_set_diag(env.ctx, warn_diag, (void *)prog);
 	}
 	argv[0] = prog;
 	optind = 0; /* a fresh getopt_long scan for the command */

@@ -27,6 +27,7 @@ struct eml_state {
 	char **staged;		/* temporary names of staged appends */
 	uint32_t nstaged;
 	struct mbi_buf kbuf;	/* key of the current message */
+	bool warned;		/* flags or keywords were dropped */
 };
 
 static struct eml_state *
@@ -321,6 +322,13 @@ eml_append(struct mb_box *b, const struct mb_newmsg *meta,
 	ssize_t n;
 	int fd, rc;
 
+	if (!s->warned &&
+	    (meta->nkeywords > 0 || (meta->flags & ~(unsigned)MB_OLD) != 0)) {
+		s->warned = true;
+		mbi_diag(b, MB_DIAG_WARN, "flags-dropped", -1, 0, meta->uid,
+			 "flags and keywords cannot be stored in an eml "
+			 "directory; they are dropped");
+	}
 	snprintf(tmp, sizeof(tmp), ".%u.eml.mbtmp.%ld", s->nstaged,
 		 (long)getpid());
 	fd = openat(s->dfd, tmp,

@@ -19,7 +19,7 @@ test_expect_success 'setup: a source with flags, keywords, zones, UIDs, a body "
 		"Status: RO" "X-Status: A" "X-Keywords: Junk" "X-UID: 5" \
 		"From: Alice <alice@example.com>" "Subject: one" \
 		"Message-ID: <one@example.com>" "" \
-		"first body" "From the middle of a line, quoted in unix" "" \
+		"first body" ">From the middle of a line, quoted as unix stores it" "" \
 		"From bob@example.org Thu Jan 14 23:59:59 2021 -0800" \
 		"Status: O" "X-Status: FT" "X-Keywords: \$Label1 NonJunk" "X-UID: 6" \
 		"From: Bob <bob@example.org>" "Subject: two" "" \
