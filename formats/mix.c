@@ -2214,6 +2214,16 @@ mix_probe(const char *path, const struct stat *st, const unsigned char *head,
 	return 100;
 }
 
+/* Listings: .mixmeta, .mixindex, .mixstatus, .mixsortcache and the
+ * .mixXXXXXXXX data files are the mailbox's own (spec 6.1). */
+static int
+mix_list_child(const char *dir, const char *name, const struct stat *st,
+	       char *child, size_t size)
+{
+	return strncmp(name, ".mix", 4) == 0 ? MB_CHILD_INTERNAL
+					     : MB_CHILD_OTHER;
+}
+
 const struct mb_driver mbi_driver_mix = {
 	.name = "mix",
 	.summary = "UW c-client's mix: a directory of data files with index, "
@@ -2235,4 +2245,5 @@ const struct mb_driver mbi_driver_mix = {
 	.close = mix_close,
 	.remove = mix_remove,
 	.rename = mix_rename,
+	.list_child = mix_list_child,
 };
