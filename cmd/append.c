@@ -22,14 +22,15 @@ const char cmd_append_usage[] =
 	"\n"
 	"Append the message on standard input to MAILBOX, which must exist\n"
 	"unless --create is given or MAILBOX is #driver.FORMAT/name.  An\n"
-	"envelope \"From \" line at the start gives the sender and is dropped.\n"
+	"envelope \"From \" line at the start gives the sender and the date and\n"
+	"is dropped.\n"
 	"\n"
 	"   -F, --flags=FLAGS      seen, answered, flagged, deleted, draft\n"
 	"                          (comma- or space-separated, \\ allowed)\n"
 	"   -k, --keywords=K,...   keywords to set (added to the mailbox's\n"
 	"                          list where needed)\n"
 	"   -d, --date=DATE        the internal date (RFC 5322, ctime or IMAP\n"
-	"                          form; default: now)\n"
+	"                          form; default: the From line's, else now)\n"
 	"   -f, --from=SENDER      the envelope sender (overrides a From line)\n"
 	"   -c, --create           create MAILBOX if it does not exist\n"
 	"   -t, --to=FORMAT        format of a created mailbox\n"
@@ -120,6 +121,29 @@ add_keywords(struct append *a, struct cmd_env *env, const char *arg)
 	}
 	free(copy);
 	return rc;
+}
+
+/*
+ * The date of an envelope line "From SENDER DATE" as the internal date,
+ * as UW's copy and append take it from a source mailbox; left alone (now)
+ * when it is no date.
+ */
+static void
+envelope_date(const char *line, struct mb_newmsg *meta)
+{
+	const char *p = line + 5;
+	size_t len;
+
+	while (*p == ' ')
+		p++;
+	p += strcspn(p, " \t");
+	while (*p == ' ' || *p == '\t')
+		p++;
+	len = strlen(p);
+	while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == ' '))
+		len--;
+	if (len > 0 && !mb_date_parse(p, len, &meta->idate, &meta->idate_tz))
+		meta->idate = -1;
 }
 
 static int
@@ -282,6 +306,8 @@ cmd_append(int argc, char **argv, struct cmd_env *env)
 	rc = dl_spool(&msg, 0, env->prog);
 	if (rc != 0)
 		goto out;
+	if (date == NULL && msg.envelope != NULL)
+		envelope_date(msg.envelope, &meta);
 	meta.sender = msg.sender;
 	meta.keywords = (const char *const *)a.kw;
 	meta.nkeywords = a.nkw;

@@ -5,6 +5,7 @@
  * mmdf through UW's /tmp lock, mbx, mix, mtx and tenex through their
  * exclusive locks).  INBOX is refused unless --force.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <string.h>
@@ -32,6 +33,23 @@ const char cmd_delete_usage[] =
 	"Exit status: 0 deleted; 66 no such mailbox; 75 in use by another\n"
 	"process (try later); 77 INBOX without --force, or permission denied;\n"
 	"69 the format cannot delete; 64 usage.\n";
+
+/* Does the directory hold nothing at all? */
+static bool
+empty_dir(const char *path)
+{
+	struct dirent *d;
+	DIR *dp = opendir(path);
+	bool empty = true;
+
+	if (dp == NULL)
+		return false;
+	while (empty && (d = readdir(dp)) != NULL)
+		if (strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0)
+			empty = false;
+	closedir(dp);
+	return empty;
+}
 
 int
 cmd_delete(int argc, char **argv, struct cmd_env *env)
@@ -75,8 +93,10 @@ cmd_delete(int argc, char **argv, struct cmd_env *env)
 		warnmsg(env->prog, "%s: no such mailbox", n.path);
 		return EX_NOINPUT;
 	}
-	format = mb_probe(env->ctx, n.path, &e);
-	if (format == NULL && S_ISDIR(st.st_mode))
+	if (S_ISDIR(st.st_mode) && empty_dir(n.path))
+		dir = true; /* an empty directory: no mailbox of any format */
+	else if ((format = mb_probe(env->ctx, n.path, &e)) == NULL &&
+		 S_ISDIR(st.st_mode))
 		dir = true; /* a directory for mailboxes, \NoSelect */
 	else if (format == NULL)
 		return report_err(env->prog, n.path, &e);

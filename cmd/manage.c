@@ -3,6 +3,7 @@
  * manage.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "manage.h"
 #include "util.h"
@@ -100,11 +102,58 @@ mg_open_scan(struct cmd_env *env, const char *path, const char *format,
 	return MB_OK;
 }
 
+/*
+ * The envelope "From " line of m, read again from the file: an indexed
+ * box that has been scanned to the end hands out the envelope and sender
+ * strings of its last message for every message (they live in the
+ * scanner's buffer), so they are taken from the record's first line,
+ * where the unix and MMDF formats keep them (mb_msg.offset).  Fills env
+ * and snd (the address after "From "); false when there is none.
+ */
+static bool
+envelope_of(struct mb_box *box, const struct mb_msg *m, char *env,
+	    size_t esize, char *snd, size_t ssize)
+{
+	char buf[1024];
+	ssize_t n;
+	size_t len, sl;
+	char *nl;
+	int fd;
+
+	if (m->envelope == NULL || m->offset < 0)
+		return false;
+	fd = open(mb_box_path(box), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return false;
+	n = pread(fd, buf, sizeof(buf) - 1, m->offset);
+	close(fd);
+	if (n < 6)
+		return false;
+	buf[n] = '\0';
+	nl = memchr(buf, '\n', (size_t)n);
+	if (nl == NULL || strncmp(buf, "From ", 5) != 0)
+		return false;
+	len = (size_t)(nl - buf);
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (len >= esize)
+		return false;
+	memcpy(env, buf, len);
+	env[len] = '\0';
+	sl = strcspn(env + 5, " \t");
+	if (sl == 0 || sl >= ssize)
+		return false;
+	memcpy(snd, env + 5, sl);
+	snd[sl] = '\0';
+	return true;
+}
+
 int
 mg_copy_msg(struct mb_box *sbox, const struct mb_msg *m, struct mb_box *dbox,
 	    int64_t *bytes, struct mb_err *e)
 {
 	const char *kw[MB_MAX_KEYWORDS];
+	char env[1024], snd[512];
 	struct mb_newmsg meta;
 	struct mb_reader *r;
 	unsigned n;
@@ -114,8 +163,12 @@ mg_copy_msg(struct mb_box *sbox, const struct mb_msg *m, struct mb_box *dbox,
 	meta.flags = m->flags;
 	meta.idate = m->idate;
 	meta.idate_tz = m->idate_tz;
-	meta.sender = m->sender;
-	meta.envelope = m->envelope;
+	if (envelope_of(sbox, m, env, sizeof(env), snd, sizeof(snd))) {
+		meta.envelope = env;
+		meta.sender = snd;
+	} else if (m->envelope == NULL) {
+		meta.sender = m->sender;
+	}
 	meta.crlf_text = mb_box_crlf_text(sbox);
 	for (n = 0; n < MB_MAX_KEYWORDS; n++)
 		if ((m->keywords & ((uint64_t)1 << n)) &&
@@ -278,6 +331,16 @@ mg_transfer(struct cmd_env *env, const struct mg_opts *o,
 		t->selected = t->messages;
 	}
 	t->created = !exists;
+	/* A SRC that cannot lose messages (no flags, read-only) fails the
+	 * move before anything is copied: a no-op flag change tells. */
+	if (t->job == MG_MOVE && !o->dry_run && t->selected > 0) {
+		for (seq = 1; !marks[seq - 1]; seq++)
+			;
+		if (mb_set_flags(sbox, seq, 0, 0, 0, 0, &e) != MB_OK) {
+			status = fail(env, src, &e);
+			goto out;
+		}
+	}
 	if (o->dry_run) {
 		if (exists)
 			t->dst_format = mb_probe(env->ctx, dst->path, &e);
