@@ -114,10 +114,9 @@ static bool
 envelope_of(struct mb_box *box, const struct mb_msg *m, char *env,
 	    size_t esize, char *snd, size_t ssize)
 {
-	char buf[1024];
+	char buf[1024], *nl, *p;
 	ssize_t n;
 	size_t len, sl;
-	char *nl;
 	int fd;
 
 	if (m->envelope == NULL || m->offset < 0)
@@ -130,15 +129,18 @@ envelope_of(struct mb_box *box, const struct mb_msg *m, char *env,
 	if (n < 6)
 		return false;
 	buf[n] = '\0';
-	nl = memchr(buf, '\n', (size_t)n);
-	if (nl == NULL || strncmp(buf, "From ", 5) != 0)
+	p = buf;
+	if (strncmp(p, "\1\1\1\1\n", 5) == 0)
+		p += 5; /* MMDF: the record may start at its delimiter */
+	nl = strchr(p, '\n');
+	if (nl == NULL || strncmp(p, "From ", 5) != 0)
 		return false;
-	len = (size_t)(nl - buf);
-	if (len > 0 && buf[len - 1] == '\r')
+	len = (size_t)(nl - p);
+	if (len > 0 && p[len - 1] == '\r')
 		len--;
 	if (len >= esize)
 		return false;
-	memcpy(env, buf, len);
+	memcpy(env, p, len);
 	env[len] = '\0';
 	sl = strcspn(env + 5, " \t");
 	if (sl == 0 || sl >= ssize)

@@ -206,6 +206,15 @@ test_expect_success 'copy: --existing appends like mailutil append; --new refuse
 	test ! -e "$H/nothere"
 '
 
+test_expect_success 'copy: each message keeps its own envelope line' '
+	mb copy -q s.unix env.unix "1:*" && mb copy -q s.mmdf env.mmdf &&
+	for b in env.unix env.mmdf; do
+		grep "^From " "$TRASH/src.unix" >exp &&
+		grep -a "^From " "$H/$b" | grep -v "^From MAILER-DAEMON" >act &&
+		test_cmp exp act || return 1
+	done
+'
+
 test_expect_success 'copy: message sets by number and by UID' '
 	mb copy -q s.mbx set1 "2:3,5" && test "$(ids "$H/set1" | tr "\n" " ")" = "m2@t m3@t m5@t " &&
 	mb copy -q s.mbx set2 "4:2" && test "$(ids "$H/set2" | tr "\n" " ")" = "m2@t m3@t m4@t " &&
