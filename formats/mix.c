@@ -1025,8 +1025,26 @@ mix_open(struct mb_box *b, struct mb_err *e)
 		if (rc != MB_OK)
 			goto fail;
 		s->meta_sh = true;
-		if ((rc = lock_files(b, s, LOCK_SH, e)) != MB_OK)
+		if ((rc = lock_files(b, s, rw ? LOCK_EX : LOCK_SH, e)) != MB_OK)
 			goto fail;
+		/* a writer finishes the rewrite a killed writer left half
+		 * done before it reads the files */
+		if (rw) {
+			bool redone;
+
+			rc = mbi_rewrite_recover(s->index_path, s->ifd, &redone,
+						 e);
+			if (rc == MB_OK)
+				rc = mbi_rewrite_recover(s->status_path, s->sfd,
+							 &redone, e);
+			if (rc == MB_OK)
+				rc = mbi_rewrite_recover(s->meta_path, s->mfd,
+							 &redone, e);
+			if (rc != MB_OK) {
+				unlock_files(s);
+				goto fail;
+			}
+		}
 	}
 	rc = read_all(b, s, true, e);
 	if (!(b->mode & MB_NOLOCK))
