@@ -337,6 +337,13 @@ test_expect_success 'delete: as mailutil delete; directories; -n; --json' '
 
 test_expect_success 'delete: a mailbox held open by another process is refused (75)' '
 	put src.mbx held.mbx && put src.unix held.unix && put src.mtx held.mtx &&
+	put src.mix held.mix &&
+	uw_run flock -s held.mix/.mixmeta sleep 30 &
+	pid=$! &&
+	sleep 0.5 &&
+	{ mb delete held.mix 2>err; rc=$?; } ;
+	kill $pid; wait $pid;
+	test $rc = 75 && test_grep "in use" err && test -e "$H/held.mix/.mixmeta" &&
 	for f in mbx mtx; do
 		uw_run flock -s "held.$f" sleep 30 &
 		pid=$! &&
@@ -447,6 +454,47 @@ test_expect_success 'a locked SRC: move waits, then fails 75 and changes nothing
 	rm -f "$H/lk.unix.lock";
 	test $rc = 75 && test ! -e "$H/lkd" &&
 	test "$(count "$H/lk.unix")" = 5
+'
+
+test_expect_success 'a read-only SRC: move refuses (77) before anything is copied' '
+	put src.mbx ro.mbx && chmod 444 "$H/ro.mbx" &&
+	{ mb move ro.mbx rod 1 2>err; test $? = 77; } &&
+	test ! -e "$H/rod" && test "$(count "$H/ro.mbx")" = 5 &&
+	{ mb prune ro.mbx 1 2>err; test $? = 77; } &&
+	mb copy -q ro.mbx rod 1 && test "$(count "$H/rod")" = 1 &&
+	put src.unix rdir/x && chmod 555 "$H/rdir" &&
+	{ mb delete rdir/x 2>err; rc=$?; } ;
+	chmod 755 "$H/rdir"; test $rc = 77 && test -e "$H/rdir/x"
+'
+
+test_expect_success 'names: ~user/name and #driver.FORMAT/name as UW reads them' '
+	mailbag list "~$UW_USER" "s.m%" >out &&
+	printf "mbx\ts.mbx\nmix\ts.mix\nmmdf\ts.mmdf\nmtx\ts.mtx\n" >exp &&
+	test_cmp exp out &&
+	mb copy -q "~/s.mbx" "#driver.mtx/tilde.mtx" 1:2 &&
+	mailbag check "$H/tilde.mtx" | grep ": mtx, 2 messages"
+'
+
+if mkdir full && mount -t tmpfs -o size=128k,mode=1777 tmpfs full 2>/dev/null; then
+	test_set_prereq TMPFS
+	test_atexit "umount '$TRASH/full'"
+fi
+test_expect_success TMPFS 'disk full (small tmpfs): 75; a new DST is not left, an old one is as it was' '
+	{ cat src.unix && for i in $(seq 1 40); do
+		printf "From big@x Mon Jan  1 00:00:00 2024\nMessage-ID: <b$i@t>\n\n" &&
+		head -c 8000 /dev/zero | tr "\0" "x" | fold -w 70 && echo ||
+			return 1
+	done; } >big.unix &&
+	test_expect_code 75 mailbag copy -q big.unix full/new.mbx &&
+	test ! -e full/new.mbx && test -z "$(ls -A full)" &&
+	mailbag copy -q src.unix full/old.mbx 1:2 && cp full/old.mbx before &&
+	test_expect_code 75 mailbag copy -q --existing big.unix full/old.mbx &&
+	test_cmp before full/old.mbx &&
+	cp big.unix mvsrc && cp mvsrc mvsrc.orig &&
+	test_expect_code 75 mailbag move -q mvsrc full/mv.mbx &&
+	test_cmp mvsrc.orig mvsrc && test ! -e full/mv.mbx &&
+	test_expect_code 75 mailbag append --to mbx full/app <big.unix &&
+	test ! -e full/app
 '
 
 test_done
