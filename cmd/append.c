@@ -169,10 +169,10 @@ do_append(struct cmd_env *env, const struct mg_opts *o, struct mg_name *n,
 		return EX_NOINPUT;
 	}
 	if (o->dry_run) {
-		format = exists ? mb_probe(env->ctx, n->path, &e)
-				: to		? to
-				: n->format	? n->format
-						: mb_ctx_get(env->ctx, "new-format");
+		format = exists	   ? mb_probe(env->ctx, n->path, &e) :
+			 to	   ? to :
+			 n->format ? n->format :
+				     mb_ctx_get(env->ctx, "new-format");
 		goto done;
 	}
 	if (exists) {
@@ -214,8 +214,8 @@ done:
 		json_bool(&j, "created", !exists);
 		json_end(&j);
 	} else if (!o->quiet) {
-		printf("%s %lld bytes to %s (%s)", o->dry_run ? "would append"
-							      : "appended",
+		printf("%s %lld bytes to %s (%s)",
+		       o->dry_run ? "would append" : "appended",
 		       (long long)msg->size, n->path, format ? format : "?");
 		if (uid != 0)
 			printf(", uid %u", (unsigned)uid);
@@ -290,8 +290,9 @@ cmd_append(int argc, char **argv, struct cmd_env *env)
 			goto out;
 	}
 	if (argc - optind != 1) {
-		rc = cmd_usage_error(env, argc - optind ? "one MAILBOX, please"
-							: "no MAILBOX");
+		rc = cmd_usage_error(env, argc - optind ?
+						  "one MAILBOX, please" :
+						  "no MAILBOX");
 		goto out;
 	}
 	if (date != NULL &&

@@ -35,8 +35,7 @@ const char cmd_create_usage[] =
 	"or an unknown format; 77 permission denied.\n";
 
 static void
-report(const struct mg_opts *o, const char *path, const char *format,
-       bool dir)
+report(const struct mg_opts *o, const char *path, const char *format, bool dir)
 {
 	struct json j;
 
@@ -79,8 +78,9 @@ cmd_create(int argc, char **argv, struct cmd_env *env)
 		to = optarg; /* 't' */
 	}
 	if (argc - optind != 1)
-		return cmd_usage_error(env, argc - optind ? "one MAILBOX, please"
-							  : "no MAILBOX");
+		return cmd_usage_error(env, argc - optind ?
+						    "one MAILBOX, please" :
+						    "no MAILBOX");
 	if ((rc = cmd_load_config(env)) != 0)
 		return rc;
 	if (mg_is_inbox(argv[optind])) {
@@ -94,8 +94,9 @@ cmd_create(int argc, char **argv, struct cmd_env *env)
 	if (to != NULL && n.format != NULL && strcmp(to, n.format) != 0)
 		return cmd_usage_error(env, "--to %s and #driver.%s disagree",
 				       to, n.format);
-	format = to ? to : n.format ? n.format
-				    : mb_ctx_get(env->ctx, "new-format");
+	format = to	  ? to :
+		 n.format ? n.format :
+			    mb_ctx_get(env->ctx, "new-format");
 	mb_err_clear(&e);
 	len = strlen(n.path);
 	if (lstat(n.path, &st) == 0) {

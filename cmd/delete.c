@@ -77,15 +77,18 @@ cmd_delete(int argc, char **argv, struct cmd_env *env)
 		force = true; /* 'f' */
 	}
 	if (argc - optind != 1)
-		return cmd_usage_error(env, argc - optind ? "one MAILBOX, please"
-							  : "no MAILBOX");
+		return cmd_usage_error(env, argc - optind ?
+						    "one MAILBOX, please" :
+						    "no MAILBOX");
 	if ((rc = cmd_load_config(env)) != 0)
 		return rc;
 	if ((rc = mg_resolve(env, argv[optind], &n)) != 0)
 		return rc;
 	if (n.inbox && !force) {
-		warnmsg(env->prog, "%s: refusing to delete INBOX (--force "
-				   "deletes it)", n.path);
+		warnmsg(env->prog,
+			"%s: refusing to delete INBOX (--force "
+			"deletes it)",
+			n.path);
 		return EX_NOPERM;
 	}
 	mb_err_clear(&e);

@@ -72,8 +72,9 @@ mg_make_parents(const char *path, struct mb_err *e)
 			mb_err_clear(e);
 			e->code = MB_EINVAL;
 			snprintf(e->path, sizeof(e->path), "%s", buf);
-			snprintf(e->msg, sizeof(e->msg),
-				 "not a directory, so it cannot hold mailboxes");
+			snprintf(
+				e->msg, sizeof(e->msg),
+				"not a directory, so it cannot hold mailboxes");
 			return MB_FAILED;
 		}
 		buf[i] = '/';
@@ -111,8 +112,8 @@ mg_open_scan(struct cmd_env *env, const char *path, const char *format,
  * and snd (the address after "From "); false when there is none.
  */
 static bool
-envelope_of(struct mb_box *box, const struct mb_msg *m, char *env,
-	    size_t esize, char *snd, size_t ssize)
+envelope_of(struct mb_box *box, const struct mb_msg *m, char *env, size_t esize,
+	    char *snd, size_t ssize)
 {
 	char buf[1024], *nl, *p;
 	ssize_t n;
@@ -314,8 +315,8 @@ mg_transfer(struct cmd_env *env, const struct mg_opts *o,
 		return EX_NOINPUT;
 	}
 	rc = mg_open_scan(env, src->path, src->format,
-			  t->job == MG_MOVE && !o->dry_run ? MB_RDWR
-							   : MB_RDONLY,
+			  t->job == MG_MOVE && !o->dry_run ? MB_RDWR :
+							     MB_RDONLY,
 			  &sbox, &t->messages, &e);
 	if (rc != MB_OK)
 		return fail(env, src, &e);

@@ -25,10 +25,10 @@ struct mg_opts {
 
 /* A resolved mailbox name. */
 struct mg_name {
-	const char *name;     /* as the user gave it */
-	char path[PATH_MAX];  /* the file or directory */
-	const char *format;   /* forced by #driver.NAME/, else NULL */
-	bool inbox;	      /* the name is INBOX (any case) */
+	const char *name;    /* as the user gave it */
+	char path[PATH_MAX]; /* the file or directory */
+	const char *format;  /* forced by #driver.NAME/, else NULL */
+	bool inbox;	     /* the name is INBOX (any case) */
 };
 
 /* Resolve name into *n; 0, or the exit status after a message. */
@@ -68,18 +68,18 @@ int mg_expunge_marked(struct mb_box *box, const bool *marks, uint32_t nmsgs,
 enum mg_job { MG_COPY, MG_MOVE };
 
 struct mg_transfer {
-	int job;		/* enum mg_job */
-	const struct sel *sel;	/* NULL: every message */
-	const char *to;		/* format of a DST to create, or NULL */
-	bool must_exist;	/* DST must exist already */
-	bool must_not_exist;	/* DST must not exist */
+	int job;	       /* enum mg_job */
+	const struct sel *sel; /* NULL: every message */
+	const char *to;	       /* format of a DST to create, or NULL */
+	bool must_exist;       /* DST must exist already */
+	bool must_not_exist;   /* DST must not exist */
 	/* results */
-	uint32_t messages;	/* in SRC */
+	uint32_t messages; /* in SRC */
 	uint32_t selected;
 	uint32_t copied;
 	uint32_t expunged;
 	int64_t bytes;
-	bool created;		/* DST was created */
+	bool created; /* DST was created */
 	const char *src_format, *dst_format;
 };
 
@@ -96,13 +96,13 @@ int mg_transfer(struct cmd_env *env, const struct mg_opts *o,
 
 /* getopt_long values of the shared long options. */
 enum { MG_OPT_VERSION = 300, MG_OPT_JSON, MG_OPT_FIRST_FREE };
-#define MG_COMMON_LONGOPTS                                               \
-	{ "dry-run", no_argument, NULL, 'n' },                           \
-		{ "quiet", no_argument, NULL, 'q' },                     \
-		{ "json", no_argument, NULL, MG_OPT_JSON },              \
-		{ "help", no_argument, NULL, 'h' },                      \
-	{                                                                \
-		"version", no_argument, NULL, MG_OPT_VERSION             \
+#define MG_COMMON_LONGOPTS                                   \
+	{ "dry-run", no_argument, NULL, 'n' },               \
+		{ "quiet", no_argument, NULL, 'q' },         \
+		{ "json", no_argument, NULL, MG_OPT_JSON },  \
+		{ "help", no_argument, NULL, 'h' },          \
+	{                                                    \
+		"version", no_argument, NULL, MG_OPT_VERSION \
 	}
 
 /*

@@ -66,9 +66,8 @@ cmd_prune(int argc, char **argv, struct cmd_env *env)
 	    (rc = mg_resolve(env, argv[optind], &n)) != 0)
 		goto out;
 	mb_err_clear(&e);
-	if (mg_open_scan(env, n.path, n.format,
-			 o.dry_run ? MB_RDONLY : MB_RDWR, &box, &count,
-			 &e) != MB_OK ||
+	if (mg_open_scan(env, n.path, n.format, o.dry_run ? MB_RDONLY : MB_RDWR,
+			 &box, &count, &e) != MB_OK ||
 	    sel_mark(&sel, box, count, &marks, &selected, &e) != MB_OK) {
 		rc = report_err(env->prog, n.path, &e);
 		goto out;

@@ -66,9 +66,10 @@ picks(int kind, const char *text, uint32_t last)
 int
 main(void)
 {
-	static const char *const bad[] = { "", "0", "1:", ":1", "a", "1,,2",
-					   ",1", "1,", "1:2:3", "-1", "1 2",
-					   "4294967296", "01", "*:", "1:0" };
+	static const char *const bad[] = { "",	    "0",    "1:",  ":1",
+					   "a",	    "1,,2", ",1",  "1,",
+					   "1:2:3", "-1",   "1 2", "4294967296",
+					   "01",    "*:",   "1:0" };
 	struct mb_msg m;
 	struct sel s;
 	char why[256];
