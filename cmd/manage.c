@@ -112,21 +112,16 @@ mg_open_scan(struct cmd_env *env, const char *path, const char *format,
  * and snd (the address after "From "); false when there is none.
  */
 static bool
-envelope_of(struct mb_box *box, const struct mb_msg *m, char *env, size_t esize,
+envelope_of(int fd, const struct mb_msg *m, char *env, size_t esize,
 	    char *snd, size_t ssize)
 {
 	char buf[1024], *nl, *p;
 	ssize_t n;
 	size_t len, sl;
-	int fd;
 
-	if (m->envelope == NULL || m->offset < 0)
-		return false;
-	fd = open(mb_box_path(box), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
+	if (m->envelope == NULL || m->offset < 0 || fd < 0)
 		return false;
 	n = pread(fd, buf, sizeof(buf) - 1, m->offset);
-	close(fd);
 	if (n < 6)
 		return false;
 	buf[n] = '\0';
@@ -152,8 +147,8 @@ envelope_of(struct mb_box *box, const struct mb_msg *m, char *env, size_t esize,
 }
 
 int
-mg_copy_msg(struct mb_box *sbox, const struct mb_msg *m, struct mb_box *dbox,
-	    int64_t *bytes, struct mb_err *e)
+mg_copy_msg(struct mb_box *sbox, int sfd, const struct mb_msg *m,
+	    struct mb_box *dbox, int64_t *bytes, struct mb_err *e)
 {
 	const char *kw[MB_MAX_KEYWORDS];
 	char env[1024], snd[512];
@@ -166,7 +161,7 @@ mg_copy_msg(struct mb_box *sbox, const struct mb_msg *m, struct mb_box *dbox,
 	meta.flags = m->flags;
 	meta.idate = m->idate;
 	meta.idate_tz = m->idate_tz;
-	if (envelope_of(sbox, m, env, sizeof(env), snd, sizeof(snd))) {
+	if (envelope_of(sfd, m, env, sizeof(env), snd, sizeof(snd))) {
 		meta.envelope = env;
 		meta.sender = snd;
 	} else if (m->envelope == NULL) {
@@ -295,7 +290,7 @@ mg_transfer(struct cmd_env *env, const struct mg_opts *o,
 	struct mb_err e;
 	bool *marks = NULL, exists;
 	uint32_t seq, i;
-	int rc, status = 0;
+	int rc, status = 0, sfd = -1;
 
 	mb_err_clear(&e);
 	exists = lstat(dst->path, &dst_st) == 0;
@@ -372,12 +367,14 @@ mg_transfer(struct cmd_env *env, const struct mg_opts *o,
 		goto out;
 	}
 	t->dst_format = mb_box_format(dbox);
+	/* for the envelope lines (envelope_of) */
+	sfd = open(mb_box_path(sbox), O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	for (seq = 1; seq <= t->messages; seq++) {
 		if (!marks[seq - 1])
 			continue;
 		rc = mb_msg_at(sbox, seq, &m, &e);
 		if (rc == MB_OK)
-			rc = mg_copy_msg(sbox, m, dbox, &t->bytes, &e);
+			rc = mg_copy_msg(sbox, sfd, m, dbox, &t->bytes, &e);
 		if (rc != MB_OK) {
 			status = report_err(env->prog, NULL, &e);
 			mb_abort(&dbox);
@@ -406,6 +403,8 @@ mg_transfer(struct cmd_env *env, const struct mg_opts *o,
 	}
 	print_result(o, src, dst, t);
 out:
+	if (sfd >= 0)
+		close(sfd);
 	if (sbox != NULL)
 		mb_abort(&sbox);
 	free(marks);

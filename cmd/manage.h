@@ -52,8 +52,9 @@ int mg_open_scan(struct cmd_env *env, const char *path, const char *format,
 		 struct mb_err *e);
 
 /* Append message m of sbox to dbox with its flags, keywords, date and
- * sender.  *bytes grows by the bytes read. */
-int mg_copy_msg(struct mb_box *sbox, const struct mb_msg *m,
+ * sender; sfd is sbox's file open for reading (its envelope lines), or
+ * -1.  *bytes grows by the bytes read. */
+int mg_copy_msg(struct mb_box *sbox, int sfd, const struct mb_msg *m,
 		struct mb_box *dbox, int64_t *bytes, struct mb_err *e);
 
 /*
