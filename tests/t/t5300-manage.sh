@@ -335,7 +335,7 @@ test_expect_success 'delete: as mailutil delete; directories; -n; --json' '
 	test_expect_code 66 mb delete dj.mbx
 '
 
-test_expect_success 'delete: a mailbox held open by another process is refused (75)' '
+test_expect_success 'delete, rename: a mailbox held open by another process is refused (75)' '
 	put src.mbx held.mbx && put src.unix held.unix && put src.mtx held.mtx &&
 	put src.mix held.mix &&
 	uw_run flock -s held.mix/.mixmeta sleep 30 &
@@ -349,8 +349,10 @@ test_expect_success 'delete: a mailbox held open by another process is refused (
 		pid=$! &&
 		sleep 0.5 &&
 		{ mb delete held.$f 2>err; rc=$?; } ;
+		{ mb rename held.$f moved.$f 2>err2; rc2=$?; } ;
 		kill $pid; wait $pid;
 		test $rc = 75 && test_grep "in use" err &&
+		test $rc2 = 75 && test ! -e "$H/moved.$f" &&
 		test -e "$H/held.$f" || return 1
 	done &&
 	lk=$(tmplock "$H/held.unix") &&
