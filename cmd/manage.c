@@ -112,8 +112,8 @@ mg_open_scan(struct cmd_env *env, const char *path, const char *format,
  * and snd (the address after "From "); false when there is none.
  */
 static bool
-envelope_of(int fd, const struct mb_msg *m, char *env, size_t esize,
-	    char *snd, size_t ssize)
+envelope_of(int fd, const struct mb_msg *m, char *env, size_t esize, char *snd,
+	    size_t ssize)
 {
 	char buf[1024], *nl, *p;
 	ssize_t n;
