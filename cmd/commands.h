@@ -67,6 +67,14 @@ int cmd_formats(int argc, char **argv, struct cmd_env *env);
 int cmd_repair(int argc, char **argv, struct cmd_env *env);
 int cmd_spool_move(int argc, char **argv, struct cmd_env *env);
 int cmd_uid_rebuild(int argc, char **argv, struct cmd_env *env);
+int cmd_append(int argc, char **argv, struct cmd_env *env);
+int cmd_copy(int argc, char **argv, struct cmd_env *env);
+int cmd_create(int argc, char **argv, struct cmd_env *env);
+int cmd_delete(int argc, char **argv, struct cmd_env *env);
+int cmd_list(int argc, char **argv, struct cmd_env *env);
+int cmd_move(int argc, char **argv, struct cmd_env *env);
+int cmd_prune(int argc, char **argv, struct cmd_env *env);
+int cmd_rename(int argc, char **argv, struct cmd_env *env);
 
 extern const char cmd_check_usage[];
 extern const char cmd_convert_usage[];
@@ -76,5 +84,13 @@ extern const char cmd_formats_usage[];
 extern const char cmd_repair_usage[];
 extern const char cmd_spool_move_usage[];
 extern const char cmd_uid_rebuild_usage[];
+extern const char cmd_append_usage[];
+extern const char cmd_copy_usage[];
+extern const char cmd_create_usage[];
+extern const char cmd_delete_usage[];
+extern const char cmd_list_usage[];
+extern const char cmd_move_usage[];
+extern const char cmd_prune_usage[];
+extern const char cmd_rename_usage[];
 
 #endif /* CMD_COMMANDS_H */

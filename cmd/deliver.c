@@ -245,6 +245,8 @@ dl_spool(struct dl_msg *m, int in_fd, const char *prog)
 				if (m->sender == NULL)
 					m->sender =
 						envelope_sender(first, flen);
+				free(m->envelope);
+				m->envelope = strndup(first, flen);
 				st = F_TEXT;
 			} else if (flen < sizeof(first)) {
 				first[flen++] = c;
@@ -260,6 +262,10 @@ dl_spool(struct dl_msg *m, int in_fd, const char *prog)
 		sp_put(sp, first, flen);
 	else if (st == F_ENVELOPE && m->sender == NULL)
 		m->sender = envelope_sender(first, flen);
+	if (st == F_ENVELOPE) {
+		free(m->envelope);
+		m->envelope = strndup(first, flen);
+	}
 	if (sp->cr)
 		sp_emit(sp, '\r');
 	sp_flush(sp);
@@ -284,6 +290,8 @@ dl_msg_free(struct dl_msg *m)
 	m->fd = -1;
 	free(m->sender);
 	m->sender = NULL;
+	free(m->envelope);
+	m->envelope = NULL;
 }
 
 /* ------------------------------------------------------------------ */

@@ -18,7 +18,8 @@
 struct dl_msg {
 	int fd;
 	int64_t size;
-	char *sender; /* -f, or the envelope "From " line; NULL: unknown */
+	char *sender;	/* -f, or the envelope "From " line; NULL: unknown */
+	char *envelope; /* the dropped "From " line (CR, LF cut), or NULL */
 	bool has_return_path;
 };
 

@@ -1025,8 +1025,26 @@ mix_open(struct mb_box *b, struct mb_err *e)
 		if (rc != MB_OK)
 			goto fail;
 		s->meta_sh = true;
-		if ((rc = lock_files(b, s, LOCK_SH, e)) != MB_OK)
+		if ((rc = lock_files(b, s, rw ? LOCK_EX : LOCK_SH, e)) != MB_OK)
 			goto fail;
+		/* a writer finishes the rewrite a killed writer left half
+		 * done before it reads the files */
+		if (rw) {
+			bool redone;
+
+			rc = mbi_rewrite_recover(s->index_path, s->ifd, &redone,
+						 e);
+			if (rc == MB_OK)
+				rc = mbi_rewrite_recover(s->status_path, s->sfd,
+							 &redone, e);
+			if (rc == MB_OK)
+				rc = mbi_rewrite_recover(s->meta_path, s->mfd,
+							 &redone, e);
+			if (rc != MB_OK) {
+				unlock_files(s);
+				goto fail;
+			}
+		}
 	}
 	rc = read_all(b, s, true, e);
 	if (!(b->mode & MB_NOLOCK))
@@ -2214,6 +2232,16 @@ mix_probe(const char *path, const struct stat *st, const unsigned char *head,
 	return 100;
 }
 
+/* Listings: .mixmeta, .mixindex, .mixstatus, .mixsortcache and the
+ * .mixXXXXXXXX data files are the mailbox's own (spec 6.1). */
+static int
+mix_list_child(const char *dir, const char *name, const struct stat *st,
+	       char *child, size_t size)
+{
+	return strncmp(name, ".mix", 4) == 0 ? MB_CHILD_INTERNAL
+					     : MB_CHILD_OTHER;
+}
+
 const struct mb_driver mbi_driver_mix = {
 	.name = "mix",
 	.summary = "UW c-client's mix: a directory of data files with index, "
@@ -2235,4 +2263,5 @@ const struct mb_driver mbi_driver_mix = {
 	.close = mix_close,
 	.remove = mix_remove,
 	.rename = mix_rename,
+	.list_child = mix_list_child,
 };
