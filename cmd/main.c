@@ -32,13 +32,13 @@ warn_diag(void *arg, const struct mb_diag *d)
 {
 	const char *prog = arg;
 
-	if (d->level != MB_DIAG_WARN)
+	/* only what happens to what is written (a keyword dropped ...):
+	 * what a scan notices about a file is check's to report */
+	if (d->level != MB_DIAG_WARN || d->offset >= 0)
 		return;
 	fprintf(stderr, "%s: warning: ", prog);
 	if (d->path != NULL)
 		fprintf(stderr, "%s: ", d->path);
-	if (d->offset >= 0)
-		fprintf(stderr, "at byte %lld: ", (long long)d->offset);
 	fprintf(stderr, "%s", d->text ? d->text : d->code);
 	if (d->msgno > 0)
 		fprintf(stderr, " (message %lu)", (unsigned long)d->msgno);
