@@ -161,9 +161,46 @@ box_alloc(struct mb_ctx *ctx, const struct mb_driver *d, const char *path,
 	return b;
 }
 
+/*
+ * A copy of s that lives as long as the box: the index keeps each
+ * message's strings here, since a driver's next() may point them into a
+ * buffer that the following message reuses.  NULL stays NULL (and so
+ * does a copy that cannot be made: the string is optional).
+ */
+static const char *
+box_strdup(struct mb_box *b, const char *s)
+{
+	struct mbi_chunk *c = b->strings;
+	size_t n;
+
+	if (s == NULL)
+		return NULL;
+	n = strlen(s) + 1;
+	if (c == NULL || c->cap - c->len < n) {
+		size_t cap = n > 65536 ? n : 65536;
+
+		c = malloc(sizeof(*c) + cap);
+		if (c == NULL)
+			return NULL;
+		c->len = 0;
+		c->cap = cap;
+		c->next = b->strings;
+		b->strings = c;
+	}
+	memcpy(c->data + c->len, s, n);
+	c->len += n;
+	return c->data + c->len - n;
+}
+
 static void
 box_free(struct mb_box *b)
 {
+	while (b->strings != NULL) {
+		struct mbi_chunk *c = b->strings;
+
+		b->strings = c->next;
+		free(c);
+	}
 	mbi_unpack_free(&b->unpack);
 	mbi_kw_clear(b);
 	free(b->msgs);
@@ -541,6 +578,9 @@ mb_next(struct mb_box *b, struct mb_msg **out, struct mb_err *e)
 		b->msgs = p;
 		b->nalloc = n;
 	}
+	m.sender = box_strdup(b, m.sender);
+	m.envelope = box_strdup(b, m.envelope);
+	m.key = box_strdup(b, m.key);
 	b->msgs[b->nmsgs - 1] = m;
 	b->iter = b->nmsgs;
 	*out = &b->msgs[b->nmsgs - 1];

@@ -154,6 +154,13 @@ int mbi_mh_profile(const char *field, char *buf, size_t size,
 
 #define MBI_BOX_MAGIC 0x6d62786fU
 
+/* A block of the box's string store (see mb_next in libmbox/box.c). */
+struct mbi_chunk {
+	struct mbi_chunk *next;
+	size_t len, cap;
+	char data[];
+};
+
 struct mb_box {
 	unsigned magic;
 	struct mb_ctx *ctx;
@@ -186,6 +193,8 @@ struct mb_box {
 	uint32_t iter;		/* mb_next position for indexed replay */
 	bool scanned;		/* the driver reported MB_END */
 	struct mb_msg cur;	/* the current message in MB_STREAM mode */
+	struct mbi_chunk *strings; /* the index's copies of sender, envelope
+				    * and key (drivers' buffers move on) */
 
 	/* a compressed mailbox or an archive, unpacked (compress.c) */
 	struct mbi_unpack *unpack;

@@ -388,6 +388,40 @@ test_rewrite(struct mb_ctx *ctx, const char *fmt)
 	mb_close(&b, &e);
 }
 
+/* An indexed box keeps every message's own envelope strings (they used
+ * to point into the scanner's line buffer, so all read as the last). */
+static void
+test_index_strings(struct mb_ctx *ctx)
+{
+	static const char mbox[] =
+		"From alice@example.com Wed Dec  2 05:53:22 1992\n"
+		"Subject: a\n\na\n\n"
+		"From bob@example.org Thu Dec  3 05:53:22 1992\n"
+		"Subject: b\n\nb\n";
+	struct mb_box *b;
+	struct mb_msg *m, *first = NULL;
+	struct mb_err e;
+
+	write_file("idx.mbox", mbox, sizeof(mbox) - 1);
+	if (mb_open(ctx, "idx.mbox", NULL, MB_RDONLY, &b, &e) != MB_OK) {
+		ok(0, "index strings: open: %s", e.msg);
+		return;
+	}
+	while (mb_next(b, &m, &e) == MB_OK)
+		if (first == NULL)
+			first = m;
+	ok(first != NULL && first->sender != NULL &&
+		   strcmp(first->sender, "alice@example.com") == 0,
+	   "index: the first message keeps its sender after the scan");
+	ok(first != NULL && first->envelope != NULL &&
+		   strncmp(first->envelope, "From alice@", 11) == 0,
+	   "index: and its envelope line");
+	ok(mb_msg_at(b, 2, &m, &e) == MB_OK && m->sender != NULL &&
+		   strcmp(m->sender, "bob@example.org") == 0,
+	   "index: the second has its own");
+	mb_abort(&b);
+}
+
 int
 main(void)
 {
@@ -401,6 +435,7 @@ main(void)
 	test_roundtrip(ctx, "mmdf");
 	test_rewrite(ctx, "unix");
 	test_rewrite(ctx, "mmdf");
+	test_index_strings(ctx);
 	mb_ctx_free(&ctx);
 	return done_testing();
 }
