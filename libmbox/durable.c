@@ -215,6 +215,8 @@ fail:
 #define TAIL_DATA  (1u << 20) /* the largest write: mbi_wbuf's block */
 #define TAIL_FIRST 64
 #define TAIL_LOOK  1024 /* the longest message start line we look at */
+#define MMDF_LF	   "\1\1\1\1\n"
+#define MMDF_CRLF  "\1\1\1\1\r\n"
 
 struct tail_rec {
 	unsigned long long seq, dev, ino, fsum;
@@ -242,7 +244,8 @@ tail_format(const struct tail_rec *r, char *h)
 
 	memset(h, 0, TAIL_HDR);
 	n = snprintf(h, TAIL_HDR,
-		     TAIL_MAGIC " %llu %llu %llu %lld %u %016llx %lld %lld %lld",
+		     TAIL_MAGIC
+		     " %llu %llu %llu %lld %u %016llx %lld %lld %lld",
 		     r->seq, r->dev, r->ino, r->start, r->flen, r->fsum,
 		     r->wstart, r->wlen, r->moved);
 	snprintf(h + n, TAIL_HDR - (size_t)n, " %016llx\n",
@@ -600,6 +603,13 @@ tail_judge(int fd, const struct tail_rec *r, const char *jdata, int64_t size,
 		 */
 		for (i = l; i >= 0 && !found; i--)
 			if (message_start_at(fb + i, (size_t)(avail - i))) {
+				/* a "From " line right after an MMDF
+				 * delimiter belongs to the delimiter's start */
+				if (i >= 5 && !memcmp(fb + i - 5, MMDF_LF, 5))
+					i -= 5;
+				else if (i >= 6 &&
+					 !memcmp(fb + i - 6, MMDF_CRLF, 6))
+					i -= 6;
 				*end = r->wstart + i;
 				found = true;
 			}

@@ -264,6 +264,23 @@ test_tail(void)
 	       "tail: coinciding bytes: theirs intact");
 	close(fd);
 
+	/* MMDF: killed before the write; their message begins with the
+	 * same delimiter and "From " line as ours. */
+	fd = fresh("d/mbox");
+	mbi_tail_begin("d/mbox", fd, &t, &e);
+	mbi_tail_note(&t, "\1\1\1\1\n" OURS "\1\1\1\1\n", n + 10,
+		      (int64_t)olen, &e);
+	close(t.jfd);
+	foreign(fd, "\1\1\1\1\n"
+		    "From bob@example.com Thu Dec 10 11:00:00 1992\nSubject: "
+		    "x\n\nhi\n\1\1\1\1\n");
+	mbi_tail_recover("d/mbox", fd, &o, &e);
+	ok(o.cut == 0 && o.refused_at == -1,
+	   "tail: MMDF coinciding start: nothing cut");
+	is_int(size_of("d/mbox"), (long long)olen + 71,
+	       "tail: MMDF coinciding start: theirs intact");
+	close(fd);
+
 	/* One write complete, the next noted but not begun, then theirs. */
 	fd = fresh("d/mbox");
 	mbi_tail_begin("d/mbox", fd, &t, &e);
