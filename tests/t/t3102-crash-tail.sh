@@ -195,6 +195,69 @@ for f in ${T3102_FORMATS:-unix mmdf mbx tenex mtx}; do
 	'
 done
 
+# staged FORMAT: $BOX with a torn append (killed at its first write)
+# and another program's message after it; the expected bytes in theirs.
+staged() {
+	rm -f "$BOX" "$BOX.lock" "$UW_HOME/.box.mbtail" &&
+	mailbag convert -q --to "$1" base.mbox "$BOX" &&
+	chown "$U:$UW_GROUP" "$BOX" && chmod 600 "$BOX" || return 1
+	env LD_PRELOAD="$SHIM" ASAN_OPTIONS="$CRASH_ASAN" CRASH_ONLY="$BOX" \
+		CRASH_AT=1 CRASH_TORN=1 \
+		"$MAILBAG" convert -q --append killed.mbox "$BOX" 2>/dev/null
+	test $? = 137 && rm -f "$BOX.lock" &&
+	n=$(stat -c %s "$BOX") &&
+	foreign "$1" theirs &&
+	tail -c +$((n + 1)) "$BOX" >theirs
+}
+
+# The recovering writer itself killed at each of its calls on the
+# mailbox (while it moves their message down, or appends after), then
+# one more writer: still only the first killed append is gone.
+for f in ${T3102_RECOVER_FORMATS:-unix mbx}; do
+	test_expect_success "$f: the recovering writer killed at each call, then another writer" '
+		msg after2 >after2.mbox &&
+		staged '"$f"' &&
+		rm -f "$TRASH/.count" &&
+		env LD_PRELOAD="$SHIM" ASAN_OPTIONS="$CRASH_ASAN" CRASH_COUNT=1 \
+			CRASH_COUNT_FILE="$TRASH/.count" CRASH_ONLY="$BOX" \
+			"$MAILBAG" convert -q --append after.mbox "$BOX" &&
+		total=$(cat "$TRASH/.count") &&
+		test "$total" -ge 3 &&
+		fails=0 &&
+		for at in $(seq 1 "$total"); do
+			for torn in "" 1; do
+				tag='"$f"'-recover-$at${torn:+-torn} &&
+				staged '"$f"' || { fails=$((fails + 1)); continue; }
+				env LD_PRELOAD="$SHIM" ASAN_OPTIONS="$CRASH_ASAN" \
+					CRASH_ONLY="$BOX" CRASH_AT="$at" \
+					${torn:+CRASH_TORN=1} "$MAILBAG" convert -q \
+					--append after.mbox "$BOX" 2>/dev/null
+				rm -f "$BOX.lock"
+				if ! mailbag convert -q --append after2.mbox "$BOX" 2>err; then
+					echo "$tag: the last writer failed" >&2; cat err >&2
+					fails=$((fails + 1)); continue
+				fi
+				contains "$BOX" theirs ||
+					{ echo "$tag: theirs not intact" >&2; fails=$((fails + 1)); continue; }
+				ids "$BOX" | grep -v "^1 Message-ID: <[0-9]*@" >got
+				for i in base1 base2 theirs after2; do
+					grep -q -x "1 Message-ID: <$i@test>" got ||
+						{ echo "$tag: <$i> not there once" >&2; fails=$((fails + 1)); }
+				done
+				! grep -v "^1 " got && ! grep killed got ||
+					{ echo "$tag: wrong messages" >&2; cat got >&2; fails=$((fails + 1)); }
+				mailbag check "$BOX" >/dev/null ||
+					{ echo "$tag: check finds defects" >&2; fails=$((fails + 1)); }
+				c=$(grep -c . got)
+				test "$(uw_count)" = "$c" ||
+					{ echo "$tag: UW reads $(uw_count), not $c" >&2; fails=$((fails + 1)); }
+			done
+		done &&
+		echo "# $total calls, each plain and torn" &&
+		test "$fails" = 0
+	'
+done
+
 for f in ${T3102_UW_FORMATS:-unix mmdf}; do
 	test_expect_success "$f: killed append, then UW tmail (which rewrites the file), then a mailbag writer" '
 		fails=0 &&
