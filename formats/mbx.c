@@ -614,17 +614,13 @@ mbx_open(struct mb_box *b, struct mb_err *e)
 		}
 	}
 	if (rw) {
-		int64_t cut = 0;
+		struct mbi_tail_outcome tail;
 
 		/* an append a killed writer left half done */
-		rc = mbi_tail_recover(b->path, s->fd, &cut, e);
+		rc = mbi_tail_recover(b->path, s->fd, &tail, e);
 		if (rc != MB_OK)
 			goto fail;
-		if (cut > 0)
-			mbi_diag(b, MB_DIAG_INFO, "tail-recovered", -1, 0, 0,
-				 "removed %lld bytes left by an interrupted "
-				 "append",
-				 (long long)cut);
+		mbi_tail_diag(b, &tail);
 	}
 	if (fstat(s->fd, &s->st) < 0) {
 		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
@@ -813,6 +809,8 @@ start_writing(struct mb_box *b, struct mbx_state *s, struct mb_err *e)
 			mbi_tail_end(&s->journal, NULL);
 		goto fail;
 	}
+	if (s->journal.active)
+		s->wb.tail = &s->journal;
 	s->wb_init = true;
 	s->writing = true;
 	return MB_OK;

@@ -1268,7 +1268,7 @@ ux_open(struct mb_box *b, int flavor, struct mb_err *e)
 		if (rc != MB_OK)
 			goto fail;
 		{
-			int64_t cut = 0;
+			struct mbi_tail_outcome tail;
 			bool redone = false;
 
 			/* a rewrite a killed writer left half done */
@@ -1280,17 +1280,10 @@ ux_open(struct mb_box *b, int flavor, struct mb_err *e)
 					 0, 0,
 					 "finished a rewrite that an "
 					 "interrupted process left half done");
-			rc = mbi_tail_recover(b->path, s->fd, &cut, e);
+			rc = mbi_tail_recover(b->path, s->fd, &tail, e);
 			if (rc != MB_OK)
 				goto fail;
-			if (cut > 0) {
-				mbi_diag(b, MB_DIAG_INFO, "tail-recovered", -1,
-					 0, 0,
-					 "removed %lld bytes left by an "
-					 "interrupted append",
-					 (long long)cut);
-				fstat(s->fd, &s->st);
-			}
+			mbi_tail_diag(b, &tail);
 		}
 		/* the size under our locks, after any recovery */
 		fstat(s->fd, &s->st);
@@ -1883,6 +1876,8 @@ start_writing(struct mb_box *b, struct ux_state *s, struct mb_err *e)
 	s->wpos = s->orig_size;
 	if (mbi_wbuf_init(&s->wb, s->fd, b->path, s->wpos, e) != MB_OK)
 		return MB_FATAL;
+	if (s->journal.active)
+		s->wb.tail = &s->journal;
 	s->wb_init = true;
 	if (s->created && b->ctx->uw_metadata)
 		return write_pseudo(b, s, e);

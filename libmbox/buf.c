@@ -196,6 +196,7 @@ mbi_wbuf_init(struct mbi_wbuf *w, int fd, const char *path, int64_t pos,
 	w->len = 0;
 	w->cap = WBUF_SIZE;
 	w->pos = pos;
+	w->tail = NULL;
 	w->buf = malloc(w->cap);
 	if (w->buf == NULL)
 		return mbi_err(e, MB_FATAL, MB_ENOMEM, path, -1, "out of memory");
@@ -209,6 +210,10 @@ mbi_wbuf_flush(struct mbi_wbuf *w, struct mb_err *e)
 
 	if (w->len == 0)
 		return MB_OK;
+	if (w->tail != NULL &&
+	    mbi_tail_note(w->tail, w->buf, w->len, w->pos - (int64_t)w->len,
+			  e) != MB_OK)
+		return MB_FAILED;
 	rc = mbi_pwrite_all(w->fd, w->buf, w->len, w->pos - (int64_t)w->len,
 			    w->path, e);
 	if (rc == MB_OK)
@@ -224,8 +229,9 @@ mbi_wbuf_put(struct mbi_wbuf *w, const void *p, size_t n, struct mb_err *e)
 	while (n > 0) {
 		size_t room = w->cap - w->len, k = n < room ? n : room;
 
-		/* Large writes with an empty buffer go straight to the file. */
-		if (w->len == 0 && n >= w->cap) {
+		/* Large writes with an empty buffer go straight to the file
+		 * (not when journaled: a noted write is at most a block). */
+		if (w->len == 0 && n >= w->cap && w->tail == NULL) {
 			if (mbi_pwrite_all(w->fd, c, n, w->pos, w->path, e) != MB_OK)
 				return MB_FAILED;
 			w->pos += (int64_t)n;

@@ -3,6 +3,7 @@
  * names, publishing without replacing, and the tail journal that lets a
  * writer undo a torn append to a single-file mailbox.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -19,8 +20,6 @@
 
 #include "mb-int.h"
 
-#define TAIL_MAGIC "mailbag-tail 1"
-#define TAIL_MAX   128 /* longest record we accept */
 #define TMP_TRIES  100
 
 /* ------------------------------------------------------------------ */
@@ -195,6 +194,116 @@ fail:
 /* ------------------------------------------------------------------ */
 /* The tail journal                                                     */
 
+/*
+ * The journal file holds two slots.  Slot k is a header of TAIL_HDR
+ * bytes at k * TAIL_HDR and a data area at 2 * TAIL_HDR + k * TAIL_DATA.
+ * A header is one NUL-padded line,
+ *
+ *   mailbag-tail 2 SEQ DEV INO START FLEN FSUM WSTART WLEN MOVED SUM
+ *
+ * SEQ numbers the updates (of two headers that check out, the higher
+ * wins); DEV INO name the mailbox; START is its size before our first
+ * byte; FLEN FSUM the length (at most TAIL_FIRST) and hash of our first
+ * bytes at START; WSTART WLEN the write in flight, whose bytes the data
+ * area holds; MOVED is -1, or the size the mailbox gets when a recovery
+ * moves foreign bytes down over ours; SUM is the hash of the line before
+ * " SUM".  An update goes to the slot not holding the newest header,
+ * data before header, so a header that checks out names complete data.
+ */
+#define TAIL_MAGIC "mailbag-tail 2"
+#define TAIL_HDR   256
+#define TAIL_DATA  (1u << 20) /* the largest write: mbi_wbuf's block */
+#define TAIL_FIRST 64
+#define TAIL_LOOK  1024 /* the longest message start line we look at */
+#define MMDF_LF	   "\1\1\1\1\n"
+#define MMDF_CRLF  "\1\1\1\1\r\n"
+
+struct tail_rec {
+	unsigned long long seq, dev, ino, fsum;
+	long long start, wstart, wlen, moved;
+	unsigned flen;
+};
+
+static uint64_t
+fnv64(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	uint64_t h = 14695981039346656037ULL;
+
+	while (n-- > 0) {
+		h ^= *c++;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static void
+tail_format(const struct tail_rec *r, char *h)
+{
+	int n;
+
+	memset(h, 0, TAIL_HDR);
+	n = snprintf(h, TAIL_HDR,
+		     TAIL_MAGIC
+		     " %llu %llu %llu %lld %u %016llx %lld %lld %lld",
+		     r->seq, r->dev, r->ino, r->start, r->flen, r->fsum,
+		     r->wstart, r->wlen, r->moved);
+	snprintf(h + n, TAIL_HDR - (size_t)n, " %016llx\n",
+		 (unsigned long long)fnv64(h, (size_t)n));
+}
+
+/* Parse a header (TAIL_HDR bytes); false when it is none or damaged. */
+static bool
+tail_parse(const char *h, struct tail_rec *r)
+{
+	char line[TAIL_HDR + 1], *sp, *end;
+	const char *nl = memchr(h, '\n', TAIL_HDR);
+	unsigned long long sum;
+	size_t len;
+	int used = -1;
+
+	if (nl == NULL)
+		return false;
+	len = (size_t)(nl - h);
+	memcpy(line, h, len);
+	line[len] = '\0';
+	if (strlen(line) != len || (sp = strrchr(line, ' ')) == NULL)
+		return false;
+	errno = 0;
+	sum = strtoull(sp + 1, &end, 16);
+	if (errno != 0 || end == sp + 1 || *end != '\0' ||
+	    sum != fnv64(line, (size_t)(sp - line)))
+		return false;
+	*sp = '\0';
+	if (sscanf(line,
+		   TAIL_MAGIC " %llu %llu %llu %lld %u %llx %lld %lld %lld%n",
+		   &r->seq, &r->dev, &r->ino, &r->start, &r->flen, &r->fsum,
+		   &r->wstart, &r->wlen, &r->moved, &used) != 9 ||
+	    used != (int)strlen(line))
+		return false;
+	return r->start >= 0 && r->wstart >= r->start && r->wlen >= 0 &&
+	       r->wlen <= (long long)TAIL_DATA && r->flen <= TAIL_FIRST &&
+	       r->moved >= -1;
+}
+
+/* Write r (and the bytes of its write in flight) into its slot. */
+static int
+tail_store(int jfd, const char *jpath, const struct tail_rec *r,
+	   const void *data, struct mb_err *e)
+{
+	char h[TAIL_HDR];
+	unsigned k = (unsigned)(r->seq & 1);
+
+	if (r->wlen > 0 &&
+	    mbi_pwrite_all(jfd, data, (size_t)r->wlen,
+			   2 * TAIL_HDR + (int64_t)k * TAIL_DATA, jpath,
+			   e) != MB_OK)
+		return MB_FAILED;
+	tail_format(r, h);
+	return mbi_pwrite_all(jfd, h, TAIL_HDR, (int64_t)k * TAIL_HDR, jpath,
+			      e);
+}
+
 /* Where the journal of the file st at mailbox lives: beside it or /tmp. */
 static int
 tail_paths(const char *mailbox, const struct stat *st, char *local, char *tmp,
@@ -225,12 +334,14 @@ int
 mbi_tail_begin(const char *mailbox, int fd, struct mbi_tail *t,
 	       struct mb_err *e)
 {
-	char local[PATH_MAX], tmpj[PATH_MAX], tmp[PATH_MAX], rec[TAIL_MAX];
+	char local[PATH_MAX], tmpj[PATH_MAX], tmp[PATH_MAX];
+	struct tail_rec rec;
 	struct stat st;
 	bool use_local;
-	int jfd, n, r, err;
+	int jfd, r, err;
 
 	t->active = false;
+	t->jfd = -1;
 	t->path[0] = '\0';
 	if (fstat(fd, &st) != 0)
 		return mbi_err_sys(e, MB_FAILED, errno, mailbox,
@@ -239,25 +350,33 @@ mbi_tail_begin(const char *mailbox, int fd, struct mbi_tail *t,
 	if (r != MB_OK)
 		return r;
 	snprintf(t->path, sizeof(t->path), "%s", use_local ? local : tmpj);
-	n = snprintf(rec, sizeof(rec), TAIL_MAGIC " %llu %llu %lld\n",
-		     (unsigned long long)st.st_dev,
-		     (unsigned long long)st.st_ino, (long long)st.st_size);
+	t->seq = 1;
+	t->dev = (uint64_t)st.st_dev;
+	t->ino = (uint64_t)st.st_ino;
+	t->start = (int64_t)st.st_size;
+	t->first_len = 0;
+	t->first_sum = 0;
+	rec = (struct tail_rec){.seq = t->seq,
+				.dev = t->dev,
+				.ino = t->ino,
+				.start = t->start,
+				.wstart = t->start,
+				.moved = -1};
 
 	r = mbi_tmp_name(t->path, tmp, sizeof(tmp), e);
 	if (r != MB_OK)
 		return r;
-	jfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	jfd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		   0644);
 	if (jfd < 0)
 		return mbi_err_sys(e, MB_FAILED, errno, tmp,
 				   "cannot create tail journal '%s'", tmp);
 	/* Readable by every writer, writable by nobody else. */
 	(void)fchmod(jfd, 0644);
-	r = mbi_write_all(jfd, rec, (size_t)n, tmp, e);
+	r = tail_store(jfd, tmp, &rec, NULL, e);
 	if (r == MB_OK && fsync(jfd) != 0)
 		r = mbi_err_sys(e, MB_FAILED, errno, tmp,
 				"cannot sync tail journal '%s'", tmp);
-	close(jfd);
 	/* rename() replaces a symlink at the name, never follows it. */
 	if (r == MB_OK && rename(tmp, t->path) != 0) {
 		err = errno;
@@ -265,15 +384,71 @@ mbi_tail_begin(const char *mailbox, int fd, struct mbi_tail *t,
 				"cannot install tail journal '%s'", t->path);
 	}
 	if (r != MB_OK) {
+		close(jfd);
 		unlink(tmp);
 		return r;
 	}
 	r = mbi_fsync_dir(t->path, e);
 	if (r != MB_OK) {
+		close(jfd);
 		unlink(t->path);
 		return r;
 	}
+	t->jfd = jfd;
 	t->active = true;
+	return MB_OK;
+}
+
+int
+mbi_tail_note(struct mbi_tail *t, const void *p, size_t n, int64_t off,
+	      struct mb_err *e)
+{
+	struct tail_rec rec;
+	int r;
+
+	if (!t->active)
+		return MB_OK;
+	if (n > TAIL_DATA || off < t->start)
+		return mbi_err(e, MB_FATAL, MB_EINVAL, t->path, -1,
+			       "a write of %zu bytes at %lld does not fit the "
+			       "tail journal",
+			       n, (long long)off);
+	if (off == t->start) {
+		t->first_len = n < TAIL_FIRST ? (unsigned)n : TAIL_FIRST;
+		t->first_sum = fnv64(p, t->first_len);
+	}
+	rec = (struct tail_rec){.seq = t->seq + 1,
+				.dev = t->dev,
+				.ino = t->ino,
+				.start = t->start,
+				.flen = t->first_len,
+				.fsum = t->first_sum,
+				.wstart = off,
+				.wlen = (long long)n,
+				.moved = -1};
+	r = tail_store(t->jfd, t->path, &rec, p, e);
+	if (r != MB_OK)
+		return r;
+	t->seq++;
+	return MB_OK;
+}
+
+int
+mbi_tail_write(struct mbi_tail *t, int fd, const void *p, size_t n,
+	       int64_t off, const char *path, struct mb_err *e)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		size_t k = n < TAIL_DATA ? n : TAIL_DATA;
+
+		if (mbi_tail_note(t, c, k, off, e) != MB_OK ||
+		    mbi_pwrite_all(fd, c, k, off, path, e) != MB_OK)
+			return MB_FAILED;
+		c += k;
+		off += (int64_t)k;
+		n -= k;
+	}
 	return MB_OK;
 }
 
@@ -283,43 +458,12 @@ mbi_tail_end(struct mbi_tail *t, struct mb_err *e)
 	if (!t->active)
 		return MB_OK;
 	t->active = false;
+	close(t->jfd);
+	t->jfd = -1;
 	if (unlink(t->path) != 0 && errno != ENOENT)
 		return mbi_err_sys(e, MB_FAILED, errno, t->path,
 				   "cannot remove tail journal '%s'", t->path);
 	return mbi_fsync_dir(t->path, e);
-}
-
-/* Parse a record; false when it is not one. */
-static bool
-tail_parse(const char *s, unsigned long long *dev, unsigned long long *ino,
-	   long long *size)
-{
-	const char *p;
-	char *end;
-	size_t ml = sizeof(TAIL_MAGIC) - 1;
-
-	if (strncmp(s, TAIL_MAGIC " ", ml + 1) != 0)
-		return false;
-	p = s + ml + 1;
-	if (*p < '0' || *p > '9')
-		return false;
-	errno = 0;
-	*dev = strtoull(p, &end, 10);
-	if (errno != 0 || *end != ' ')
-		return false;
-	p = end + 1;
-	if (*p < '0' || *p > '9')
-		return false;
-	*ino = strtoull(p, &end, 10);
-	if (errno != 0 || *end != ' ')
-		return false;
-	p = end + 1;
-	if (*p < '0' || *p > '9')
-		return false;
-	*size = strtoll(p, &end, 10);
-	if (errno != 0 || end[0] != '\n' || end[1] != '\0')
-		return false;
-	return true;
 }
 
 static void
@@ -329,6 +473,176 @@ tail_remove(const char *jpath)
 		(void)mbi_fsync_dir(jpath, NULL);
 }
 
+/* Does a line at c read like an internal header of mbx, tenex or mtx,
+ * "dd-Mon-yyyy hh:mm:ss +zzzz,SIZE;FLAGS" + CR LF or LF? */
+static bool
+internal_header_at(const char *c, size_t n)
+{
+	static const char pat[] = "Dd-Aaa-dddd dd:dd:dd Sdddd,";
+	size_t i, k;
+
+	if (n < sizeof(pat) + 3)
+		return false;
+	for (i = 0; i < sizeof(pat) - 1; i++) {
+		unsigned char x = (unsigned char)c[i];
+		bool okc;
+
+		switch (pat[i]) {
+		case 'D':
+			okc = x == ' ' || (x >= '0' && x <= '9');
+			break;
+		case 'd':
+			okc = x >= '0' && x <= '9';
+			break;
+		case 'A':
+			okc = (x >= 'A' && x <= 'Z') || (x >= 'a' && x <= 'z');
+			break;
+		case 'a':
+			okc = x >= 'a' && x <= 'z';
+			break;
+		case 'S':
+			okc = x == '+' || x == '-';
+			break;
+		default:
+			okc = x == (unsigned char)pat[i];
+		}
+		if (!okc)
+			return false;
+	}
+	for (k = i; k < n && c[k] >= '0' && c[k] <= '9'; k++)
+		;
+	if (k == i || k >= n || c[k] != ';')
+		return false;
+	for (i = ++k; k < n && (isxdigit((unsigned char)c[k]) || c[k] == '-');
+	     k++)
+		;
+	if (k == i || k >= n)
+		return false;
+	if (c[k] == '\r')
+		k++;
+	return k < n && c[k] == '\n';
+}
+
+/*
+ * Does a message of one of our single-file formats start at c (n bytes
+ * available)?  Every program that appends to them begins with one: a
+ * "From " line, an MMDF delimiter, an internal header line.
+ */
+static bool
+message_start_at(const char *c, size_t n)
+{
+	const char *nl;
+
+	if (n >= 5 && memcmp(c, "\1\1\1\1", 4) == 0) {
+		/* an opening delimiter: a message's header follows, not the
+		 * next delimiter (then this one closes a message) */
+		size_t k = c[4] == '\r' ? 5 : 4;
+
+		return k < n && c[k] == '\n' && k + 1 < n &&
+		       c[k + 1] != '\1' && c[k + 1] != '\n' &&
+		       c[k + 1] != '\r';
+	}
+	if (n >= 5 && memcmp(c, "From ", 5) == 0) {
+		nl = memchr(c, '\n', n);
+		return nl != NULL && mbi_from_line(c, (size_t)(nl - c), NULL);
+	}
+	return internal_header_at(c, n);
+}
+
+/*
+ * Where do our bytes end?  True with *end set when the mailbox (size
+ * bytes) still holds our write from r->start on, as far as it got; false
+ * with *why set when it does not.  jdata holds the write in flight.
+ */
+static bool
+tail_judge(int fd, const struct tail_rec *r, const char *jdata, int64_t size,
+	   int64_t *end, const char **why)
+{
+	char first[TAIL_FIRST], *fb;
+	int64_t want, avail, l, i;
+	bool found = false;
+
+	if (size < r->wstart) {
+		*why = "the mailbox is shorter than the bytes the append "
+		       "had written";
+		return false;
+	}
+	if (r->wstart > r->start && r->flen > 0 &&
+	    (mbi_pread_full(fd, first, r->flen, r->start) != (ssize_t)r->flen ||
+	     fnv64(first, r->flen) != r->fsum)) {
+		*why = "the bytes there are not those the append wrote";
+		return false;
+	}
+	want = r->wlen + TAIL_LOOK;
+	avail = size - r->wstart < want ? size - r->wstart : want;
+	fb = malloc((size_t)avail + 1);
+	if (fb == NULL) {
+		*why = "out of memory";
+		return false;
+	}
+	if (mbi_pread_full(fd, fb, (size_t)avail, r->wstart) != avail) {
+		free(fb);
+		*why = "the mailbox cannot be read";
+		return false;
+	}
+	for (l = 0; l < avail && l < r->wlen && fb[l] == jdata[l]; l++)
+		;
+	if (l == r->wlen) {
+		/* the write in flight is all there */
+		*end = r->wstart + l;
+		found = true;
+	} else if (r->wstart + l == size) {
+		/* torn, and nothing after it */
+		*end = size;
+		found = true;
+	} else {
+		/*
+		 * Torn, and another program appended after it: its first
+		 * bytes may match ours for a while, so its message starts
+		 * at the last message start within the matching stretch.
+		 */
+		for (i = l; i >= 0 && !found; i--)
+			if (message_start_at(fb + i, (size_t)(avail - i))) {
+				/* a "From " line right after an MMDF
+				 * delimiter belongs to the delimiter's start */
+				if (i >= 5 && !memcmp(fb + i - 5, MMDF_LF, 5))
+					i -= 5;
+				else if (i >= 6 &&
+					 !memcmp(fb + i - 6, MMDF_CRLF, 6))
+					i -= 6;
+				*end = r->wstart + i;
+				found = true;
+			}
+		if (!found)
+			*why = "the bytes after the interrupted write do not "
+			       "start a message";
+	}
+	free(fb);
+	return found;
+}
+
+/* Remove [start, end) from the mailbox, moving the bytes after it down,
+ * through the crash-safe rewrite. */
+static int
+tail_move(const char *mailbox, int fd, int64_t start, int64_t end,
+	  int64_t size, struct mb_err *e)
+{
+	struct mbi_rewrite rw;
+	int r;
+
+	r = mbi_rewrite_begin(mailbox, fd, &rw, e);
+	if (r != MB_OK)
+		return r;
+	r = mbi_rewrite_copy(&rw, 0, start, e);
+	if (r == MB_OK)
+		r = mbi_rewrite_copy(&rw, end, size - end, e);
+	if (r == MB_OK)
+		r = mbi_rewrite_commit(&rw, e);
+	if (rw.active)
+		mbi_rewrite_abort(&rw);
+	return r;
+}
+
 /*
  * Act on the journal at jpath, if any.  A record is trusted only when it
  * is a plain file owned by us, by root or by the mailbox's owner, and
@@ -336,15 +650,16 @@ tail_remove(const char *jpath)
  * mailbox short.
  */
 static int
-tail_recover_one(const char *jpath, const char *mailbox, int fd, int64_t *cut,
-		 struct mb_err *e)
+tail_recover_one(const char *jpath, const char *mailbox, int fd,
+		 struct mbi_tail_outcome *o, struct mb_err *e)
 {
-	char rec[TAIL_MAX + 1];
+	char h[2 * TAIL_HDR], *jdata = NULL;
+	struct tail_rec recs[2], *r = NULL;
 	struct stat lst, jst, st;
-	unsigned long long dev, ino;
-	long long size;
+	const char *why = NULL;
+	int64_t end = 0, size;
 	ssize_t got;
-	int jfd;
+	int jfd, k, rc = MB_OK;
 
 	if (lstat(jpath, &lst) != 0) {
 		if (errno == ENOENT)
@@ -362,7 +677,10 @@ tail_recover_one(const char *jpath, const char *mailbox, int fd, int64_t *cut,
 		tail_remove(jpath); /* fails harmlessly if not ours */
 		return MB_OK;
 	}
-	jfd = open(jpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	jfd = open(jpath, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (jfd < 0 && (errno == EACCES || errno == EPERM))
+		jfd = open(jpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+					  O_CLOEXEC);
 	if (jfd < 0) {
 		if (errno == ENOENT)
 			return MB_OK;
@@ -375,58 +693,145 @@ tail_recover_one(const char *jpath, const char *mailbox, int fd, int64_t *cut,
 		return mbi_err(e, MB_RETRY, MB_ECHANGED, jpath, -1,
 			       "tail journal '%s' changed while read", jpath);
 	}
-	got = mbi_pread_full(jfd, rec, TAIL_MAX, 0);
-	close(jfd);
-	if (got < 0)
-		return mbi_err_sys(e, MB_FAILED, errno, jpath,
-				   "cannot read tail journal '%s'", jpath);
-	rec[got] = '\0';
-	if ((size_t)got != strlen(rec) || !tail_parse(rec, &dev, &ino, &size) ||
-	    size < 0 || dev != (unsigned long long)st.st_dev ||
-	    ino != (unsigned long long)st.st_ino) {
+	got = mbi_pread_full(jfd, h, sizeof(h), 0);
+	if (got < 0) {
+		rc = mbi_err_sys(e, MB_FAILED, errno, jpath,
+				 "cannot read tail journal '%s'", jpath);
+		goto out;
+	}
+	if (got < (ssize_t)sizeof(h))
+		memset(h + got, 0, sizeof(h) - (size_t)got);
+	for (k = 0; k < 2; k++)
+		if (tail_parse(h + k * TAIL_HDR, &recs[k]) &&
+		    recs[k].dev == (unsigned long long)st.st_dev &&
+		    recs[k].ino == (unsigned long long)st.st_ino &&
+		    (recs[k].seq & 1) == (unsigned long long)k &&
+		    (r == NULL || recs[k].seq > r->seq))
+			r = &recs[k];
+	if (r == NULL) {
 		/* Damaged, or left for a file that is gone: not ours. */
+		close(jfd);
 		tail_remove(jpath);
 		return MB_OK;
 	}
-	if ((long long)st.st_size > size) {
-		if (ftruncate(fd, (off_t)size) != 0)
-			return mbi_err_sys(e, MB_FAILED, errno, mailbox,
-					   "cannot cut torn tail of '%s'",
-					   mailbox);
-		if (fsync(fd) != 0)
-			return mbi_err_sys(e, MB_FAILED, errno, mailbox,
-					   "cannot sync '%s'", mailbox);
-		*cut += (int64_t)st.st_size - size;
+	jdata = malloc((size_t)r->wlen + 1);
+	if (jdata == NULL) {
+		rc = mbi_err(e, MB_FATAL, MB_ENOMEM, jpath, -1,
+			     "out of memory");
+		goto out;
 	}
-	if (unlink(jpath) != 0 && errno != ENOENT)
-		return mbi_err_sys(e, MB_FAILED, errno, jpath,
-				   "cannot remove tail journal '%s'", jpath);
-	return mbi_fsync_dir(jpath, e);
+	if (mbi_pread_full(jfd, jdata, (size_t)r->wlen,
+			   2 * TAIL_HDR + (int64_t)(r->seq & 1) * TAIL_DATA) !=
+	    (ssize_t)r->wlen) {
+		/* a header is written after its data: cannot happen */
+		why = "the journal's copy of the write is short";
+	} else {
+		size = (int64_t)st.st_size;
+		if (!tail_judge(fd, r, jdata, size, &end, &why)) {
+			;
+		} else if (end == r->start) {
+			; /* nothing of ours is there */
+		} else if (end == size) {
+			if (ftruncate(fd, (off_t)r->start) != 0) {
+				rc = mbi_err_sys(e, MB_FAILED, errno, mailbox,
+						 "cannot cut torn tail of '%s'",
+						 mailbox);
+				goto out;
+			}
+			if (fsync(fd) != 0) {
+				rc = mbi_err_sys(e, MB_FAILED, errno, mailbox,
+						 "cannot sync '%s'", mailbox);
+				goto out;
+			}
+			o->cut += end - r->start;
+		} else {
+			/* mark the move, so that a recovery interrupted after
+			 * it finished does not take the result for damage */
+			struct tail_rec m = *r;
+
+			m.seq = r->seq + 1;
+			m.moved = r->start + size - end;
+			if (tail_store(jfd, jpath, &m, jdata, NULL) == MB_OK)
+				(void)fsync(jfd);
+			rc = tail_move(mailbox, fd, r->start, end, size, e);
+			if (rc != MB_OK)
+				goto out; /* journal stays for the next one */
+			o->cut += end - r->start;
+			o->kept += size - end;
+		}
+	}
+	if (why != NULL && r->moved >= 0 && (int64_t)st.st_size == r->moved)
+		why = NULL; /* an interrupted recovery had finished its move */
+	if (why != NULL) {
+		o->refused_at = r->start;
+		snprintf(o->why, sizeof(o->why), "%s", why);
+	}
+	close(jfd);
+	jfd = -1;
+	if (unlink(jpath) != 0 && errno != ENOENT) {
+		rc = mbi_err_sys(e, MB_FAILED, errno, jpath,
+				 "cannot remove tail journal '%s'", jpath);
+		goto out;
+	}
+	rc = mbi_fsync_dir(jpath, e);
+out:
+	if (jfd >= 0)
+		close(jfd);
+	free(jdata);
+	return rc;
 }
 
 int
-mbi_tail_recover(const char *mailbox, int fd, int64_t *cut_out,
+mbi_tail_recover(const char *mailbox, int fd, struct mbi_tail_outcome *o,
 		 struct mb_err *e)
 {
 	char local[PATH_MAX], tmpj[PATH_MAX];
+	struct mbi_tail_outcome dummy;
 	struct stat st;
-	int64_t cut = 0;
 	int r;
 
-	if (cut_out != NULL)
-		*cut_out = 0;
+	if (o == NULL)
+		o = &dummy;
+	memset(o, 0, sizeof(*o));
+	o->refused_at = -1;
+	/* a move an earlier recovery left half done comes first */
+	r = mbi_rewrite_recover(mailbox, fd, &o->redone, e);
+	if (r != MB_OK)
+		return r;
 	if (fstat(fd, &st) != 0)
 		return mbi_err_sys(e, MB_FAILED, errno, mailbox,
 				   "cannot stat '%s'", mailbox);
 	r = tail_paths(mailbox, &st, local, tmpj, sizeof(local), NULL, e);
 	if (r != MB_OK)
 		return r;
-	r = tail_recover_one(local, mailbox, fd, &cut, e);
+	r = tail_recover_one(local, mailbox, fd, o, e);
 	if (r == MB_OK)
-		r = tail_recover_one(tmpj, mailbox, fd, &cut, e);
-	if (cut_out != NULL)
-		*cut_out = cut;
+		r = tail_recover_one(tmpj, mailbox, fd, o, e);
 	return r;
+}
+
+void
+mbi_tail_diag(struct mb_box *b, const struct mbi_tail_outcome *o)
+{
+	if (o->redone)
+		mbi_diag(b, MB_DIAG_INFO, "rewrite-recovered", -1, 0, 0,
+			 "finished a rewrite that an interrupted process left "
+			 "half done");
+	if (o->cut > 0 && o->kept > 0)
+		mbi_diag(b, MB_DIAG_INFO, "tail-recovered", -1, 0, 0,
+			 "removed %lld bytes left by an interrupted append "
+			 "and moved the %lld bytes appended after them down",
+			 (long long)o->cut, (long long)o->kept);
+	else if (o->cut > 0)
+		mbi_diag(b, MB_DIAG_INFO, "tail-recovered", -1, 0, 0,
+			 "removed %lld bytes left by an interrupted append",
+			 (long long)o->cut);
+	if (o->refused_at >= 0)
+		mbi_diag(b, MB_DIAG_WARN, "tail-unverified", o->refused_at, 0,
+			 0,
+			 "an interrupted append began here, but %s: nothing "
+			 "removed (see mailbag repair)",
+			 o->why);
 }
 
 /* ------------------------------------------------------------------ */

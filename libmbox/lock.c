@@ -650,6 +650,16 @@ tmplock_open_path(struct mbi_tmplock *tl, struct mb_err *e)
 				close(fd);
 				continue; /* replaced meanwhile */
 			}
+			/* the second link may appear between lstat and open */
+			if (S_ISREG(fst.st_mode) && fst.st_nlink == 2 &&
+			    links_seen++ < 100) {
+				struct timespec ts = {0, 20 * 1000000L};
+
+				close(fd);
+				nanosleep(&ts, NULL);
+				i--;
+				continue;
+			}
 			r = tmplock_check(&fst, tl->path, e);
 			if (r != MB_OK) {
 				close(fd);

@@ -271,12 +271,14 @@ ssize_t mbi_pread_full(int fd, void *p, size_t n, int64_t off);
  * Buffered appender for building files: collects writes and flushes in
  * large blocks.  pos is the file offset of the next byte.
  */
+struct mbi_tail;
 struct mbi_wbuf {
 	int fd;
 	const char *path;
 	char *buf;
 	size_t len, cap;
 	int64_t pos;
+	struct mbi_tail *tail; /* NULL, or each write is noted in it first */
 };
 int mbi_wbuf_init(struct mbi_wbuf *w, int fd, const char *path, int64_t pos,
 		  struct mb_err *e);
@@ -408,22 +410,54 @@ int mbi_publish(const char *tmp, const char *final, struct mb_err *e);
 /*
  * The tail journal, for appends in place to a single-file mailbox that
  * others lock by inode.  begin() durably records (inode, size) before the
- * first byte is appended; end() removes the record once the appended data
- * is fsynced.  recover(), called by every writer once it holds the
- * mailbox's exclusive locks, finds a record left by a killed writer and
- * truncates the torn tail back to the recorded size.  *cut_out gets the
- * bytes removed (0 if none).  The record lives beside the mailbox
+ * first byte is appended.  note() is called before every write of
+ * appended data (at most 1 MiB, at or after the recorded size): it
+ * records, without fsync, the write's range and a copy of its bytes,
+ * and the first bytes written at the recorded size.  mbi_wbuf does this
+ * itself when its tail member is set; mbi_tail_write() is note() plus
+ * pwrite.  end() removes the record once the appended data is fsynced.
+ *
+ * recover(), called by every writer once it holds the mailbox's
+ * exclusive locks, finishes a half-done rewrite (mbi_rewrite_recover),
+ * then finds a record left by a killed writer and removes exactly the
+ * bytes it had written: by truncating when they end the file, or, when
+ * another program appended after them, by moving its bytes down over
+ * ours (crash-safely, through mbi_rewrite).  The end of a torn write is
+ * found by comparing the file with the journal's copy; where another
+ * program's message follows it, that message starts at the last message
+ * start ("From " line, MMDF delimiter, internal header) within the
+ * stretch that matches.  When the bytes at the recorded place are not
+ * ours (first-bytes hash, copy of the write), nothing is removed and
+ * the outcome says where and why.  The record lives beside the mailbox
  * (".<base>.mbtail") or, if that directory is not writable, in /tmp.
  */
 struct mbi_tail {
 	char path[PATH_MAX];
 	bool active;
+	int jfd;	    /* the journal, open while active */
+	uint64_t seq, dev, ino;
+	int64_t start;	    /* the mailbox's size at begin() */
+	unsigned first_len; /* our first bytes at start: length, hash */
+	uint64_t first_sum;
+};
+struct mbi_tail_outcome {
+	int64_t cut;	    /* bytes of a killed append removed */
+	int64_t kept;	    /* bytes others appended after them, moved down */
+	int64_t refused_at; /* -1, or where unverified bytes were left */
+	bool redone;	    /* a half-done rewrite was finished first */
+	char why[120];	    /* why they were left */
 };
 int mbi_tail_begin(const char *mailbox, int fd, struct mbi_tail *t,
 		   struct mb_err *e);
+int mbi_tail_note(struct mbi_tail *t, const void *p, size_t n, int64_t off,
+		  struct mb_err *e);
+int mbi_tail_write(struct mbi_tail *t, int fd, const void *p, size_t n,
+		   int64_t off, const char *path, struct mb_err *e);
 int mbi_tail_end(struct mbi_tail *t, struct mb_err *e);
-int mbi_tail_recover(const char *mailbox, int fd, int64_t *cut_out,
+int mbi_tail_recover(const char *mailbox, int fd, struct mbi_tail_outcome *o,
 		     struct mb_err *e);
+/* Report an outcome as diagnostics of b (info; a warning when refused). */
+void mbi_tail_diag(struct mb_box *b, const struct mbi_tail_outcome *o);
 
 /* ------------------------------------------------------------------ */
 /* In-place rewrite with a redo journal (libmbox/rewrite.c)             */

@@ -1783,7 +1783,7 @@ rp_repair_mbox(struct mb_ctx *ctx, const char *path, const char *format,
 			goto out;
 		{
 			bool redone = false;
-			int64_t cut = 0;
+			struct mbi_tail_outcome tail;
 
 			rc = mbi_rewrite_recover(path, fd, &redone, e);
 			if (rc != MB_OK)
@@ -1793,18 +1793,31 @@ rp_repair_mbox(struct mb_ctx *ctx, const char *path, const char *format,
 				       "finished a rewrite that an interrupted "
 				       "process left half done",
 				       false);
-			rc = mbi_tail_recover(path, fd, &cut, e);
+			rc = mbi_tail_recover(path, fd, &tail, e);
 			if (rc != MB_OK)
 				goto out;
-			if (cut > 0) {
-				char t[120];
+			if (tail.cut > 0) {
+				char t[160];
 
 				snprintf(t, sizeof(t),
 					 "removed %lld bytes left by an "
-					 "interrupted append",
-					 (long long)cut);
-				report(fn, arg, RP_RECOVER_NOTE, -1, cut, 0,
-				       NULL, t, false);
+					 "interrupted append%s",
+					 (long long)tail.cut,
+					 tail.kept > 0 ? " (the bytes appended "
+							 "after them moved down)"
+						       : "");
+				report(fn, arg, RP_RECOVER_NOTE, -1, tail.cut,
+				       0, NULL, t, false);
+			}
+			if (tail.refused_at >= 0) {
+				char t[200];
+
+				snprintf(t, sizeof(t),
+					 "an interrupted append began here, "
+					 "but %s: left for the repair",
+					 tail.why);
+				report(fn, arg, RP_RECOVER_NOTE,
+				       tail.refused_at, 0, 0, NULL, t, false);
 			}
 		}
 	}
