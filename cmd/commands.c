@@ -37,6 +37,8 @@ const struct cmd cmds[] = {
 	ROW("formats", formats, 0, "list the mailbox formats this build knows"),
 	ROW("repair", repair, CMD_CTX | CMD_WRITES,
 	    "repair a damaged mailbox in place, salvaging what is no message"),
+	ROW("search", search, CMD_CTX,
+	    "print the messages that match IMAP SEARCH criteria or regexes"),
 	ROW("uid-rebuild", uid_rebuild, CMD_CTX | CMD_WRITES,
 	    "repair duplicate, disordered or lost UIDs, keeping what is valid"),
 };

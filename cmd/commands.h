@@ -65,6 +65,7 @@ int cmd_deliver(int argc, char **argv, struct cmd_env *env);
 int cmd_dmail(int argc, char **argv, struct cmd_env *env);
 int cmd_formats(int argc, char **argv, struct cmd_env *env);
 int cmd_repair(int argc, char **argv, struct cmd_env *env);
+int cmd_search(int argc, char **argv, struct cmd_env *env);
 int cmd_uid_rebuild(int argc, char **argv, struct cmd_env *env);
 
 extern const char cmd_check_usage[];
@@ -73,6 +74,7 @@ extern const char cmd_deliver_usage[];
 extern const char cmd_dmail_usage[];
 extern const char cmd_formats_usage[];
 extern const char cmd_repair_usage[];
+extern const char cmd_search_usage[];
 extern const char cmd_uid_rebuild_usage[];
 
 #endif /* CMD_COMMANDS_H */

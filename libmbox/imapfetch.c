@@ -10,6 +10,7 @@
 
 #include "mb-int.h"
 #include "mb-msg.h"
+#include "msg-int.h"
 
 /* An nstring: NIL, a quoted string, or a literal for what a quoted
  * string cannot carry (CR, LF, NUL, 8-bit bytes). */
@@ -99,7 +100,7 @@ mb_imap_envelope(const struct mb_part *p)
 		return NULL;
 	mbi_buf_init(&b);
 	put_envelope(&b, p->env);
-	return b.buf;
+	return msg_buf_take(&b);
 }
 
 static void
@@ -259,7 +260,7 @@ mb_imap_bodystructure(const struct mb_part *p, bool ext)
 
 	mbi_buf_init(&b);
 	put_body(&b, p, ext);
-	return b.buf;
+	return msg_buf_take(&b);
 }
 
 /* ------------------------------------------------------------------ */

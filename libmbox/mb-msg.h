@@ -188,9 +188,11 @@ struct mb_mime {
 };
 
 /*
- * A callback the parser calls with the raw (still encoded) body bytes of
- * every leaf part, in order, in pieces; header gives the part's header
- * block (valid during the call) when the part starts (data NULL, n 0).
+ * A callback the parser calls once per part with its header block
+ * (header, hlen; data NULL) when the part starts, and then with the raw
+ * (still encoded) body bytes of every leaf part, in order, in pieces
+ * (header NULL).  Pointers are valid during the call only.  Return
+ * non-zero to get no more calls.
  */
 typedef int (*mb_mime_body_fn)(void *arg, const struct mb_part *p,
 			       const char *header, size_t hlen,

@@ -12,6 +12,7 @@
 
 #include "mb-int.h"
 #include "mb-msg.h"
+#include "msg-int.h"
 
 #define WIN	 65536	/* the line window; longer lines come in pieces */
 #define MAXDEPTH 64	/* deeper nesting is read as opaque bodies */
@@ -585,6 +586,9 @@ parse_entity(struct pstate *s, struct mb_part *p, bool digest_child,
 		mbi_buf_free(&hb);
 		return false;
 	}
+	if (s->body != NULL && (p->multipart || p->message || ended) &&
+	    s->body(s->arg, p, hb.buf, hb.len, NULL, 0) != 0)
+		s->body = NULL;
 	p->body_off = p->hdr_off + p->hdr_size;
 	/* body_lines and body_vsize hold the counts at the body's start
 	 * until end_at_boundary() turns them into sizes */

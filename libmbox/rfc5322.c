@@ -11,6 +11,7 @@
 
 #include "mb-int.h"
 #include "mb-msg.h"
+#include "msg-int.h"
 
 int
 mb_hdr_walk(const char *buf, size_t len, mb_hdr_fn fn, void *arg)
@@ -563,7 +564,7 @@ mb_hdr_decode(const char *val, size_t len, const char *charset)
 	}
 	mbi_buf_free(&dummy);
 	free(u);
-	return out.buf;
+	return msg_buf_take(&out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -681,8 +682,8 @@ merge_2231(struct plist *pl)
 		mbi_buf_addstr(&nm, "\x01");	/* mark: RFC 2231 */
 		free(pl->p[i].name);
 		free(pl->p[i].value);
-		pl->p[i].name = nm.buf;
-		pl->p[i].value = v.buf;
+		pl->p[i].name = msg_buf_take(&nm);
+		pl->p[i].value = msg_buf_take(&v);
 	}
 	return 0;
 }
@@ -797,7 +798,7 @@ mb_params_parse(const char *val, size_t len, char **value,
 	mbi_buf_free(&name);
 	mbi_buf_free(&tok);
 	if (value != NULL)
-		*value = v.buf;
+		*value = msg_buf_take(&v);
 	else
 		mbi_buf_free(&v);
 	*out = pl.p;
