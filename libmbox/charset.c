@@ -271,6 +271,8 @@ mb_conv_feed(struct mb_conv *c, const void *in, size_t n, char **out,
 			c->npend = 0;
 		}
 	}
+	if (c->npend > 0)
+		return 0;	/* all of the input is pending */
 	if (conv_run(c, p, n, false, &used, out, len, cap) < 0)
 		return -1;
 	k = n - used;
@@ -292,8 +294,21 @@ mb_conv_finish(struct mb_conv *c, char **out, size_t *len, size_t *cap)
 	    conv_run(c, c->pend, c->npend, true, &used, out, len, cap) < 0)
 		return -1;
 	c->npend = 0;
-	if (!c->utf8)
+	if (!c->utf8) {
+		/* flush what a stateful converter holds back (the
+		 * combining marks of CP1255 and CP1258), then reset */
+		char *op;
+		size_t ol;
+
+		if (grow(out, len, cap, 64) < 0)
+			return -1;
+		op = *out + *len;
+		ol = *cap - *len - 1;
+		iconv(c->cd, NULL, NULL, &op, &ol);
+		*len = (size_t)(op - *out);
+		(*out)[*len] = 0;
 		iconv(c->cd, NULL, NULL, NULL, NULL);
+	}
 	return 0;
 }
 
