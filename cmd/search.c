@@ -24,7 +24,7 @@ const char cmd_search_usage[] =
 	"BODY S, TEXT S, UID SET, SET (1:4,7,9:*), NOT K, OR K1 K2, (K...),\n"
 	"CHARSET NAME first.  Keys in a row must all match.  Text matching is\n"
 	"case-insensitive over decoded text.  The words are joined with blanks;\n"
-	"a word with blanks in it is one string unless it starts with '('.\n"
+	"a word with blanks in it is one string where a string is expected.\n"
 	"No CRITERIA means ALL.  Output: message numbers, one per line.\n"
 	"\n"
 	"       --uid            print UIDs instead of message numbers\n"
@@ -42,39 +42,6 @@ const char cmd_search_usage[] =
 	"\n"
 	"Exit status: 0 when a message matched, 1 when none did, else see\n"
 	"mailbag-exit(7).\n";
-
-/* Join the criteria words into one IMAP string. */
-static char *
-join_criteria(int argc, char **argv)
-{
-	size_t len = 8, i;
-	char *s, *p;
-	int k;
-
-	for (k = 0; k < argc; k++)
-		len += strlen(argv[k]) * 2 + 3;
-	s = p = xmalloc(len);
-	for (k = 0; k < argc; k++) {
-		const char *w = argv[k];
-		bool quote = w[0] == 0 ||
-			     (strpbrk(w, " \t") != NULL && w[0] != '(' &&
-			      w[0] != '"');
-
-		if (k > 0)
-			*p++ = ' ';
-		if (quote)
-			*p++ = '"';
-		for (i = 0; w[i]; i++) {
-			if (quote && (w[i] == '"' || w[i] == '\\'))
-				*p++ = '\\';
-			*p++ = w[i];
-		}
-		if (quote)
-			*p++ = '"';
-	}
-	*p = 0;
-	return s;
-}
 
 /* One message as mbox: its "From " line, the text with mboxo quoting. */
 static int
@@ -150,7 +117,7 @@ cmd_search(int argc, char **argv, struct cmd_env *env)
 	struct mb_msg *m;
 	struct mb_info info;
 	struct mb_err e;
-	char path[4096], *crit;
+	char path[4096];
 	uint32_t seq, maxuid = 0;
 	bool match;
 	struct json j;
@@ -192,17 +159,15 @@ cmd_search(int argc, char **argv, struct cmd_env *env)
 					    "other");
 	if ((rc = cmd_load_config(env)) != 0)
 		return rc;
-	crit = optind + 1 < argc ? join_criteria(argc - optind - 1,
-						 argv + optind + 1)
-				 : xstrdup("ALL");
-	if (mb_search_parse(crit, &s, &e) < 0) {
+	if ((optind + 1 < argc
+		     ? mb_search_parse_argv(argc - optind - 1, argv + optind + 1,
+					    &s, &e)
+		     : mb_search_parse("ALL", &s, &e)) < 0) {
 		warnmsg(env->prog, "bad criteria: %s", e.msg);
-		free(crit);
 		free(res);
 		free(res_hdr);
 		return 64;
 	}
-	free(crit);
 	for (i = 0; i < nres; i++)
 		if (mb_search_add_regex(s, res_hdr[i], res[i], &e) < 0) {
 			warnmsg(env->prog, "%s", e.msg);

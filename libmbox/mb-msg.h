@@ -254,6 +254,14 @@ struct mb_search;
  */
 int mb_search_parse(const char *text, struct mb_search **out,
 		    struct mb_err *e);
+/*
+ * The same from command-line words, joined with blanks, except that a
+ * word with blanks in it (or an empty word) is one string wherever a
+ * string argument starts with it: `SUBJECT "two words"` and
+ * `'(OR SEEN FLAGGED)'` both do what the shell user means.
+ */
+int mb_search_parse_argv(int argc, char *const *argv, struct mb_search **out,
+			 struct mb_err *e);
 /* Add a PCRE2 condition ANDed with the criteria: header "NAME:REGEX"
  * (hdr true) or a body regex.  MB_FAILED with MB_EINVAL if bad. */
 int mb_search_add_regex(struct mb_search *s, bool hdr, const char *spec,

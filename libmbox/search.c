@@ -62,6 +62,10 @@ struct tok {
 	size_t i, n;
 	char *charset;
 	struct mb_err *e;
+	/* command-line words with blanks: [start, end) in s, each one
+	 * string when a string argument starts there */
+	const size_t *ws, *we;
+	size_t nw;
 };
 
 static void
@@ -144,6 +148,22 @@ word(struct tok *t, bool *quoted)
 	return msg_buf_take(&b);
 }
 
+/* A string argument: a whole command-line word when one starts here. */
+static char *
+string_word(struct tok *t, bool *quoted)
+{
+	size_t k;
+
+	skip_sp(t);
+	for (k = 0; k < t->nw; k++)
+		if (t->ws[k] == t->i) {
+			*quoted = true;
+			t->i = t->we[k];
+			return mbi_strndup(t->s + t->ws[k], t->we[k] - t->ws[k]);
+		}
+	return word(t, quoted);
+}
+
 static int
 bad(struct tok *t, const char *what, const char *w)
 {
@@ -157,7 +177,7 @@ static int
 str_arg(struct tok *t, struct node *n, const char *key)
 {
 	bool q;
-	char *w = word(t, &q), *u;
+	char *w = string_word(t, &q), *u;
 
 	if (w == NULL)
 		return bad(t, "missing string after", key);
@@ -420,7 +440,7 @@ parse_key(struct tok *t, struct node **out)
 		free(a);
 	} else if (strcasecmp(w, "X-MATCH") == 0 ||
 		   strcasecmp(w, "X-BODY-MATCH") == 0) {
-		char *a = word(t, &q), *colon;
+		char *a = string_word(t, &q), *colon;
 		bool hdr = w[2] == 'M' || w[2] == 'm';
 
 		n->kind = hdr ? K_RE_HEADER : K_RE_BODY;
@@ -502,10 +522,60 @@ scan_needs(struct mb_search *s, struct node *n)
 		scan_needs(s, n->kids[i]);
 }
 
+static int parse_tok(struct tok *t, struct mb_search **out,
+		     struct mb_err *e);
+
 int
 mb_search_parse(const char *text, struct mb_search **out, struct mb_err *e)
 {
-	struct tok t = { text, 0, strlen(text), NULL, e };
+	struct tok t = { text, 0, strlen(text), NULL, e, NULL, NULL, 0 };
+
+	return parse_tok(&t, out, e);
+}
+
+int
+mb_search_parse_argv(int argc, char *const *argv, struct mb_search **out,
+		     struct mb_err *e)
+{
+	struct tok t = { NULL, 0, 0, NULL, e, NULL, NULL, 0 };
+	struct mbi_buf b;
+	size_t *ws, *we;
+	int k, rc;
+
+	*out = NULL;
+	mbi_buf_init(&b);
+	ws = calloc((size_t)argc + 1, sizeof(*ws));
+	we = calloc((size_t)argc + 1, sizeof(*we));
+	if (ws == NULL || we == NULL) {
+		free(ws);
+		free(we);
+		return mbi_err(e, MB_FAILED, MB_ENOMEM, NULL, -1,
+			       "out of memory");
+	}
+	for (k = 0; k < argc; k++) {
+		if (k > 0)
+			mbi_buf_addstr(&b, " ");
+		if (strpbrk(argv[k], " \t") != NULL || argv[k][0] == 0) {
+			ws[t.nw] = b.len;
+			we[t.nw++] = b.len + strlen(argv[k]);
+		}
+		mbi_buf_addstr(&b, argv[k]);
+	}
+	t.s = b.buf;
+	t.n = b.len;
+	t.ws = ws;
+	t.we = we;
+	rc = parse_tok(&t, out, e);
+	mbi_buf_free(&b);
+	free(ws);
+	free(we);
+	return rc;
+}
+
+static int
+parse_tok(struct tok *tp, struct mb_search **out, struct mb_err *e)
+{
+	struct tok t = *tp;
 	struct mb_search *s;
 	struct node *k;
 	size_t save;
