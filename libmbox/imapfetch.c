@@ -184,6 +184,13 @@ put_disposition(struct mbi_buf *b, const struct mb_part *p)
 	mbi_buf_addstr(b, ")");
 }
 
+static bool
+is_rfc822(const struct mb_part *p)
+{
+	return strcasecmp(p->type, "message") == 0 &&
+	       strcasecmp(p->subtype, "rfc822") == 0;
+}
+
 static void
 put_body(struct mbi_buf *b, const struct mb_part *p, bool ext)
 {
@@ -213,10 +220,8 @@ put_body(struct mbi_buf *b, const struct mb_part *p, bool ext)
 		mbi_buf_addstr(b, ")");
 		return;
 	}
-	if (p->message && p->child != NULL) {
-		mbi_buf_addstr(b, "\"message\" ");
-		put_nstr(b, strcasecmp(p->subtype, "global") == 0 ? "global"
-								 : "rfc822");
+	if (is_rfc822(p)) {
+		mbi_buf_addstr(b, "\"message\" \"rfc822\"");
 	} else {
 		put_nstr(b, p->type);
 		mbi_buf_addstr(b, " ");
@@ -239,6 +244,13 @@ put_body(struct mbi_buf *b, const struct mb_part *p, bool ext)
 		mbi_buf_addstr(b, " ");
 		put_body(b, p->child, ext);
 		mbi_buf_addf(b, " %lld", (long long)p->body_lines);
+	} else if (is_rfc822(p)) {
+		/* encoded, so not parsed: an empty message */
+		mbi_buf_addf(b, " (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) "
+				"(\"text\" \"plain\" (\"charset\" \"us-ascii\") "
+				"NIL NIL \"7bit\" 0 0%s) %lld",
+			     ext ? " NIL NIL NIL NIL" : "",
+			     (long long)p->body_lines);
 	}
 	if (ext) {
 		mbi_buf_addstr(b, " ");

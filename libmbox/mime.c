@@ -39,6 +39,10 @@ struct pstate {
 	bool have_pushback;
 	int64_t pb_lfs, pb_barelfs; /* counts before the pushed-back line */
 	int last_eol;		/* 1 (LF) or 2 (CRLF) for the previous line */
+	bool keep_eol;		/* the previous line closed a multipart: the
+				   line end before the next boundary stays
+				   with the parts that end there (as
+				   Dovecot counts it) */
 	/* boundaries of the enclosing multiparts, innermost last */
 	char *bnd[MAXDEPTH];
 	size_t bndlen[MAXDEPTH];
@@ -80,6 +84,7 @@ next_line(struct pstate *s)
 	}
 	if (s->start >= s->end)
 		return false;
+	s->keep_eol = false;
 	s->cur.p = s->win + s->start;
 	s->cur.n = nl ? (size_t)(nl - s->cur.p) + 1 : s->end - s->start;
 	if (nl == NULL && s->cur.n > WIN / 2)
@@ -143,7 +148,7 @@ end_at_boundary(struct pstate *s, struct mb_part *p, bool at_eof)
 		lfs = s->pb_lfs;
 		bare = s->pb_barelfs;
 		/* the line end before the boundary belongs to it */
-		if (end > p->body_off) {
+		if (end > p->body_off && !s->keep_eol && s->last_eol > 0) {
 			end -= s->last_eol;
 			lfs--;
 			if (s->last_eol == 1)
@@ -186,12 +191,25 @@ unfold_dup(const char *v, size_t n)
 	return mb_hdr_unfold(v, n);
 }
 
+/* MIME fields: the first of duplicates wins. */
 static void
 set_str(char **dst, const char *v, size_t n)
 {
 	if (*dst != NULL)
-		return;		/* the first of duplicates wins */
+		return;
 	*dst = unfold_dup(v, n);
+}
+
+/* Envelope strings: the last of duplicates wins, as IMAP servers do. */
+static void
+set_last(char **dst, const char *v, size_t n)
+{
+	char *s = unfold_dup(v, n);
+
+	if (s == NULL)
+		return;
+	free(*dst);
+	*dst = s;
 }
 
 static void
@@ -250,6 +268,18 @@ on_field(void *arg, const char *name, size_t nl, const char *v, size_t vl,
 			if (slash != NULL && slash != val && slash[1]) {
 				p->type = mbi_strndup(val, (size_t)(slash - val));
 				p->subtype = strdup(slash + 1);
+			} else if (slash == NULL && val[0] && n == 0) {
+				/* "Content-Type: text": a type, no subtype */
+				p->type = strdup(val);
+				p->subtype = strdup("");
+			} else if (slash == NULL && val[0]) {
+				/* "text; charset=x": unusable, no type and no
+				 * parameters (as Dovecot reports it) */
+				mb_params_free(p->params, p->nparams);
+				p->params = NULL;
+				p->nparams = 0;
+				p->type = strdup("");
+				p->subtype = strdup("");
 			}
 			free(val);
 		}
@@ -279,13 +309,13 @@ on_field(void *arg, const char *name, size_t nl, const char *v, size_t vl,
 		struct mb_envelope *env = h->env;
 
 		if (IS("date"))
-			set_str(&env->date, v, vl);
+			set_last(&env->date, v, vl);
 		else if (IS("subject"))
-			set_str(&env->subject, v, vl);
+			set_last(&env->subject, v, vl);
 		else if (IS("in-reply-to"))
-			set_str(&env->in_reply_to, v, vl);
+			set_last(&env->in_reply_to, v, vl);
 		else if (IS("message-id"))
-			set_str(&env->message_id, v, vl);
+			set_last(&env->message_id, v, vl);
 		else if (IS("from"))
 			set_addr(h, MB_ENV_FROM, v, vl);
 		else if (IS("sender"))
@@ -377,9 +407,10 @@ interpret_header(struct pstate *s, struct mb_part *p, const char *hdr,
 			    p->params[i].value[0])
 				p->multipart = true;
 	} else if (strcasecmp(p->type, "message") == 0 &&
-		   (strcasecmp(p->subtype, "rfc822") == 0 ||
-		    strcasecmp(p->subtype, "global") == 0)) {
-		p->message = p->cte != MB_CTE_BASE64 && p->cte != MB_CTE_QP;
+		   strcasecmp(p->subtype, "rfc822") == 0) {
+		/* parsed as a message even when encoded (then it is a
+		 * header of base64 lines, as Dovecot reads it) */
+		p->message = true;
 	}
 	if (p->depth + 1 >= MAXDEPTH || s->m->nparts >= MAXPARTS)
 		p->multipart = p->message = false;
@@ -495,15 +526,17 @@ body_leaf(struct pstate *s, struct mb_part *p, struct mbi_buf *hb)
 static bool
 epilogue(struct pstate *s, struct mb_part *p)
 {
-	bool close;
+	bool close, first = true;
 
 	while (next_line(s)) {
 		if (s->nbnd > 0 && boundary_of(s, &close)) {
 			push_back(s);
+			s->keep_eol = first;
 			end_at_boundary(s, p, false);
 			return true;
 		}
 		note_eol(s);
+		first = false;
 	}
 	if (s->err)
 		return false;

@@ -6,6 +6,7 @@
                                 1:* (ENVELOPE BODY BODYSTRUCTURE
                                 RFC822.SIZE); print one line per message
                                 in mimetool's canonical form
+  imapfetch.py net HOST PORT   the same over TCP, after LOGIN test pw
   imapfetch.py canon FILE       mimetool fetch output, canonical form
 Canonical form: "N ITEM VALUE" lines, strings always quoted, literals
 turned into quoted strings with escapes, atoms upper case.
@@ -68,8 +69,12 @@ def canon_line(b):
         lines.append('%d %s %s' % (n, v[k][1].decode(), show(v[k + 1])))
     return sorted(lines)
 
-def fetch(cmd):
-    m = imaplib.IMAP4_stream(cmd)
+def fetch(cmd=None, host=None, port=None):
+    if cmd is not None:
+        m = imaplib.IMAP4_stream(cmd)
+    else:
+        m = imaplib.IMAP4(host, port, timeout=60)
+        m.login('test', 'pw')
     m.select('INBOX')
     typ, d = m.fetch('1:*', '(ENVELOPE BODY BODYSTRUCTURE RFC822.SIZE)')
     out = []
@@ -86,12 +91,25 @@ def fetch(cmd):
 
 def main():
     if sys.argv[1] == 'fetch':
-        lines = fetch(' '.join(sys.argv[2:]))
+        lines = fetch(cmd=' '.join(sys.argv[2:]))
+    elif sys.argv[1] == 'net':
+        lines = fetch(host=sys.argv[2], port=int(sys.argv[3]))
     else:
         lines = []
         with open(sys.argv[2], 'rb') as f:
-            for l in f:
-                lines += canon_line(l.rstrip(b'\n'))
+            data = f.read()
+        # "N (...)" responses one after another; literals may hold
+        # line ends, so parse the stream, not lines
+        i = 0
+        while True:
+            while i < len(data) and data[i:i+1] in (b'\n', b'\r', b' '):
+                i += 1
+            if i >= len(data):
+                break
+            sp = data.index(b' ', i)
+            v, j = parse(data, sp + 1)
+            lines += canon_line(data[i:j])
+            i = j
     for l in lines:
         print(l)
 
