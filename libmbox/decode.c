@@ -85,16 +85,46 @@ hexv(unsigned char c)
  * it until it is known to be "=XX", a soft line break "=[blanks]\n", or
  * neither (then kept literally).
  */
+/* Blanks at the end of a line are padding (RFC 2045 6.7 rule 3): they
+ * are held back until the next byte shows whether a line end follows. */
+static void
+qp_plain(struct mb_decoder *d, unsigned char c, char *o, size_t *ol)
+{
+	unsigned i;
+
+	if ((c == ' ' || c == '\t' || c == '\r') &&
+	    d->nblank < sizeof(d->blanks)) {
+		d->blanks[d->nblank++] = (char)c;
+		return;
+	}
+	if (c == '\n') {
+		/* the blanks go; a CR held last stays */
+		if (d->nblank > 0 && d->blanks[d->nblank - 1] == '\r')
+			o[(*ol)++] = '\r';
+		d->nblank = 0;
+		o[(*ol)++] = (char)c;
+		return;
+	}
+	for (i = 0; i < d->nblank; i++)
+		o[(*ol)++] = d->blanks[i];
+	d->nblank = 0;
+	o[(*ol)++] = (char)c;
+}
+
 static void
 qp_byte(struct mb_decoder *d, unsigned char c, char *o, size_t *ol)
 {
 	unsigned i;
 
 	if (d->npend == 0) {
-		if (c == '=')
+		if (c == '=') {
+			for (i = 0; i < d->nblank; i++)
+				o[(*ol)++] = d->blanks[i];
+			d->nblank = 0;
 			d->pend[d->npend++] = c;
-		else
-			o[(*ol)++] = (char)c;
+		} else {
+			qp_plain(d, c, o, ol);
+		}
 		return;
 	}
 	/* after "=" */
@@ -122,8 +152,9 @@ qp_byte(struct mb_decoder *d, unsigned char c, char *o, size_t *ol)
 		return;
 	}
 	/* not an escape: the bytes as they were */
-	for (i = 0; i < d->npend; i++)
-		o[(*ol)++] = (char)d->pend[i];
+	o[(*ol)++] = (char)d->pend[0];
+	for (i = 1; i < d->npend; i++)
+		qp_plain(d, d->pend[i], o, ol);
 	d->npend = 0;
 	qp_byte(d, c, o, ol);
 }
@@ -137,7 +168,8 @@ mb_decoder_feed(struct mb_decoder *d, const void *in, size_t n, char **out,
 	char *o;
 	int v;
 
-	if (out_grow(out, len, cap, n + sizeof(d->pend) + 4) < 0)
+	if (out_grow(out, len, cap,
+		     n + sizeof(d->pend) + sizeof(d->blanks) + 4) < 0)
 		return -1;
 	o = *out + *len;
 	ol = 0;
@@ -148,8 +180,12 @@ mb_decoder_feed(struct mb_decoder *d, const void *in, size_t n, char **out,
 				d->state = 0;	/* padding ends a group */
 				continue;
 			}
-			if ((v = b64val(p[i])) < 0)
+			if ((v = b64val(p[i])) < 0) {
+				if (p[i] != '\n' && p[i] != '\r' &&
+				    p[i] != ' ' && p[i] != '\t')
+					d->bad++;
 				continue;
+			}
 			d->pend[d->npend++] = (unsigned char)v;
 			if (d->npend == 4) {
 				o[ol++] = (char)(d->pend[0] << 2 |
@@ -182,10 +218,12 @@ mb_decoder_finish(struct mb_decoder *d, char **out, size_t *len, size_t *cap)
 	size_t ol = 0;
 	unsigned i;
 
-	if (out_grow(out, len, cap, 8) < 0)
+	if (out_grow(out, len, cap, 8 + sizeof(d->blanks)) < 0)
 		return -1;
 	o = *out + *len;
 	if (d->cte == MB_CTE_BASE64) {
+		if (d->npend == 1)
+			d->bad++;
 		if (d->npend >= 2)
 			o[ol++] = (char)(d->pend[0] << 2 | d->pend[1] >> 4);
 		if (d->npend >= 3)
@@ -201,6 +239,10 @@ mb_decoder_finish(struct mb_decoder *d, char **out, size_t *len, size_t *cap)
 		if (!soft)
 			for (i = 0; i < d->npend; i++)
 				o[ol++] = (char)d->pend[i];
+		/* blanks at the very end are padding too; a CR stays */
+		if (d->nblank > 0 && d->blanks[d->nblank - 1] == '\r')
+			o[ol++] = '\r';
+		d->nblank = 0;
 	}
 	d->npend = 0;
 	*len += ol;

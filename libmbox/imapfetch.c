@@ -406,37 +406,49 @@ struct fsel {
 	struct sink *k;
 };
 
-static int
-on_sel_field(void *arg, const char *name, size_t nl, const char *v,
-	     size_t vl, size_t off)
+/*
+ * HEADER.FIELDS: the fields of the header block hb (without its empty
+ * line) whose names are listed, or for .NOT those that are not (lines
+ * that are no field at all go with .NOT), each as it is written.
+ */
+static void
+filter_fields(struct fsel *f, const char *hb, size_t len)
 {
-	struct fsel *f = arg;
-	bool in = false;
-	int i;
+	size_t i = 0, start, end, nl;
+	const char *colon;
+	bool in;
+	int k;
 
-	for (i = 0; i < f->n; i++)
-		if (strlen(f->names[i]) == nl &&
-		    strncasecmp(f->names[i], name, nl) == 0)
-			in = true;
-	if (in != f->not) {
-		/* the field as it was: name through the end of its value
-		 * and line end */
-		const char *start = name;
-		const char *end = v + vl;
+	while (i < len) {
+		start = i;
+		end = i;
+		for (;;) {
+			const char *lf = memchr(hb + end, '\n', len - end);
 
-		while (*end == '\r' || *end == '\n') {
-			if (*end == '\n') {
-				end++;
+			end = lf ? (size_t)(lf - hb) + 1 : len;
+			if (end >= len || (hb[end] != ' ' && hb[end] != '\t'))
 				break;
-			}
-			end++;
 		}
-		sink_put(f->k, start, (size_t)(end - start));
-		if (end == v + vl)
+		i = end;
+		colon = memchr(hb + start, ':', end - start);
+		in = false;
+		if (colon != NULL) {
+			nl = (size_t)(colon - (hb + start));
+			while (nl > 0 && (hb[start + nl - 1] == ' ' ||
+					  hb[start + nl - 1] == '\t'))
+				nl--;
+			for (k = 0; k < f->n; k++)
+				if (strlen(f->names[k]) == nl &&
+				    strncasecmp(f->names[k], hb + start, nl) == 0)
+					in = true;
+		}
+		if (in == f->not)
+			continue;
+		sink_put(f->k, hb + start, end - start);
+		/* listed fields always end with a line end */
+		if (!f->not && hb[end - 1] != '\n')
 			sink_put(f->k, "\n", 1);
 	}
-	(void)off;
-	return 0;
 }
 
 static void
@@ -499,12 +511,12 @@ mb_imap_section(const struct mb_mime *m, struct mb_reader *r,
 		int64_t partial_len, mb_out_fn out, void *arg, int64_t *size,
 		struct mb_err *e)
 {
-	struct sink k = { out, arg, 0, -1, 0, !binary, false, false };
+	struct sink k = { out, arg, 0, -1, 0, true, false, false };
 	const struct mb_part *p, *msg;
 	struct mb_decoder dec, *dp = NULL;
 	char num[256], *hb = NULL;
 	const char *text;
-	size_t nl = 0;
+	size_t nl = 0, i;
 	int64_t pos = -1, off, len;
 	int rc;
 
@@ -527,12 +539,16 @@ mb_imap_section(const struct mb_mime *m, struct mb_reader *r,
 		goto bad;
 	memcpy(num, section, nl);
 	num[nl] = 0;
+	/* nz-number ("." nz-number)* */
+	for (i = 0; i < nl; i++)
+		if ((i == 0 || num[i - 1] == '.') &&
+		    (num[i] == '0' || num[i] == '.'))
+			goto bad;
 	if (nl > 0 && num[nl - 1] == '.')
 		num[nl - 1] = 0;
 	p = mb_mime_find(m, num);
 	if (p == NULL)
-		return mbi_err(e, MB_FAILED, MB_ENOENT, NULL, -1,
-			       "no part %s in this message", num);
+		return MB_OK;	/* no such part: empty, as servers send */
 	/* the message a HEADER/TEXT specifier refers to */
 	msg = p;
 	if (num[0] && msg->message && msg->child != NULL)
@@ -544,7 +560,14 @@ mb_imap_section(const struct mb_mime *m, struct mb_reader *r,
 		} else {
 			off = p->body_off;
 			len = p->body_size;
-			if (binary && !p->multipart && !p->message) {
+			if (binary && (p->multipart || p->message ||
+				       strcasecmp(p->type, "multipart") == 0))
+				return mbi_err(e, MB_FAILED, MB_ENOTSUP, NULL,
+					       -1,
+					       "BINARY of part %s, which is no "
+					       "leaf part",
+					       num);
+			if (binary) {
 				if (p->cte == MB_CTE_OTHER)
 					return mbi_err(e, MB_FAILED, MB_EFORMAT,
 						       NULL, -1,
@@ -553,6 +576,10 @@ mb_imap_section(const struct mb_mime *m, struct mb_reader *r,
 						       p->encoding);
 				mb_decoder_init(&dec, p->cte);
 				dp = &dec;
+				/* line ends as CR LF, except in decoded
+				 * base64 and in binary, which are bytes */
+				k.crlf = p->cte != MB_CTE_BASE64 &&
+					 p->cte != MB_CTE_BINARY;
 			}
 		}
 	} else if (binary) {
@@ -564,12 +591,12 @@ mb_imap_section(const struct mb_mime *m, struct mb_reader *r,
 		len = p->hdr_size;
 	} else if (strcasecmp(text, "TEXT") == 0) {
 		if (num[0] && msg == p)
-			goto bad;
+			return MB_OK;	/* no message here: empty */
 		off = msg->body_off;
 		len = msg->body_size;
 	} else if (strcasecmp(text, "HEADER") == 0) {
 		if (num[0] && msg == p)
-			goto bad;
+			return MB_OK;
 		off = msg->hdr_off;
 		len = msg->hdr_size;
 	} else if (strncasecmp(text, "HEADER.FIELDS", 13) == 0) {
@@ -578,7 +605,7 @@ mb_imap_section(const struct mb_mime *m, struct mb_reader *r,
 		struct mbi_buf b;
 
 		if (num[0] && msg == p)
-			goto bad;
+			return MB_OK;
 		text += 13;
 		if (strncasecmp(text, ".NOT", 4) == 0) {
 			f.not = true;
@@ -604,8 +631,23 @@ mb_imap_section(const struct mb_mime *m, struct mb_reader *r,
 		rc = read_range(r, &pos, msg->hdr_off, msg->hdr_size, &hk, NULL,
 				e);
 		if (rc == MB_OK) {
-			mb_hdr_walk(b.buf, b.len, on_sel_field, &f);
-			sink_put(&k, "\n", 1);
+			size_t hl = b.len;
+			bool blank = false;
+
+			/* the empty line that ends the header, if any */
+			if (hl >= 1 && b.buf[hl - 1] == '\n') {
+				size_t t = hl - 1;
+
+				if (t > 0 && b.buf[t - 1] == '\r')
+					t--;
+				if (t == 0 || b.buf[t - 1] == '\n') {
+					hl = t;
+					blank = true;
+				}
+			}
+			filter_fields(&f, b.buf, hl);
+			if (blank || !f.not)
+				sink_put(&k, "\n", 1);
 		}
 		mbi_buf_free(&b);
 		free_names(f.names, f.n);
@@ -625,6 +667,10 @@ mb_imap_section(const struct mb_mime *m, struct mb_reader *r,
 	rc = read_range(r, &pos, off, len, &k, dp, e);
 	if (size != NULL)
 		*size = k.written;
+	if (rc == MB_OK && dp != NULL && dp->bad > 0)
+		return mbi_err(e, MB_FAILED, MB_EFORMAT, NULL, off,
+			       "damaged base64 in part %s: %lu bad bytes", num,
+			       dp->bad);
 	if (rc == MB_OK && k.failed)
 		return mbi_err(e, MB_FAILED, MB_EIO, NULL, -1, "output failed");
 	return rc;

@@ -114,6 +114,12 @@ struct mb_decoder {
 	unsigned state;		/* private */
 	unsigned char pend[4];
 	unsigned npend;
+	char blanks[16];	/* quoted-printable: blanks held back until
+				   it is known whether a line end follows */
+	unsigned nblank;
+	unsigned long bad;	/* bytes that were no valid encoding (base64
+				   characters outside the alphabet, a
+				   truncated last group) */
 };
 void mb_decoder_init(struct mb_decoder *d, int cte);
 int mb_decoder_feed(struct mb_decoder *d, const void *in, size_t n,
@@ -226,13 +232,17 @@ char *mb_imap_bodystructure(const struct mb_part *p, bool ext);
 typedef int (*mb_out_fn)(void *arg, const void *p, size_t n);
 /*
  * Write BODY[section]<partial> (binary false) or BINARY[section]<partial>
- * of the message to out.  section is the text between the brackets
+ * of the message to out.  BINARY is for leaf parts only (MB_ENOTSUP
+ * otherwise) and refuses a damaged base64 body (MB_EFORMAT, after
+ * writing it: a server measures the section before it sends it).  section is the text between the brackets
  * ("", "1.2", "HEADER", "1.TEXT", "2.MIME", "HEADER.FIELDS (A B)",
  * "HEADER.FIELDS.NOT (A)"); partial_len < 0 means no partial.  r is the
- * message text (it is rewound); line ends are written as CR LF.  Returns
- * MB_OK, MB_FAILED with MB_EINVAL for a bad section, MB_ENOENT for a part
- * that does not exist, MB_EFORMAT for BINARY of an unknown encoding, or a
- * read error.  *size (may be NULL) gets the number of bytes written.
+ * message text (it is rewound); line ends are written as CR LF.  A part
+ * that does not exist, and HEADER or TEXT of a part that is no message,
+ * are empty (as IMAP servers send them).  Returns MB_OK, MB_FAILED with
+ * MB_EINVAL for a bad section, MB_EFORMAT for BINARY of an unknown
+ * encoding, or a read error.  *size (may be NULL) gets the number of
+ * bytes written.
  */
 int mb_imap_section(const struct mb_mime *m, struct mb_reader *r,
 		    const char *section, bool binary, int64_t partial_off,

@@ -39,6 +39,8 @@ struct pstate {
 	bool have_pushback;
 	int64_t pb_lfs, pb_barelfs; /* counts before the pushed-back line */
 	int last_eol;		/* 1 (LF) or 2 (CRLF) for the previous line */
+	int blank_eol;		/* the empty line ending the header just read:
+				   1 (LF), 2 (CR LF), 0 (none) */
 	bool keep_eol;		/* the previous line closed a multipart: the
 				   line end before the next boundary stays
 				   with the parts that end there (as
@@ -456,8 +458,10 @@ read_header(struct pstate *s, struct mb_part *p, struct mbi_buf *hb,
 {
 	bool close;
 	int64_t lfs0 = s->lfs, bare0 = s->barelfs;
+	int hdr_eol = 0;
 
 	*ended = false;
+	s->blank_eol = 0;
 	p->hdr_off = s->off - (s->have_pushback ? (int64_t)s->cur.n : 0);
 	if (s->have_pushback) {
 		lfs0 = s->pb_lfs;
@@ -465,20 +469,36 @@ read_header(struct pstate *s, struct mb_part *p, struct mbi_buf *hb,
 	}
 	while (next_line(s)) {
 		if (s->nbnd > 0 && boundary_of(s, &close)) {
-			/* a header cut short by a boundary: no body */
+			/* a header cut short by a boundary: no body, and
+			 * the line end before the boundary is the
+			 * boundary's */
+			int64_t lfs = s->pb_lfs, bare = s->pb_barelfs;
+			int64_t end = s->cur.off;
+
 			push_back(s);
 			*ended = true;
-			p->hdr_size = s->cur.off - p->hdr_off;
-			p->hdr_lines = s->pb_lfs - lfs0;
-			p->hdr_vsize = p->hdr_size + (s->pb_barelfs - bare0);
+			if (end > p->hdr_off && hdr_eol > 0) {
+				end -= hdr_eol;
+				lfs--;
+				if (hdr_eol == 1)
+					bare--;
+			}
+			p->hdr_size = end - p->hdr_off;
+			p->hdr_lines = lfs - lfs0;
+			p->hdr_vsize = p->hdr_size + (bare - bare0);
 			return true;
 		}
 		note_eol(s);
-		if (s->cur.bol && (s->cur.n == 1 && s->cur.p[0] == '\n'))
+		hdr_eol = s->cur.eol ? s->last_eol : 0;
+		if (s->cur.bol && (s->cur.n == 1 && s->cur.p[0] == '\n')) {
+			s->blank_eol = 1;
 			break;
+		}
 		if (s->cur.bol && s->cur.n == 2 && s->cur.p[0] == '\r' &&
-		    s->cur.p[1] == '\n')
+		    s->cur.p[1] == '\n') {
+			s->blank_eol = 2;
 			break;
+		}
 		if (hb->len + s->cur.n <= s->max_header) {
 			if (mbi_buf_add(hb, s->cur.p, s->cur.n) < 0) {
 				s->nomem = true;
@@ -499,7 +519,7 @@ read_header(struct pstate *s, struct mb_part *p, struct mbi_buf *hb,
 static bool
 body_leaf(struct pstate *s, struct mb_part *p, struct mbi_buf *hb)
 {
-	bool close;
+	bool close, first = true;
 
 	if (s->body != NULL &&
 	    s->body(s->arg, p, hb->buf, hb->len, NULL, 0) != 0)
@@ -508,8 +528,17 @@ body_leaf(struct pstate *s, struct mb_part *p, struct mbi_buf *hb)
 		if (s->nbnd > 0 && boundary_of(s, &close)) {
 			push_back(s);
 			end_at_boundary(s, p, false);
+			if (first && s->blank_eol > 0) {
+				/* the empty line after the header is the
+				 * line end before the boundary: the
+				 * boundary's (as Dovecot counts it) */
+				p->hdr_size -= s->blank_eol;
+				p->hdr_vsize -= 2;
+				p->hdr_lines--;
+			}
 			return true;
 		}
+		first = false;
 		if (s->body != NULL &&
 		    s->body(s->arg, p, NULL, 0, s->cur.p, s->cur.n) != 0)
 			s->body = NULL;
@@ -629,7 +658,8 @@ parse_entity(struct pstate *s, struct mb_part *p, bool digest_child,
 	p->body_vsize = s->have_pushback ? s->pb_barelfs : s->barelfs;
 	s->last_eol = 0;
 	if (ended) {
-		end_at_boundary(s, p, false);
+		p->body_off = s->cur.off;
+		p->body_size = p->body_vsize = p->body_lines = 0;
 		mbi_buf_free(&hb);
 		return true;
 	}
@@ -763,10 +793,20 @@ mb_mime_free(struct mb_mime **m)
 	*m = NULL;
 }
 
+static const struct mb_part *
+nth_child(const struct mb_part *p, unsigned long n)
+{
+	for (p = p->child; p != NULL && n > 1; n--)
+		p = p->next;
+	return p;
+}
+
 const struct mb_part *
 mb_mime_find(const struct mb_mime *m, const char *spec)
 {
 	const struct mb_part *p = m->root;
+	bool msglevel = true;	/* p is a message, not one of its parts */
+	bool self = false;	/* a leaf's "N.1" was used */
 	unsigned long n;
 	char *end;
 
@@ -774,18 +814,26 @@ mb_mime_find(const struct mb_mime *m, const char *spec)
 		if (*spec < '1' || *spec > '9')
 			return NULL;
 		n = strtoul(spec, &end, 10);
-		/* a message/rfc822 part's numbers are its message's */
-		if (p->message && p->child != NULL)
+		if (!msglevel && p->message && p->child != NULL) {
+			/* N.n: part n of the message part N encloses */
 			p = p->child;
-		if (p->multipart) {
-			for (p = p->child; p != NULL && n > 1; n--)
-				p = p->next;
-			if (p == NULL)
-				return NULL;
-		} else if (n != 1) {
-			return NULL;
+			msglevel = true;
+			self = false;
 		}
-		/* a non-multipart's part 1 is itself */
+		if (strcasecmp(p->type, "multipart") == 0)
+			/* none when it has no parts (no usable boundary) */
+			p = p->multipart ? nth_child(p, n) : NULL;
+		else if (n != 1 || self ||
+			 (!msglevel &&
+			  (p->parent == NULL || !p->parent->multipart)))
+			return NULL;
+		else if (!msglevel)
+			self = true;
+		/* a message that is no multipart is its own part 1, and
+		 * so is a leaf part of a multipart (as Dovecot has it) */
+		if (p == NULL)
+			return NULL;
+		msglevel = false;
 		spec = end;
 		if (*spec == '.')
 			spec++;

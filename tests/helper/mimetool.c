@@ -123,8 +123,11 @@ cmd_section(const char *path, const char *sec, bool binary, int argc,
 	if (mb_mime_parse(NULL, r, NULL, NULL, &m, &e) < 0)
 		return die_err("parse", &e);
 	if (mb_imap_section(m, r, sec, binary, off, len, out_stdout, NULL,
-			    NULL, &e) < 0)
-		return die_err(sec, &e);
+			    NULL, &e) < 0) {
+		die_err(sec, &e);
+		/* 2: undecodable, 3: not a leaf, 1: anything else */
+		return e.code == MB_EFORMAT ? 2 : e.code == MB_ENOTSUP ? 3 : 1;
+	}
 	mb_mime_free(&m);
 	mb_reader_close(&r);
 	close(fd);

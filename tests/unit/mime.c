@@ -216,6 +216,27 @@ test_decoders(void)
 		free(s);
 	}
 	ok(good, "base64 and quoted-printable, fed in pieces of 1..7 bytes");
+	for (step = 1; step <= 5; step++) {
+		s = decode_all(MB_CTE_QP, "pad  \t\nkeep \r\nend =41 ", step);
+		good &= strcmp(s, "pad\nkeep\r\nend A") == 0;
+		free(s);
+	}
+	ok(good, "quoted-printable: blanks at line ends are padding");
+	{
+		struct mb_decoder d;
+		char *o = NULL;
+		size_t l = 0, c = 0;
+
+		mb_decoder_init(&d, MB_CTE_BASE64);
+		mb_decoder_feed(&d, "aGk=\n", 5, &o, &l, &c);
+		mb_decoder_finish(&d, &o, &l, &c);
+		is_int((long long)d.bad, 0, "valid base64: nothing bad");
+		mb_decoder_init(&d, MB_CTE_BASE64);
+		mb_decoder_feed(&d, "Some text.", 10, &o, &l, &c);
+		mb_decoder_finish(&d, &o, &l, &c);
+		is_int((long long)d.bad, 1, "damaged base64 is counted (the dot)");
+		free(o);
+	}
 	s = decode_all(MB_CTE_BASE64, "!!aGk*", 3);
 	is_str(s, "hi", "base64: bad characters skipped");
 	free(s);
@@ -468,8 +489,11 @@ test_structure(void)
 	section(m, "", false, 0, 4, "From");
 	section(m, "TEXT", false, 5, 4, "--XX");
 	section(m, "1", false, 10, 5, "");
-	section(m, "4", false, 0, -1, NULL);
-	section(m, "1.HEADER", false, 0, -1, NULL);
+	section(m, "4", false, 0, -1, "");
+	section(m, "1.HEADER", false, 0, -1, "");
+	section(m, "1.1", false, 0, -1, "hello");
+	section(m, "1.1.1", false, 0, -1, "");
+	section(m, "1..1", false, 0, -1, NULL);
 	section(m, "HEADER.FIELDS", false, 0, -1, NULL);
 	section(m, "0", false, 0, -1, NULL);
 	section(m, "TEXT", true, 0, -1, NULL);
