@@ -160,6 +160,30 @@ test_expect_success 'other formats, through the driver interface (mbx, mh)' '
 	test "$(mailbag search --uid box.mbx UID 5:8 | tr "\n" " ")" = "5 6 7 8 "
 '
 
+test_expect_success 'bodies are streamed: memory does not grow with message size' '
+	command -v /usr/bin/time >/dev/null || { echo "no /usr/bin/time"; return 1; }
+	python3 - <<-PY &&
+	import base64
+	with open("big", "wb") as f:
+	    f.write(b"From a@b Mon Jan  6 10:00:00 2020\nSubject: big\n"
+	            b"Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	            b"Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n")
+	    line = base64.b64encode(b"x" * 57) + b"\n"
+	    for i in range(700000):
+	        f.write(line)
+	    f.write(base64.b64encode(b"the needle at the end\n") + b"\n")
+	    f.write(b"--b\nContent-Type: text/plain\n\n" + b"y" * (20 << 20) +
+	            b" one long line, no line end\n--b--\n")
+	PY
+	test "$(wc -c <big)" -gt 70000000 &&
+	/usr/bin/time -f %M -o rss "$MAILBAG" search big BODY "needle at the end" >out &&
+	test "$(cat out)" = 1 &&
+	test "$(cat rss)" -lt 40000 &&
+	/usr/bin/time -f %M -o rss "$MAILBAG" search --body-match "no line end$" big >out &&
+	test "$(cat out)" = 1 &&
+	test "$(cat rss)" -lt 40000
+'
+
 test_expect_success 'search never changes the mailbox' '
 	cp box box.orig &&
 	mailbag search box BODY x >/dev/null; mailbag search box ALL >/dev/null &&
