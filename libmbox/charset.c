@@ -123,16 +123,17 @@ grow(char **out, size_t *len, size_t *cap, size_t need)
 	char *p;
 	size_t nc;
 
-	if (*out != NULL && *len + need + 1 <= *cap)
-		return 0;
-	nc = *cap ? *cap : 256;
-	while (nc < *len + need + 1)
-		nc *= 2;
-	p = realloc(*out, nc);
-	if (p == NULL)
-		return -1;
-	*out = p;
-	*cap = nc;
+	if (*out == NULL || *len + need + 1 > *cap) {
+		nc = *cap ? *cap : 256;
+		while (nc < *len + need + 1)
+			nc *= 2;
+		p = realloc(*out, nc);
+		if (p == NULL)
+			return -1;
+		*out = p;
+		*cap = nc;
+	}
+	(*out)[*len] = 0;	/* a string even when nothing is added */
 	return 0;
 }
 

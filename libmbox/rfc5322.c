@@ -713,7 +713,9 @@ sort_2231(struct plist *pl)
 			(size_t)(i - n) * sizeof(tmp));
 		pl->p[n++] = tmp;
 	}
-	qsort(pl->p + n, (size_t)(pl->n - n), sizeof(pl->p[0]), cmp_param);
+	if (pl->n - n > 1)
+		qsort(pl->p + n, (size_t)(pl->n - n), sizeof(pl->p[0]),
+		      cmp_param);
 	for (k = n; k < pl->n; k++)
 		if ((mark = strchr(pl->p[k].name, '\x01')) != NULL)
 			*mark = 0;

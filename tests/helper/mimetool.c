@@ -108,7 +108,7 @@ cmd_section(const char *path, const char *sec, bool binary, int argc,
 	struct mb_mime *m;
 	struct mb_err e;
 	struct stat st;
-	int fd = open(path, O_RDONLY);
+	int fd = open(path, O_RDONLY), rc;
 	int64_t off = 0, len = -1;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -122,16 +122,17 @@ cmd_section(const char *path, const char *sec, bool binary, int argc,
 	r = mb_reader_fd(fd, 0, st.st_size);
 	if (mb_mime_parse(NULL, r, NULL, NULL, &m, &e) < 0)
 		return die_err("parse", &e);
+	rc = 0;
 	if (mb_imap_section(m, r, sec, binary, off, len, out_stdout, NULL,
 			    NULL, &e) < 0) {
 		die_err(sec, &e);
 		/* 2: undecodable, 3: not a leaf, 1: anything else */
-		return e.code == MB_EFORMAT ? 2 : e.code == MB_ENOTSUP ? 3 : 1;
+		rc = e.code == MB_EFORMAT ? 2 : e.code == MB_ENOTSUP ? 3 : 1;
 	}
 	mb_mime_free(&m);
 	mb_reader_close(&r);
 	close(fd);
-	return 0;
+	return rc;
 }
 
 int

@@ -160,6 +160,11 @@ test_expect_success 'other formats, through the driver interface (mbx, mh)' '
 	test "$(mailbag search --uid box.mbx UID 5:8 | tr "\n" " ")" = "5 6 7 8 "
 '
 
+# The bound: 40 MB for a 75 MB message with a 20 MB line; ASan builds
+# keep freed memory in quarantine and shadow it, so they get more.
+RSS_MAX=40000
+case $MAILBAG_BUILD in *-san) RSS_MAX=400000 ;; esac
+
 test_expect_success 'bodies are streamed: memory does not grow with message size' '
 	command -v /usr/bin/time >/dev/null || { echo "no /usr/bin/time"; return 1; }
 	python3 - <<-PY &&
@@ -178,10 +183,10 @@ test_expect_success 'bodies are streamed: memory does not grow with message size
 	test "$(wc -c <big)" -gt 70000000 &&
 	/usr/bin/time -f %M -o rss "$MAILBAG" search big BODY "needle at the end" >out &&
 	test "$(cat out)" = 1 &&
-	test "$(cat rss)" -lt 40000 &&
+	test "$(cat rss)" -lt $RSS_MAX &&
 	/usr/bin/time -f %M -o rss "$MAILBAG" search --body-match "no line end$" big >out &&
 	test "$(cat out)" = 1 &&
-	test "$(cat rss)" -lt 40000
+	test "$(cat rss)" -lt $RSS_MAX
 '
 
 test_expect_success 'search never changes the mailbox' '
