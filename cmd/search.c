@@ -94,8 +94,15 @@ write_mbox(struct mb_box *box, const struct mb_msg *m, struct mb_err *e)
 int
 cmd_search(int argc, char **argv, struct cmd_env *env)
 {
-	enum { OPT_VERSION = 256, OPT_UID, OPT_MBOX, OPT_JSON, OPT_FORMAT,
-	       OPT_MATCH, OPT_BODY };
+	enum {
+		OPT_VERSION = 256,
+		OPT_UID,
+		OPT_MBOX,
+		OPT_JSON,
+		OPT_FORMAT,
+		OPT_MATCH,
+		OPT_BODY
+	};
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -142,7 +149,8 @@ cmd_search(int argc, char **argv, struct cmd_env *env)
 			break;
 		case OPT_MATCH:
 		case OPT_BODY:
-			res = xreallocarray(res, (size_t)nres + 1, sizeof(*res));
+			res = xreallocarray(res, (size_t)nres + 1,
+					    sizeof(*res));
 			res_hdr = xreallocarray(res_hdr, (size_t)nres + 1,
 						sizeof(*res_hdr));
 			res[nres] = optarg;
@@ -159,10 +167,10 @@ cmd_search(int argc, char **argv, struct cmd_env *env)
 					    "other");
 	if ((rc = cmd_load_config(env)) != 0)
 		return rc;
-	if ((optind + 1 < argc
-		     ? mb_search_parse_argv(argc - optind - 1, argv + optind + 1,
-					    &s, &e)
-		     : mb_search_parse("ALL", &s, &e)) < 0) {
+	if ((optind + 1 < argc ?
+		     mb_search_parse_argv(argc - optind - 1, argv + optind + 1,
+					  &s, &e) :
+		     mb_search_parse("ALL", &s, &e)) < 0) {
 		warnmsg(env->prog, "bad criteria: %s", e.msg);
 		free(res);
 		free(res_hdr);

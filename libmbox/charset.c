@@ -37,9 +37,9 @@ static const struct {
 	{ "x-unicode-2-0-utf-7", "UTF-7" },
 	{ "iso-8859-8-i", "ISO-8859-8" },
 	{ "iso-8859-6-i", "ISO-8859-6" },
-	{ "us-ascii", "CP1252" },	/* 8-bit bytes in "ASCII" are cp1252 */
+	{ "us-ascii", "CP1252" }, /* 8-bit bytes in "ASCII" are cp1252 */
 	{ "ascii", "CP1252" },
-	{ "iso-8859-1", "CP1252" },	/* as browsers and MUAs read it */
+	{ "iso-8859-1", "CP1252" }, /* as browsers and MUAs read it */
 	{ "latin1", "CP1252" },
 	{ "x-user-defined", "CP1252" },
 	{ "viscii", "VISCII" },
@@ -49,7 +49,7 @@ static const struct {
 
 struct mb_conv {
 	iconv_t cd;
-	bool utf8;		/* validate only */
+	bool utf8; /* validate only */
 	unsigned char pend[16];
 	size_t npend;
 };
@@ -133,7 +133,7 @@ grow(char **out, size_t *len, size_t *cap, size_t need)
 		*out = p;
 		*cap = nc;
 	}
-	(*out)[*len] = 0;	/* a string even when nothing is added */
+	(*out)[*len] = 0; /* a string even when nothing is added */
 	return 0;
 }
 
@@ -273,7 +273,7 @@ mb_conv_feed(struct mb_conv *c, const void *in, size_t n, char **out,
 		}
 	}
 	if (c->npend > 0)
-		return 0;	/* all of the input is pending */
+		return 0; /* all of the input is pending */
 	if (conv_run(c, p, n, false, &used, out, len, cap) < 0)
 		return -1;
 	k = n - used;
@@ -372,7 +372,7 @@ fold_cp(unsigned cp)
 		return cp + 1;
 	if (cp >= 0x391 && cp <= 0x3ab && cp != 0x3a2)
 		return cp + 32;
-	if (cp == 0x3c2)	/* final sigma */
+	if (cp == 0x3c2) /* final sigma */
 		return 0x3c3;
 	if (cp >= 0x410 && cp <= 0x42f)
 		return cp + 32;

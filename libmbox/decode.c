@@ -128,7 +128,7 @@ qp_byte(struct mb_decoder *d, unsigned char c, char *o, size_t *ol)
 		return;
 	}
 	/* after "=" */
-	if (c == '\n') {		/* soft break: "=\n", "=  \r\n" */
+	if (c == '\n') { /* soft break: "=\n", "=  \r\n" */
 		d->npend = 0;
 		return;
 	}
@@ -177,7 +177,7 @@ mb_decoder_feed(struct mb_decoder *d, const void *in, size_t n, char **out,
 	case MB_CTE_BASE64:
 		for (i = 0; i < n; i++) {
 			if (p[i] == '=') {
-				d->state = 0;	/* padding ends a group */
+				d->state = 0; /* padding ends a group */
 				continue;
 			}
 			if ((v = b64val(p[i])) < 0) {

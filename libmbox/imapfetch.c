@@ -140,7 +140,7 @@ put_language(struct mbi_buf *b, const char *lang)
 
 		while (*s == ' ' || *s == '\t' || *s == ',')
 			s++;
-		if (*s == '(') {	/* a comment */
+		if (*s == '(') { /* a comment */
 			while (*s && *s != ')')
 				s++;
 			if (*s)
@@ -202,8 +202,9 @@ put_body(struct mbi_buf *b, const struct mb_part *p, bool ext)
 			put_body(b, c, ext);
 		/* no parts at all: one empty text/plain, as servers do */
 		if (p->child == NULL)
-			mbi_buf_addf(b, "(\"text\" \"plain\" (\"charset\" "
-					"\"us-ascii\") NIL NIL \"7bit\" 0 0%s)",
+			mbi_buf_addf(b,
+				     "(\"text\" \"plain\" (\"charset\" "
+				     "\"us-ascii\") NIL NIL \"7bit\" 0 0%s)",
 				     ext ? " NIL NIL NIL NIL" : "");
 		mbi_buf_addstr(b, " ");
 		put_nstr(b, p->subtype);
@@ -246,9 +247,10 @@ put_body(struct mbi_buf *b, const struct mb_part *p, bool ext)
 		mbi_buf_addf(b, " %lld", (long long)p->body_lines);
 	} else if (is_rfc822(p)) {
 		/* encoded, so not parsed: an empty message */
-		mbi_buf_addf(b, " (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) "
-				"(\"text\" \"plain\" (\"charset\" \"us-ascii\") "
-				"NIL NIL \"7bit\" 0 0%s) %lld",
+		mbi_buf_addf(b,
+			     " (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) "
+			     "(\"text\" \"plain\" (\"charset\" \"us-ascii\") "
+			     "NIL NIL \"7bit\" 0 0%s) %lld",
 			     ext ? " NIL NIL NIL NIL" : "",
 			     (long long)p->body_lines);
 	}
@@ -281,10 +283,10 @@ mb_imap_bodystructure(const struct mb_part *p, bool ext)
 struct sink {
 	mb_out_fn out;
 	void *arg;
-	int64_t skip;		/* partial: bytes still to drop */
-	int64_t left;		/* bytes still to write, or -1 */
+	int64_t skip; /* partial: bytes still to drop */
+	int64_t left; /* bytes still to write, or -1 */
 	int64_t written;
-	bool crlf;		/* turn bare LF into CR LF */
+	bool crlf; /* turn bare LF into CR LF */
 	bool last_cr;
 	bool failed;
 };
@@ -350,8 +352,9 @@ read_range(struct mb_reader *r, int64_t *pos, int64_t off, int64_t len,
 		*pos = 0;
 	}
 	while (*pos < off) {
-		want = off - *pos < (int64_t)sizeof(buf) ? (size_t)(off - *pos)
-							 : sizeof(buf);
+		want = off - *pos < (int64_t)sizeof(buf) ?
+			       (size_t)(off - *pos) :
+			       sizeof(buf);
 		got = mb_reader_read(r, buf, want, e);
 		if (got < 0)
 			return MB_FAILED;
@@ -402,7 +405,7 @@ buf_out(void *arg, const void *p, size_t n)
 struct fsel {
 	char **names;
 	int n;
-	bool not;
+	bool not ;
 	struct sink *k;
 };
 
@@ -439,14 +442,15 @@ filter_fields(struct fsel *f, const char *hb, size_t len)
 				nl--;
 			for (k = 0; k < f->n; k++)
 				if (strlen(f->names[k]) == nl &&
-				    strncasecmp(f->names[k], hb + start, nl) == 0)
+				    strncasecmp(f->names[k], hb + start, nl) ==
+					    0)
 					in = true;
 		}
-		if (in == f->not)
+		if (in == f->not )
 			continue;
 		sink_put(f->k, hb + start, end - start);
 		/* listed fields always end with a line end */
-		if (!f->not && hb[end - 1] != '\n')
+		if (!f->not &&hb[end - 1] != '\n')
 			sink_put(f->k, "\n", 1);
 	}
 }
@@ -527,8 +531,8 @@ mb_imap_section(const struct mb_mime *m, struct mb_reader *r,
 		k.left = partial_len;
 	}
 	/* the part number, then the text specifier */
-	while (section[nl] && (isdigit((unsigned char)section[nl]) ||
-			       section[nl] == '.'))
+	while (section[nl] &&
+	       (isdigit((unsigned char)section[nl]) || section[nl] == '.'))
 		nl++;
 	text = section + nl;
 	if (nl > 0 && *text && section[nl - 1] != '.')
@@ -548,7 +552,7 @@ mb_imap_section(const struct mb_mime *m, struct mb_reader *r,
 		num[nl - 1] = 0;
 	p = mb_mime_find(m, num);
 	if (p == NULL)
-		return MB_OK;	/* no such part: empty, as servers send */
+		return MB_OK; /* no such part: empty, as servers send */
 	/* the message a HEADER/TEXT specifier refers to */
 	msg = p;
 	if (num[0] && msg->message && msg->child != NULL)
@@ -569,11 +573,12 @@ mb_imap_section(const struct mb_mime *m, struct mb_reader *r,
 					       num);
 			if (binary) {
 				if (p->cte == MB_CTE_OTHER)
-					return mbi_err(e, MB_FAILED, MB_EFORMAT,
-						       NULL, -1,
-						       "unknown content transfer "
-						       "encoding '%s'",
-						       p->encoding);
+					return mbi_err(
+						e, MB_FAILED, MB_EFORMAT, NULL,
+						-1,
+						"unknown content transfer "
+						"encoding '%s'",
+						p->encoding);
 				mb_decoder_init(&dec, p->cte);
 				dp = &dec;
 				/* line ends as CR LF, except in decoded
@@ -591,7 +596,7 @@ mb_imap_section(const struct mb_mime *m, struct mb_reader *r,
 		len = p->hdr_size;
 	} else if (strcasecmp(text, "TEXT") == 0) {
 		if (num[0] && msg == p)
-			return MB_OK;	/* no message here: empty */
+			return MB_OK; /* no message here: empty */
 		off = msg->body_off;
 		len = msg->body_size;
 	} else if (strcasecmp(text, "HEADER") == 0) {
@@ -646,7 +651,7 @@ mb_imap_section(const struct mb_mime *m, struct mb_reader *r,
 				}
 			}
 			filter_fields(&f, b.buf, hl);
-			if (blank || !f.not)
+			if (blank || !f.not )
 				sink_put(&k, "\n", 1);
 		}
 		mbi_buf_free(&b);

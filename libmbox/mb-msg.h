@@ -97,7 +97,7 @@ enum mb_cte {
 	MB_CTE_BINARY,
 	MB_CTE_BASE64,
 	MB_CTE_QP,
-	MB_CTE_OTHER,		/* unknown: passed through as is */
+	MB_CTE_OTHER, /* unknown: passed through as is */
 };
 /* The encoding named by a Content-Transfer-Encoding value. */
 int mb_cte_from_name(const char *name);
@@ -111,19 +111,19 @@ int mb_cte_from_name(const char *name);
  */
 struct mb_decoder {
 	int cte;
-	unsigned state;		/* private */
+	unsigned state; /* private */
 	unsigned char pend[4];
 	unsigned npend;
-	char blanks[16];	/* quoted-printable: blanks held back until
+	char blanks[16]; /* quoted-printable: blanks held back until
 				   it is known whether a line end follows */
 	unsigned nblank;
-	unsigned long bad;	/* bytes that were no valid encoding (base64
+	unsigned long bad; /* bytes that were no valid encoding (base64
 				   characters outside the alphabet, a
 				   truncated last group) */
 };
 void mb_decoder_init(struct mb_decoder *d, int cte);
-int mb_decoder_feed(struct mb_decoder *d, const void *in, size_t n,
-		    char **out, size_t *len, size_t *cap);
+int mb_decoder_feed(struct mb_decoder *d, const void *in, size_t n, char **out,
+		    size_t *len, size_t *cap);
 int mb_decoder_finish(struct mb_decoder *d, char **out, size_t *len,
 		      size_t *cap);
 
@@ -154,8 +154,14 @@ struct mb_envelope {
 	struct mb_addr *addr[6]; /* from sender reply-to to cc bcc */
 	int naddr[6];
 };
-enum { MB_ENV_FROM, MB_ENV_SENDER, MB_ENV_REPLY_TO, MB_ENV_TO, MB_ENV_CC,
-       MB_ENV_BCC };
+enum {
+	MB_ENV_FROM,
+	MB_ENV_SENDER,
+	MB_ENV_REPLY_TO,
+	MB_ENV_TO,
+	MB_ENV_CC,
+	MB_ENV_BCC
+};
 
 /*
  * One entity.  Offsets are into the message text (byte 0 is its first
@@ -170,26 +176,26 @@ struct mb_part {
 	int64_t hdr_off, hdr_size, hdr_vsize;
 	int64_t body_off, body_size, body_vsize;
 	int64_t hdr_lines, body_lines;
-	char *type, *subtype;		/* lowercase, defaults applied */
+	char *type, *subtype; /* lowercase, defaults applied */
 	struct mb_param *params;
 	int nparams;
 	char *id, *description, *encoding, *md5, *location, *language;
-	char *disposition;		/* lowercase, or NULL */
+	char *disposition; /* lowercase, or NULL */
 	struct mb_param *dparams;
 	int ndparams;
-	int cte;			/* enum mb_cte */
-	bool multipart;			/* multipart with a boundary */
-	bool message;			/* message/rfc822 (or global) */
-	bool has_ctype;			/* a Content-Type field was present */
-	struct mb_envelope *env;	/* the root and message/rfc822 children */
+	int cte;		 /* enum mb_cte */
+	bool multipart;		 /* multipart with a boundary */
+	bool message;		 /* message/rfc822 (or global) */
+	bool has_ctype;		 /* a Content-Type field was present */
+	struct mb_envelope *env; /* the root and message/rfc822 children */
 };
 
 struct mb_mime {
 	struct mb_part *root;
-	int64_t size, vsize;		/* the whole message; vsize =
+	int64_t size, vsize; /* the whole message; vsize =
 					   RFC822.SIZE */
 	unsigned nparts;
-	bool truncated;			/* a header exceeded max-header: the
+	bool truncated; /* a header exceeded max-header: the
 					   rest of that header was ignored */
 };
 
@@ -209,9 +215,8 @@ typedef int (*mb_mime_body_fn)(void *arg, const struct mb_part *p,
  * ctx supplies max-header (NULL: 16 MiB).  body may be NULL.  MB_OK, or
  * MB_FAILED on a read error or without memory; never on bad syntax.
  */
-int mb_mime_parse(struct mb_ctx *ctx, struct mb_reader *r,
-		  mb_mime_body_fn body, void *arg, struct mb_mime **out,
-		  struct mb_err *e);
+int mb_mime_parse(struct mb_ctx *ctx, struct mb_reader *r, mb_mime_body_fn body,
+		  void *arg, struct mb_mime **out, struct mb_err *e);
 int mb_mime_parse_buf(const void *buf, size_t len, struct mb_mime **out,
 		      struct mb_err *e);
 void mb_mime_free(struct mb_mime **m);
@@ -262,8 +267,7 @@ struct mb_search;
  * message naming the offending token.  Extension keys (not IMAP):
  * "X-MATCH HEADER:REGEX" and "X-BODY-MATCH REGEX" (PCRE2).
  */
-int mb_search_parse(const char *text, struct mb_search **out,
-		    struct mb_err *e);
+int mb_search_parse(const char *text, struct mb_search **out, struct mb_err *e);
 /*
  * The same from command-line words, joined with blanks, except that a
  * word with blanks in it (or an empty word) is one string wherever a

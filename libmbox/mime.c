@@ -14,16 +14,16 @@
 #include "mb-msg.h"
 #include "msg-int.h"
 
-#define WIN	 65536	/* the line window; longer lines come in pieces */
-#define MAXDEPTH 64	/* deeper nesting is read as opaque bodies */
-#define MAXPARTS 20000	/* more parts are read as opaque bodies */
+#define WIN	 65536 /* the line window; longer lines come in pieces */
+#define MAXDEPTH 64    /* deeper nesting is read as opaque bodies */
+#define MAXPARTS 20000 /* more parts are read as opaque bodies */
 
 struct line {
 	const char *p;
-	size_t n;		/* bytes, line end included */
+	size_t n; /* bytes, line end included */
 	int64_t off;
-	bool bol;		/* starts at the start of a line */
-	bool eol;		/* ends with LF */
+	bool bol; /* starts at the start of a line */
+	bool eol; /* ends with LF */
 };
 
 struct pstate {
@@ -32,16 +32,16 @@ struct pstate {
 	char *win;
 	size_t start, end;
 	bool eof, err, nomem, at_bol;
-	int64_t off;		/* offset of win[start] */
+	int64_t off; /* offset of win[start] */
 	/* counts at the start of the current unread position */
 	int64_t lfs, barelfs;
-	struct line cur;	/* the line just read */
+	struct line cur; /* the line just read */
 	bool have_pushback;
 	int64_t pb_lfs, pb_barelfs; /* counts before the pushed-back line */
-	int last_eol;		/* 1 (LF) or 2 (CRLF) for the previous line */
-	int blank_eol;		/* the empty line ending the header just read:
+	int last_eol;  /* 1 (LF) or 2 (CRLF) for the previous line */
+	int blank_eol; /* the empty line ending the header just read:
 				   1 (LF), 2 (CR LF), 0 (none) */
-	bool keep_eol;		/* the previous line closed a multipart: the
+	bool keep_eol; /* the previous line closed a multipart: the
 				   line end before the next boundary stays
 				   with the parts that end there (as
 				   Dovecot counts it) */
@@ -160,7 +160,7 @@ end_at_boundary(struct pstate *s, struct mb_part *p, bool at_eof)
 	if (end < p->body_off)
 		end = p->body_off;
 	p->body_size = end - p->body_off;
-	p->body_lines = lfs - p->body_lines;	/* body_lines held the start */
+	p->body_lines = lfs - p->body_lines; /* body_lines held the start */
 	if (p->body_lines < 0)
 		p->body_lines = 0;
 	p->body_vsize = p->body_size + (bare - p->body_vsize);
@@ -172,9 +172,9 @@ static void
 note_eol(struct pstate *s)
 {
 	if (s->cur.eol)
-		s->last_eol = (s->cur.n >= 2 && s->cur.p[s->cur.n - 2] == '\r')
-				      ? 2
-				      : 1;
+		s->last_eol =
+			(s->cur.n >= 2 && s->cur.p[s->cur.n - 2] == '\r') ? 2 :
+									    1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -230,8 +230,8 @@ set_addr(struct hctx *h, int which, const char *v, size_t n)
 	}
 	if (k == 0)
 		return;
-	na = mbi_reallocarray(env->addr[which],
-			      (size_t)(env->naddr[which] + k), sizeof(*na));
+	na = mbi_reallocarray(env->addr[which], (size_t)(env->naddr[which] + k),
+			      sizeof(*na));
 	if (na == NULL) {
 		mb_addr_free(a, k);
 		h->nomem = true;
@@ -268,7 +268,8 @@ on_field(void *arg, const char *name, size_t nl, const char *v, size_t vl,
 			char *slash = strchr(val, '/');
 
 			if (slash != NULL && slash != val && slash[1]) {
-				p->type = mbi_strndup(val, (size_t)(slash - val));
+				p->type =
+					mbi_strndup(val, (size_t)(slash - val));
 				p->subtype = strdup(slash + 1);
 			} else if (slash == NULL && val[0] && n == 0) {
 				/* "Content-Type: text": a type, no subtype */
@@ -399,8 +400,7 @@ interpret_header(struct pstate *s, struct mb_part *p, const char *hdr,
 	if (p->type == NULL || p->subtype == NULL)
 		return -1;
 	(void)k;
-	if (strcasecmp(p->type, "text") == 0 &&
-	    add_default_charset(p) < 0)
+	if (strcasecmp(p->type, "text") == 0 && add_default_charset(p) < 0)
 		return -1;
 	p->cte = mb_cte_from_name(p->encoding);
 	if (strcasecmp(p->type, "multipart") == 0) {
@@ -449,8 +449,8 @@ new_part(struct pstate *s, struct mb_part *parent)
  * its body, up to a boundary of an enclosing multipart (left pushed
  * back) or the end.  Returns false on a read error or without memory.
  */
-static bool parse_entity(struct pstate *s, struct mb_part *p,
-			 bool digest_child, bool is_message);
+static bool parse_entity(struct pstate *s, struct mb_part *p, bool digest_child,
+			 bool is_message);
 
 static bool
 read_header(struct pstate *s, struct mb_part *p, struct mbi_buf *hb,
@@ -805,8 +805,8 @@ const struct mb_part *
 mb_mime_find(const struct mb_mime *m, const char *spec)
 {
 	const struct mb_part *p = m->root;
-	bool msglevel = true;	/* p is a message, not one of its parts */
-	bool self = false;	/* a leaf's "N.1" was used */
+	bool msglevel = true; /* p is a message, not one of its parts */
+	bool self = false;    /* a leaf's "N.1" was used */
 	unsigned long n;
 	char *end;
 

@@ -36,8 +36,8 @@ mb_hdr_walk(const char *buf, size_t len, mb_hdr_fn fn, void *arg)
 				break;
 		}
 		i = end;
-		for (colon = start; colon < end && buf[colon] != ':' &&
-				    buf[colon] != '\n';
+		for (colon = start;
+		     colon < end && buf[colon] != ':' && buf[colon] != '\n';
 		     colon++)
 			;
 		if (colon >= end || buf[colon] != ':' || colon == start)
@@ -51,7 +51,8 @@ mb_hdr_walk(const char *buf, size_t len, mb_hdr_fn fn, void *arg)
 		vs = colon + 1;
 		while (vs < end && (buf[vs] == ' ' || buf[vs] == '\t'))
 			vs++;
-		while (end > vs && (buf[end - 1] == '\n' || buf[end - 1] == '\r'))
+		while (end > vs &&
+		       (buf[end - 1] == '\n' || buf[end - 1] == '\r'))
 			end--;
 		rc = fn(arg, buf + start, nlen, buf + vs, end - vs, start);
 		if (rc != 0)
@@ -86,8 +87,8 @@ mb_hdr_unfold(const char *val, size_t len)
 struct lex {
 	const char *s;
 	size_t n, i;
-	bool mime;		/* RFC 2045 tspecials: also = / ? */
-	size_t cmt, cmtlen;	/* the last top-level comment's text */
+	bool mime;	    /* RFC 2045 tspecials: also = / ? */
+	size_t cmt, cmtlen; /* the last top-level comment's text */
 };
 
 static bool
@@ -181,8 +182,8 @@ next_tok(struct lex *l, struct mbi_buf *out, char *special)
 	}
 	while (l->i < l->n && !is_special((unsigned char)l->s[l->i]) &&
 	       !is_ws((unsigned char)l->s[l->i]) &&
-	       !(l->mime && (l->s[l->i] == '=' || l->s[l->i] == '/' ||
-			     l->s[l->i] == '?')))
+	       !(l->mime &&
+		 (l->s[l->i] == '=' || l->s[l->i] == '/' || l->s[l->i] == '?')))
 		mbi_buf_add(out, l->s + l->i++, 1);
 	return T_ATOM;
 }
@@ -493,7 +494,7 @@ encoded_word(const char *s, size_t n, struct mbi_buf *out)
 		return 0;
 	memcpy(cs, s + 2, cl);
 	cs[cl] = 0;
-	if ((star = strchr(cs, '*')) != NULL)	/* RFC 2231 language */
+	if ((star = strchr(cs, '*')) != NULL) /* RFC 2231 language */
 		*star = 0;
 	dec = malloc((size_t)(end - q2) + 1);
 	if (dec == NULL)
@@ -511,8 +512,9 @@ encoded_word(const char *s, size_t n, struct mbi_buf *out)
 				dec[dl++] = *p;
 			}
 		} else {
-			const char *b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					  "abcdefghijklmnopqrstuvwxyz0123456789+/";
+			const char *b64 =
+				"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				"abcdefghijklmnopqrstuvwxyz0123456789+/";
 			const char *k = *p ? strchr(b64, *p) : NULL;
 
 			if (k == NULL)
@@ -654,7 +656,8 @@ merge_2231(struct plist *pl)
 			for (j = i + 1; j < pl->n; j++) {
 				sec = section_of(pl->p[j].name, &b2, &e2);
 				if (sec == next && b2 == base &&
-				    strncasecmp(pl->p[j].name, nm.buf, base) == 0)
+				    strncasecmp(pl->p[j].name, nm.buf, base) ==
+					    0)
 					break;
 			}
 			if (j >= pl->n)
@@ -679,7 +682,7 @@ merge_2231(struct plist *pl)
 		}
 		if (any_ext)
 			mbi_buf_addstr(&nm, "*");
-		mbi_buf_addstr(&nm, "\x01");	/* mark: RFC 2231 */
+		mbi_buf_addstr(&nm, "\x01"); /* mark: RFC 2231 */
 		free(pl->p[i].name);
 		free(pl->p[i].value);
 		pl->p[i].name = msg_buf_take(&nm);
@@ -692,7 +695,7 @@ static int
 cmp_param(const void *a, const void *b)
 {
 	return strcasecmp(((const struct mb_param *)a)->name,
-		      ((const struct mb_param *)b)->name);
+			  ((const struct mb_param *)b)->name);
 }
 
 /* The parameters made of RFC 2231 sections go last, sorted by name
@@ -775,8 +778,7 @@ mb_params_parse(const char *val, size_t len, char **value,
 				size_t save = l.i;
 
 				t = next_tok(&l, &tok, &sp);
-				if (t == T_END ||
-				    (t == T_SPECIAL && sp == ';'))
+				if (t == T_END || (t == T_SPECIAL && sp == ';'))
 					break;
 				if (!first && t == T_ATOM && save < l.n &&
 				    is_ws((unsigned char)val[save]))
@@ -787,8 +789,8 @@ mb_params_parse(const char *val, size_t len, char **value,
 					mbi_buf_add(&pv, tok.buf, tok.len);
 				first = false;
 			}
-			if (plist_add(&pl, name.buf, name.len, pv.buf,
-				      pv.len) < 0) {
+			if (plist_add(&pl, name.buf, name.len, pv.buf, pv.len) <
+			    0) {
 				mbi_buf_free(&pv);
 				goto nomem;
 			}

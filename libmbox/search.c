@@ -19,41 +19,60 @@
 #include "msg-int.h"
 
 enum kind {
-	K_ALL, K_AND, K_OR, K_NOT,
-	K_FLAG, K_UNFLAG, K_RECENT, K_NEW, K_OLD,
-	K_KEYWORD, K_UNKEYWORD,
-	K_BEFORE, K_ON, K_SINCE, K_SENTBEFORE, K_SENTON, K_SENTSINCE,
-	K_LARGER, K_SMALLER,
-	K_HEADER, K_BODY, K_TEXT, K_UID, K_SEQ,
-	K_RE_HEADER, K_RE_BODY,
+	K_ALL,
+	K_AND,
+	K_OR,
+	K_NOT,
+	K_FLAG,
+	K_UNFLAG,
+	K_RECENT,
+	K_NEW,
+	K_OLD,
+	K_KEYWORD,
+	K_UNKEYWORD,
+	K_BEFORE,
+	K_ON,
+	K_SINCE,
+	K_SENTBEFORE,
+	K_SENTON,
+	K_SENTSINCE,
+	K_LARGER,
+	K_SMALLER,
+	K_HEADER,
+	K_BODY,
+	K_TEXT,
+	K_UID,
+	K_SEQ,
+	K_RE_HEADER,
+	K_RE_BODY,
 };
 
 struct range {
-	uint32_t lo, hi;	/* UINT32_MAX stands for "*" */
+	uint32_t lo, hi; /* UINT32_MAX stands for "*" */
 };
 
 struct node {
 	int kind;
 	unsigned flag;
-	int64_t num;		/* day number, size */
-	char *field;		/* HEADER name, keyword */
-	char *str;		/* folded UTF-8 needle */
+	int64_t num; /* day number, size */
+	char *field; /* HEADER name, keyword */
+	char *str;   /* folded UTF-8 needle */
 	size_t slen;
 	struct range *set;
 	size_t nset;
 	pcre2_code *re;
 	struct node **kids;
 	size_t nkids;
-	bool hit;		/* per message: body/text/regex found */
+	bool hit; /* per message: body/text/regex found */
 };
 
 struct mb_search {
 	struct node *root;
 	char *charset;
 	/* per message */
-	struct mbi_buf hdr;	/* the message's header block */
+	struct mbi_buf hdr; /* the message's header block */
 	bool need_text, need_size, need_hdr;
-	size_t overlap;		/* longest needle - 1 */
+	size_t overlap; /* longest needle - 1 */
 	pcre2_match_data *md;
 };
 
@@ -159,7 +178,8 @@ string_word(struct tok *t, bool *quoted)
 		if (t->ws[k] == t->i) {
 			*quoted = true;
 			t->i = t->we[k];
-			return mbi_strndup(t->s + t->ws[k], t->we[k] - t->ws[k]);
+			return mbi_strndup(t->s + t->ws[k],
+					   t->we[k] - t->ws[k]);
 		}
 	return word(t, quoted);
 }
@@ -312,9 +332,9 @@ static const struct {
 	const char *name;
 	int kind;
 } withdate[] = {
-	{ "BEFORE", K_BEFORE },		{ "ON", K_ON },
-	{ "SINCE", K_SINCE },		{ "SENTBEFORE", K_SENTBEFORE },
-	{ "SENTON", K_SENTON },		{ "SENTSINCE", K_SENTSINCE },
+	{ "BEFORE", K_BEFORE }, { "ON", K_ON },
+	{ "SINCE", K_SINCE },	{ "SENTBEFORE", K_SENTBEFORE },
+	{ "SENTON", K_SENTON }, { "SENTSINCE", K_SENTSINCE },
 };
 
 static int
@@ -396,8 +416,8 @@ parse_key(struct tok *t, struct node **out)
 		}
 	} else if (strcasecmp(w, "KEYWORD") == 0 ||
 		   strcasecmp(w, "UNKEYWORD") == 0) {
-		n->kind = toupper((unsigned char)w[0]) == 'K' ? K_KEYWORD
-							      : K_UNKEYWORD;
+		n->kind = toupper((unsigned char)w[0]) == 'K' ? K_KEYWORD :
+								K_UNKEYWORD;
 		n->field = word(t, &q);
 		if (n->field == NULL)
 			rc = bad(t, "missing flag after", w);
@@ -405,8 +425,8 @@ parse_key(struct tok *t, struct node **out)
 		   strcasecmp(w, "SMALLER") == 0) {
 		char *a = word(t, &q), *end;
 
-		n->kind = toupper((unsigned char)w[0]) == 'L' ? K_LARGER
-							      : K_SMALLER;
+		n->kind = toupper((unsigned char)w[0]) == 'L' ? K_LARGER :
+								K_SMALLER;
 		if (a == NULL || !isdigit((unsigned char)a[0]))
 			rc = bad(t, "bad number after", w);
 		else {
@@ -446,8 +466,8 @@ parse_key(struct tok *t, struct node **out)
 		n->kind = hdr ? K_RE_HEADER : K_RE_BODY;
 		if (a == NULL) {
 			rc = bad(t, "missing regular expression after", w);
-		} else if (hdr && ((colon = strchr(a, ':')) == NULL ||
-				   colon == a)) {
+		} else if (hdr &&
+			   ((colon = strchr(a, ':')) == NULL || colon == a)) {
 			rc = bad(t, "expected HEADER:REGEX, not", a);
 		} else if (hdr) {
 			n->field = mbi_strndup(a, (size_t)(colon - a));
@@ -522,8 +542,7 @@ scan_needs(struct mb_search *s, struct node *n)
 		scan_needs(s, n->kids[i]);
 }
 
-static int parse_tok(struct tok *t, struct mb_search **out,
-		     struct mb_err *e);
+static int parse_tok(struct tok *t, struct mb_search **out, struct mb_err *e);
 
 int
 mb_search_parse(const char *text, struct mb_search **out, struct mb_err *e)
@@ -671,13 +690,13 @@ mb_search_add_regex(struct mb_search *s, bool hdr, const char *spec,
 struct textscan {
 	struct mb_search *s;
 	const struct mb_part *part;
-	bool active;		/* the current leaf is text we search */
+	bool active; /* the current leaf is text we search */
 	struct mb_decoder dec;
 	struct mb_conv *conv;
 	char *dbuf, *cbuf;
 	size_t dlen, dcap, clen, ccap;
-	struct mbi_buf win;	/* folded text: overlap + new */
-	struct mbi_buf line;	/* the current line, for regexes */
+	struct mbi_buf win;  /* folded text: overlap + new */
+	struct mbi_buf line; /* the current line, for regexes */
 	bool nomem;
 };
 
@@ -700,7 +719,7 @@ reset_hit(struct node *n, void *arg)
 struct feed {
 	const char *p;
 	size_t n;
-	bool body;		/* body text (BODY keys too), else header */
+	bool body; /* body text (BODY keys too), else header */
 	pcre2_match_data *md;
 };
 
@@ -823,7 +842,7 @@ on_part(void *arg, const struct mb_part *p, const char *hdr, size_t hl,
 			mbi_buf_reset(&s->hdr);
 			mbi_buf_add(&s->hdr, hdr, hl);
 			if (!s->need_text)
-				return 1;	/* the header is all we need */
+				return 1; /* the header is all we need */
 		} else if (s->need_text) {
 			/* headers of attached messages are text too */
 			char *u = mb_hdr_decode(hdr, hl, NULL);
@@ -881,9 +900,9 @@ struct hmatch {
 	size_t nlen;
 	pcre2_code *re;
 	pcre2_match_data *md;
-	bool all;		/* every field (TEXT) */
+	bool all; /* every field (TEXT) */
 	bool hit;
-	int64_t date_day;	/* first Date: day, or INT64_MIN */
+	int64_t date_day; /* first Date: day, or INT64_MIN */
 };
 
 static int
@@ -893,11 +912,11 @@ on_hfield(void *arg, const char *name, size_t nl, const char *v, size_t vl,
 	struct hmatch *h = arg;
 	char *u, *f;
 
-	if (!h->all && (strlen(h->field) != nl ||
-			strncasecmp(name, h->field, nl) != 0))
+	if (!h->all &&
+	    (strlen(h->field) != nl || strncasecmp(name, h->field, nl) != 0))
 		return 0;
 	if (h->re == NULL && h->nlen == 0) {
-		h->hit = true;		/* an empty string: the field exists */
+		h->hit = true; /* an empty string: the field exists */
 		return 1;
 	}
 	u = mb_hdr_decode(v, vl, NULL);
@@ -928,9 +947,9 @@ on_date(void *arg, const char *name, size_t nl, const char *v, size_t vl,
 	if (nl != 4 || strncasecmp(name, "date", 4) != 0)
 		return 0;
 	if (mb_date_parse(v, vl, &t, &tz))
-		h->date_day = (t + tz * 60) >= 0 ? (t + tz * 60) / 86400
-						 : -((-(t + tz * 60) + 86399) /
-						     86400);
+		h->date_day = (t + tz * 60) >= 0 ?
+				      (t + tz * 60) / 86400 :
+				      -((-(t + tz * 60) + 86399) / 86400);
 	return 1;
 }
 
@@ -961,7 +980,7 @@ struct ectx {
 	const struct mb_msg *m;
 	uint32_t nmsgs, maxuid;
 	int64_t vsize;
-	int64_t sent_day;	/* INT64_MIN: no date */
+	int64_t sent_day; /* INT64_MIN: no date */
 };
 
 static bool
@@ -1024,7 +1043,7 @@ cmpday:
 	case K_HEADER:
 	case K_RE_HEADER: {
 		struct hmatch h = { n->field, n->str, n->slen, n->re,
-				    x->s->md, false, false, 0 };
+				    x->s->md, false,  false,   0 };
 
 		mb_hdr_walk(x->s->hdr.buf, x->s->hdr.len, on_hfield, &h);
 		return h.hit;
@@ -1034,7 +1053,7 @@ cmpday:
 			return true;
 		{
 			struct hmatch h = { NULL, n->str, n->slen, NULL,
-					    NULL, true, false, 0 };
+					    NULL, true,	  false,   0 };
 
 			if (n->slen == 0)
 				return true;
@@ -1055,9 +1074,8 @@ cmpday:
 }
 
 int
-mb_search_match(struct mb_search *s, struct mb_box *box,
-		const struct mb_msg *m, uint32_t nmsgs, uint32_t maxuid,
-		bool *match, struct mb_err *e)
+mb_search_match(struct mb_search *s, struct mb_box *box, const struct mb_msg *m,
+		uint32_t nmsgs, uint32_t maxuid, bool *match, struct mb_err *e)
 {
 	struct ectx x = { s, box, m, nmsgs, maxuid, -1, INT64_MIN };
 	struct textscan ts;
@@ -1083,8 +1101,8 @@ mb_search_match(struct mb_search *s, struct mb_box *box,
 		if (rc < 0)
 			return rc;
 		rc = mb_mime_parse(box->ctx, r,
-				   (s->need_text || s->need_hdr) ? on_part
-								 : NULL,
+				   (s->need_text || s->need_hdr) ? on_part :
+								   NULL,
 				   &ts, &mm, e);
 		end_leaf(&ts);
 		mb_reader_close(&r);
