@@ -197,6 +197,7 @@ struct mb_mime {
 	unsigned nparts;
 	bool truncated; /* a header exceeded max-header: the
 					   rest of that header was ignored */
+	bool stopped;	/* the body callback ended the parse early */
 };
 
 /*
@@ -204,8 +205,11 @@ struct mb_mime {
  * (header, hlen; data NULL) when the part starts, and then with the raw
  * (still encoded) body bytes of every leaf part, in order, in pieces
  * (header NULL).  Pointers are valid during the call only.  Return
- * non-zero to get no more calls.
+ * non-zero to get no more calls, or MB_MIME_STOP to end the parse there
+ * (the rest of the message is not read; mb_mime.stopped is set and the
+ * tree describes only what was read).
  */
+#define MB_MIME_STOP 2
 typedef int (*mb_mime_body_fn)(void *arg, const struct mb_part *p,
 			       const char *header, size_t hlen,
 			       const char *data, size_t n);

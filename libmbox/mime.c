@@ -32,6 +32,7 @@ struct pstate {
 	char *win;
 	size_t start, end;
 	bool eof, err, nomem, at_bol;
+	bool stop;   /* the callback returned MB_MIME_STOP */
 	int64_t off; /* offset of win[start] */
 	/* counts at the start of the current unread position */
 	int64_t lfs, barelfs;
@@ -66,6 +67,8 @@ next_line(struct pstate *s)
 		s->have_pushback = false;
 		return true;
 	}
+	if (s->stop)
+		return false; /* the callback asked for no more */
 	for (;;) {
 		nl = memchr(s->win + s->start, '\n', s->end - s->start);
 		if (nl != NULL || s->eof || s->end - s->start >= WIN / 2)
@@ -516,14 +519,30 @@ read_header(struct pstate *s, struct mb_part *p, struct mbi_buf *hb,
 	return true;
 }
 
+/* Call the body callback; MB_MIME_STOP ends the parse at this point. */
+static void
+call_body(struct pstate *s, const struct mb_part *p, const char *h, size_t hl,
+	  const char *d, size_t n)
+{
+	int rc;
+
+	if (s->body == NULL)
+		return;
+	rc = s->body(s->arg, p, h, hl, d, n);
+	if (rc == MB_MIME_STOP) {
+		s->stop = true;
+		s->m->stopped = true;
+	}
+	if (rc != 0)
+		s->body = NULL;
+}
+
 static bool
 body_leaf(struct pstate *s, struct mb_part *p, struct mbi_buf *hb)
 {
 	bool close, first = true;
 
-	if (s->body != NULL &&
-	    s->body(s->arg, p, hb->buf, hb->len, NULL, 0) != 0)
-		s->body = NULL;
+	call_body(s, p, hb->buf, hb->len, NULL, 0);
 	while (next_line(s)) {
 		if (s->nbnd > 0 && boundary_of(s, &close)) {
 			push_back(s);
@@ -539,9 +558,7 @@ body_leaf(struct pstate *s, struct mb_part *p, struct mbi_buf *hb)
 			return true;
 		}
 		first = false;
-		if (s->body != NULL &&
-		    s->body(s->arg, p, NULL, 0, s->cur.p, s->cur.n) != 0)
-			s->body = NULL;
+		call_body(s, p, NULL, 0, s->cur.p, s->cur.n);
 		note_eol(s);
 	}
 	if (s->err)
@@ -648,9 +665,8 @@ parse_entity(struct pstate *s, struct mb_part *p, bool digest_child,
 		mbi_buf_free(&hb);
 		return false;
 	}
-	if (s->body != NULL && (p->multipart || p->message || ended) &&
-	    s->body(s->arg, p, hb.buf, hb.len, NULL, 0) != 0)
-		s->body = NULL;
+	if (p->multipart || p->message || ended)
+		call_body(s, p, hb.buf, hb.len, NULL, 0);
 	p->body_off = p->hdr_off + p->hdr_size;
 	/* body_lines and body_vsize hold the counts at the body's start
 	 * until end_at_boundary() turns them into sizes */

@@ -842,7 +842,8 @@ on_part(void *arg, const struct mb_part *p, const char *hdr, size_t hl,
 			mbi_buf_reset(&s->hdr);
 			mbi_buf_add(&s->hdr, hdr, hl);
 			if (!s->need_text)
-				return 1; /* the header is all we need */
+				/* the header is all we need */
+				return s->need_size ? 1 : MB_MIME_STOP;
 		} else if (s->need_text) {
 			/* headers of attached messages are text too */
 			char *u = mb_hdr_decode(hdr, hl, NULL);

@@ -520,6 +520,33 @@ test_envelope(void)
 	mb_mime_free(&m);
 }
 
+static int
+stop_at_header(void *arg, const struct mb_part *p, const char *h, size_t hl,
+	       const char *d, size_t n)
+{
+	(*(int *)arg)++;
+	return MB_MIME_STOP;
+}
+
+static void
+test_stop(void)
+{
+	struct mb_reader *r = mb_reader_mem(msg1, strlen(msg1));
+	struct mb_mime *m;
+	struct mb_err e;
+	int calls = 0;
+
+	ok(mb_mime_parse(NULL, r, stop_at_header, &calls, &m, &e) == MB_OK,
+	   "parse with a callback that stops");
+	is_int(calls, 1, "one call: the message header");
+	ok(m->stopped && m->size < (int64_t)strlen(msg1) &&
+		   m->root->hdr_size > 0,
+	   "stopped after the header (%lld of %zu bytes read)",
+	   (long long)m->size, strlen(msg1));
+	mb_mime_free(&m);
+	mb_reader_close(&r);
+}
+
 /* Broken structures: what a part is when boundaries go wrong. */
 static void
 test_broken(void)
@@ -754,6 +781,7 @@ main(void)
 	test_charsets();
 	test_structure();
 	test_envelope();
+	test_stop();
 	test_broken();
 	test_prefixes();
 	test_mutations();
