@@ -53,6 +53,8 @@ const struct cmd cmds[] = {
 	    "rename a mailbox; renaming INBOX moves its messages"),
 	ROW("repair", repair, CMD_CTX | CMD_WRITES,
 	    "repair a damaged mailbox in place, salvaging what is no message"),
+	ROW("search", search, CMD_CTX,
+	    "print the messages that match IMAP SEARCH criteria or regexes"),
 	ROW("spool-move", spool_move, CMD_CTX | CMD_WRITES,
 	    "move new mail from the spool file into the INBOX, crash-safely"),
 	ROW("uid-rebuild", uid_rebuild, CMD_CTX | CMD_WRITES,
