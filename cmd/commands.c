@@ -34,6 +34,8 @@ const struct cmd cmds[] = {
 	    "deliver a message from the MTA to users' INBOXes or folders"),
 	ROW("dmail", dmail, CMD_CTX,
 	    "deliver a message from procmail to the user's INBOX or a folder"),
+	ROW("fetch", fetch, CMD_CTX | CMD_WRITES,
+	    "copy new messages from an IMAP or POP3 mailbox into a local one"),
 	ROW("formats", formats, 0, "list the mailbox formats this build knows"),
 	ROW("repair", repair, CMD_CTX | CMD_WRITES,
 	    "repair a damaged mailbox in place, salvaging what is no message"),
@@ -44,6 +46,7 @@ const size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);
 
 /* Kept sorted by alias as well. */
 const struct cmd_alias cmd_aliases[] = {
+	{ "fetch-remote", "fetch" },
 	{ "mailbox-convert", "convert" },
 	{ "mbox-check", "check" },
 	{ "mbx-repair", "repair" },
