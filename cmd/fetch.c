@@ -517,7 +517,10 @@ reconcile(struct fetch *f, struct state *st, const char *dest)
 			npend++;
 	if (npend == 0)
 		return 0;
-	rc = mb_open(f->env->ctx, dest, NULL, MB_RDONLY | MB_STREAM, &b, &e);
+	/* read/write: a writer's open first finishes or undoes what a killed
+	 * writer left (UW's locks, the tail journal), so what is read here
+	 * is what stays */
+	rc = mb_open(f->env->ctx, dest, NULL, MB_RDWR | MB_STREAM, &b, &e);
 	if (rc != MB_OK) {
 		if (e.code == MB_ENOENT)
 			goto forget;
@@ -554,7 +557,13 @@ reconcile(struct fetch *f, struct state *st, const char *dest)
 		free(hits);
 		return report_err(f->env->prog, dest, &e);
 	}
-	/* each copy in DEST accounts for one pending message */
+	/* copies that messages recorded done account for are not ours */
+	for (j = 0; j < nh; j++)
+		for (i = 0; i < st->n; i++)
+			if (st->recs[i].done && hits[j].n > 0 &&
+			    strcmp(st->recs[i].hash, hits[j].hash) == 0)
+				hits[j].n--;
+	/* each other copy in DEST accounts for one pending message */
 	for (i = 0; i < st->n; i++) {
 		struct rec *rp = &st->recs[i];
 		char line[1200];
@@ -732,7 +741,43 @@ fetch_box(struct fetch *f, const char *remote, const char *dest)
 	for (i = 0; i < ntodo;) {
 		unsigned long first = i, k, nb;
 
-		/* 1. append a batch (staged in DEST) */
+		/* 1. fingerprint the batch (the texts land in the remote
+		 * driver's spool, where the appends read them again) */
+		nb = ntodo - first < f->batch ? ntodo - first : f->batch;
+		for (k = 0; k < nb; k++) {
+			struct mb_reader *r;
+			char buf[65536];
+			ssize_t n;
+
+			mb_msg_at(src, todo[first + k], &m, &e);
+			if (mb_msg_open(src, m, &r, &e) != MB_OK) {
+				ret = report_err(f->env->prog, remote, &e);
+				break;
+			}
+			fp_reset(&fp);
+			while ((n = mb_reader_read(r, buf, sizeof(buf), &e)) > 0)
+				fp_feed(&fp, buf, (size_t)n);
+			mb_reader_close(&r);
+			if (n < 0) {
+				ret = report_err(f->env->prog, remote, &e);
+				break;
+			}
+			fp_final(&fp, hashes[k]);
+		}
+		if (ret != 0)
+			break;
+		/* 2. intents, durable before anything reaches DEST (some
+		 * formats publish a message at append, not at commit) */
+		rec.len = 0;
+		for (k = 0; k < nb; k++) {
+			mb_msg_at(src, todo[first + k], &m, &e);
+			msg_key(m, key, sizeof(key));
+			n_append_rec(&rec.p, &rec.len, &rec.cap, "I", key,
+				     hashes[k]);
+		}
+		if ((ret = state_write(f, &st, rec.p, rec.len)) != 0)
+			break;
+		/* 3. append the batch */
 		if (lstat(dest, &sb) == 0)
 			rc = mb_open(f->env->ctx, dest, NULL, MB_RDWR, &dst, &e);
 		else
@@ -742,11 +787,12 @@ fetch_box(struct fetch *f, const char *remote, const char *dest)
 			ret = report_err(f->env->prog, dest, &e);
 			break;
 		}
-		for (nb = 0; i < ntodo && nb < f->batch; i++, nb++) {
+		for (k = 0; k < nb; k++, i++) {
 			const char *kw[MB_MAX_KEYWORDS];
 			struct mb_newmsg meta;
 			struct mb_reader *r;
 			struct tee t;
+			char check[65];
 			unsigned n;
 
 			mb_msg_at(src, todo[i], &m, &e);
@@ -778,32 +824,28 @@ fetch_box(struct fetch *f, const char *remote, const char *dest)
 				ret = report_err(f->env->prog, dest, &e);
 				break;
 			}
-			fp_final(&fp, hashes[nb]);
+			fp_final(&fp, check);
+			if (strcmp(check, hashes[k]) != 0) {
+				/* the server sent another text the second time */
+				msg_key(m, key, sizeof(key));
+				warnmsg(f->env->prog, "%s: message %s changed while "
+					"it was fetched", remote, key);
+				ret = 76;
+				break;
+			}
 			f->bytes += t.bytes;
-			progress(f, "fetch", done_here + nb + 1, ntodo);
+			progress(f, "fetch", done_here + k + 1, ntodo);
 		}
 		if (ret != 0) {
 			mb_abort(&dst);
 			break;
 		}
-		/* 2. intents, durable before DEST commits */
-		rec.len = 0;
-		for (k = 0; k < nb; k++) {
-			mb_msg_at(src, todo[first + k], &m, &e);
-			msg_key(m, key, sizeof(key));
-			n_append_rec(&rec.p, &rec.len, &rec.cap, "I", key,
-				     hashes[k]);
-		}
-		if ((ret = state_write(f, &st, rec.p, rec.len)) != 0) {
-			mb_abort(&dst);
-			break;
-		}
-		/* 3. commit DEST (fsync) */
+		/* 4. commit DEST (fsync) */
 		if (mb_close(&dst, &e) != MB_OK) {
 			ret = report_err(f->env->prog, dest, &e);
 			break;
 		}
-		/* 4. done records */
+		/* 5. done records */
 		rec.len = 0;
 		for (k = 0; k < nb; k++) {
 			mb_msg_at(src, todo[first + k], &m, &e);
@@ -815,7 +857,7 @@ fetch_box(struct fetch *f, const char *remote, const char *dest)
 			break;
 		f->fetched += nb;
 		done_here += nb;
-		/* 5. only now may the server forget them */
+		/* 6. only now may the server forget them */
 		for (k = 0; f->del && k < nb; k++)
 			if ((ret = flag_deleted(f, src, todo[first + k],
 						remote)) != 0)

@@ -1121,14 +1121,21 @@ spool_append(struct imap_state *s, const struct mb_newmsg *meta,
 	if (mbi_wbuf_init(&w, s->append_fd, "spool file", 0, e) != MB_OK)
 		return MB_FAILED;
 	while ((n = mb_reader_read(src, in, sizeof(in), e)) > 0) {
+		ssize_t start = 0;
+
+		/* a bare LF becomes CR LF */
 		for (i = 0; i < n; i++) {
-			if (in[i] == '\n' && prev != '\r' &&
-			    mbi_wbuf_put(&w, "\r", 1, e) != MB_OK)
-				goto fail;
-			prev = in[i];
+			if (in[i] == '\n' && (i > 0 ? in[i - 1] : prev) != '\r') {
+				if (mbi_wbuf_put(&w, in + start,
+						 (size_t)(i - start), e) != MB_OK ||
+				    mbi_wbuf_put(&w, "\r", 1, e) != MB_OK)
+					goto fail;
+				start = i;
+			}
 		}
-		if (mbi_wbuf_put(&w, in, (size_t)n, e) != MB_OK)
+		if (mbi_wbuf_put(&w, in + start, (size_t)(n - start), e) != MB_OK)
 			goto fail;
+		prev = in[n - 1];
 	}
 	if (n < 0)
 		goto fail;

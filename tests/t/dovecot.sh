@@ -172,5 +172,5 @@ dc_deliver() {
 
 dc_count() {
 	dc_doveadm mailbox status -u "$DC_LOGIN" messages "${1:-INBOX}" |
-		sed 's/^messages=//'
+		sed 's/.*messages=//'
 }
