@@ -106,7 +106,7 @@ struct fp {
 	char *line;
 	size_t len, cap;
 	bool body, skipping;
-	unsigned blank;		/* blank lines not hashed yet */
+	unsigned blank; /* blank lines not hashed yet */
 };
 
 static void
@@ -131,7 +131,7 @@ static bool
 bookkeeping(const char *l, size_t n)
 {
 	static const char *const names[] = {
-		"status:", "x-status:", "x-keywords:", "x-uid:",
+		"status:", "x-status:",	  "x-keywords:",     "x-uid:",
 		"x-imap:", "x-imapbase:", "content-length:",
 	};
 	size_t i, k;
@@ -380,8 +380,10 @@ state_load(struct fetch *f, struct state *st)
 		line[n - 1] = '\0';
 		if (lineno == 1) {
 			if (strcmp(line, "mailbag-fetch 1") != 0) {
-				warnmsg(f->env->prog, "%s: line 1: not a "
-					"mailbag fetch state file", st->path);
+				warnmsg(f->env->prog,
+					"%s: line 1: not a "
+					"mailbag fetch state file",
+					st->path);
 				rc = 65;
 				break;
 			}
@@ -428,8 +430,8 @@ state_write(struct fetch *f, struct state *st, const char *text, size_t len)
 		bool fresh;
 		char dir[4096];
 
-		st->fd = open(st->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-			      0600);
+		st->fd = open(st->path,
+			      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 		if (st->fd < 0 || fstat(st->fd, &sb) < 0)
 			goto fail;
 		fresh = sb.st_size == 0;
@@ -575,7 +577,8 @@ reconcile(struct fetch *f, struct state *st, const char *dest)
 		if (j < nh && hits[j].n > 0) {
 			hits[j].n--;
 			snprintf(line, sizeof(line), "D %s\n", rp->key);
-			if ((rc = state_write(f, st, line, strlen(line))) != 0) {
+			if ((rc = state_write(f, st, line, strlen(line))) !=
+			    0) {
 				free(hits);
 				return rc;
 			}
@@ -687,9 +690,8 @@ fetch_box(struct fetch *f, const char *remote, const char *dest)
 		if (st.uidvalidity == 0 && !f->dry_run) {
 			char line[1200 + 4096];
 
-			snprintf(line, sizeof(line),
-				 "source %s\nV %u\n", remote,
-				 info.uidvalidity);
+			snprintf(line, sizeof(line), "source %s\nV %u\n",
+				 remote, info.uidvalidity);
 			if ((ret = state_write(f, &st, line, strlen(line))))
 				goto out;
 			st.uidvalidity = info.uidvalidity;
@@ -755,7 +757,8 @@ fetch_box(struct fetch *f, const char *remote, const char *dest)
 				break;
 			}
 			fp_reset(&fp);
-			while ((n = mb_reader_read(r, buf, sizeof(buf), &e)) > 0)
+			while ((n = mb_reader_read(r, buf, sizeof(buf), &e)) >
+			       0)
 				fp_feed(&fp, buf, (size_t)n);
 			mb_reader_close(&r);
 			if (n < 0) {
@@ -779,7 +782,8 @@ fetch_box(struct fetch *f, const char *remote, const char *dest)
 			break;
 		/* 3. append the batch */
 		if (lstat(dest, &sb) == 0)
-			rc = mb_open(f->env->ctx, dest, NULL, MB_RDWR, &dst, &e);
+			rc = mb_open(f->env->ctx, dest, NULL, MB_RDWR, &dst,
+				     &e);
 		else
 			rc = mb_create(f->env->ctx, dest, f->format,
 				       MB_CREATE_ATOMIC, &dst, &e);
@@ -828,8 +832,10 @@ fetch_box(struct fetch *f, const char *remote, const char *dest)
 			if (strcmp(check, hashes[k]) != 0) {
 				/* the server sent another text the second time */
 				msg_key(m, key, sizeof(key));
-				warnmsg(f->env->prog, "%s: message %s changed while "
-					"it was fetched", remote, key);
+				warnmsg(f->env->prog,
+					"%s: message %s changed while "
+					"it was fetched",
+					remote, key);
 				ret = 76;
 				break;
 			}
@@ -973,8 +979,10 @@ fetch_all(struct fetch *f, const char *remote, const char *dest)
 		char *slash;
 
 		if (!safe_name(fl.local[i])) {
-			warnmsg(f->env->prog, "%s: skipped: the name cannot be "
-				"a local path", fl.remote[i]);
+			warnmsg(f->env->prog,
+				"%s: skipped: the name cannot be "
+				"a local path",
+				fl.remote[i]);
 			continue;
 		}
 		snprintf(local, sizeof(local), "%s/%s", dest, fl.local[i]);
@@ -1103,10 +1111,10 @@ cmd_fetch(int argc, char **argv, struct cmd_env *env)
 		}
 	}
 	if (argc - optind != 2)
-		return cmd_usage_error(env, argc - optind < 2 ?
-					       "need two arguments, REMOTE "
-					       "and DEST" :
-					       "too many arguments");
+		return cmd_usage_error(
+			env, argc - optind < 2 ? "need two arguments, REMOTE "
+						 "and DEST" :
+						 "too many arguments");
 	if (argv[optind][0] != '{')
 		return cmd_usage_error(env, "REMOTE must be a remote name, "
 					    "{host...}MAILBOX");

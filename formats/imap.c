@@ -23,11 +23,11 @@
 #include "formats.h"
 #include "net.h"
 
-#define IMAP_PORT	143
-#define IMAPS_PORT	993
-#define BATCH_MSGS	256
-#define BATCH_BYTES	((int64_t)16 << 20)
-#define MAX_LINE	((size_t)1 << 20)
+#define IMAP_PORT   143
+#define IMAPS_PORT  993
+#define BATCH_MSGS  256
+#define BATCH_BYTES ((int64_t)16 << 20)
+#define MAX_LINE    ((size_t)1 << 20)
 
 /* capabilities */
 #define C_IMAP4REV1	0x01
@@ -44,15 +44,15 @@ struct imsg {
 	int64_t idate;
 	int tz;
 	int64_t size;
-	int64_t boff, blen;	/* text in the spool, when fetched */
+	int64_t boff, blen; /* text in the spool, when fetched */
 };
 
 struct imap_state {
 	struct mbi_remote r;
 	struct mbi_conn *c;
-	char name[1024];	/* "{...}MAILBOX" for messages */
+	char name[1024]; /* "{...}MAILBOX" for messages */
 	unsigned caps;
-	char mechs[512];	/* " PLAIN LOGIN " offered by AUTH= */
+	char mechs[512]; /* " PLAIN LOGIN " offered by AUTH= */
 	unsigned tag;
 	char tagstr[16];
 	int spool_fd;
@@ -64,10 +64,10 @@ struct imap_state {
 	/* the index, in mailbox order (UIDs ascend) */
 	struct imsg *idx;
 	uint32_t nidx, nalloc;
-	uint32_t next;		/* driver next() position */
+	uint32_t next; /* driver next() position */
 	uint32_t exists;
-	uint32_t bfirst, bcount;	/* the batch in the spool */
-	bool indexing;		/* FETCH responses add to the index */
+	uint32_t bfirst, bcount; /* the batch in the spool */
+	bool indexing;		 /* FETCH responses add to the index */
 	uint32_t appenduid;
 	char delim;
 	bool bye;
@@ -134,7 +134,8 @@ static int
 proto_err(struct imap_state *s, const char *what, struct mb_err *e)
 {
 	return mbi_err(e, MB_FATAL, MB_EPROTO, s->name, -1,
-		       "bad %s from the server: %.200s", what, s->resp.text.buf);
+		       "bad %s from the server: %.200s", what,
+		       s->resp.text.buf);
 }
 
 /* "* seq FETCH (...)" */
@@ -220,7 +221,8 @@ on_fetch(struct mb_box *b, uint32_t seq, struct mbi_imap_lex *lx,
 			return MB_OK;
 		if (s->nidx == s->nalloc) {
 			uint32_t n = s->nalloc ? s->nalloc * 2 : 256;
-			struct imsg *p = mbi_reallocarray(s->idx, n, sizeof(*p));
+			struct imsg *p =
+				mbi_reallocarray(s->idx, n, sizeof(*p));
 
 			if (p == NULL)
 				return mbi_err(e, MB_FATAL, MB_ENOMEM, s->name,
@@ -232,8 +234,9 @@ on_fetch(struct mb_box *b, uint32_t seq, struct mbi_imap_lex *lx,
 		return MB_OK;
 	}
 	/* a batch answer, or an unsolicited flag change */
-	pos = have_uid ? find_uid(s, m.uid) :
-	      seq >= 1 && seq <= s->nidx ? (int32_t)seq - 1 : -1;
+	pos = have_uid			 ? find_uid(s, m.uid) :
+	      seq >= 1 && seq <= s->nidx ? (int32_t)seq - 1 :
+					   -1;
 	if (pos < 0)
 		return MB_OK;
 	if (have_flags) {
@@ -322,12 +325,14 @@ on_list(struct mb_box *b, struct mbi_imap_lex *lx, struct mb_err *e)
 	while (mbi_imap_tok(lx, &t) == MBI_TOK_ATOM) {
 		if (t.len == 9 && strncasecmp(t.p, "\\Noselect", 9) == 0)
 			attrs |= MB_LATT_NOSELECT;
-		else if (t.len == 11 && strncasecmp(t.p, "\\NonExistent", 11) == 0)
+		else if (t.len == 11 &&
+			 strncasecmp(t.p, "\\NonExistent", 11) == 0)
 			attrs |= MB_LATT_NOSELECT;
 		else if (t.len == 14 &&
 			 strncasecmp(t.p, "\\Noinferiors", 12) == 0)
 			attrs |= MB_LATT_NOINFERIORS;
-		else if (t.len == 12 && strncasecmp(t.p, "\\HasChildren", 12) == 0)
+		else if (t.len == 12 &&
+			 strncasecmp(t.p, "\\HasChildren", 12) == 0)
 			attrs |= MB_LATT_HASCHILDREN;
 		else if (t.len == 14 &&
 			 strncasecmp(t.p, "\\HasNoChildren", 14) == 0)
@@ -412,7 +417,8 @@ untagged(struct mb_box *b, struct mb_err *e)
 	}
 	if (strncasecmp(p, "LIST ", 5) == 0) {
 		mbi_imap_lex_init(&lx, p + 5,
-				  s->resp.text.len - (size_t)(p + 5 - s->resp.text.buf));
+				  s->resp.text.len -
+					  (size_t)(p + 5 - s->resp.text.buf));
 		return on_list(b, &lx, e);
 	}
 	if (*p < '0' || *p > '9')
@@ -516,8 +522,8 @@ offers(const struct imap_state *s, const char *mech)
 }
 
 static int
-authenticate(struct mb_box *b, int mech, const char *user,
-	     const char *secret, struct mb_err *e)
+authenticate(struct mb_box *b, int mech, const char *user, const char *secret,
+	     struct mb_err *e)
 {
 	struct imap_state *s = st_of(b);
 	struct mbi_sasl sa;
@@ -639,8 +645,7 @@ login(struct mb_box *b, struct mb_err *e)
 		if (!offers(s, "ANONYMOUS"))
 			return mbi_err(e, MB_FAILED, MB_EAUTH, s->name, -1,
 				       "the server offers no anonymous login");
-		return authenticate(b, MBI_SASL_ANONYMOUS, "anonymous", "",
-				    e);
+		return authenticate(b, MBI_SASL_ANONYMOUS, "anonymous", "", e);
 	}
 	if (nc->mech[0]) {
 		if (strcasecmp(nc->mech, "login-command") == 0)
@@ -711,8 +716,8 @@ session(struct mb_box *b, struct mb_err *e)
 	rc = mbi_conn_open(b->ctx, &s->r, IMAP_PORT, IMAPS_PORT, &s->c, e);
 	if (rc != MB_OK)
 		return rc;
-	rc = mbi_imap_read(s->c, s->spool_fd, &s->spool_pos, MAX_LINE,
-			   &s->resp, e);
+	rc = mbi_imap_read(s->c, s->spool_fd, &s->spool_pos, MAX_LINE, &s->resp,
+			   e);
 	if (rc != MB_OK)
 		return MB_FAILED;
 	p = s->resp.text.buf;
@@ -743,7 +748,8 @@ session(struct mb_box *b, struct mb_err *e)
 		if ((rc = login(b, e)) != MB_OK)
 			return rc;
 		/* capabilities may change after login */
-		if (s->resp.text.len && !strstr(s->resp.text.buf, "CAPABILITY")) {
+		if (s->resp.text.len &&
+		    !strstr(s->resp.text.buf, "CAPABILITY")) {
 			s->caps = 0;
 			if ((rc = simple(b, "CAPABILITY", MB_EPROTO, e)))
 				return rc;
@@ -792,7 +798,7 @@ imap_close(struct mb_box *b)
 
 	if (s == NULL)
 		return;
-	if (s->c != NULL && !s->bye && send_cmd(s, "LOGOUT", &e) == MB_OK)
+	if (mbi_conn_ok(s->c) && !s->bye && send_cmd(s, "LOGOUT", &e) == MB_OK)
 		wait_tagged(b, MB_EPROTO, false, &e);
 	mbi_conn_close(&s->c);
 	if (s->spool_fd >= 0)
@@ -942,7 +948,8 @@ fetch_batch(struct mb_box *b, uint32_t pos, struct mb_err *e)
 	for (i = pos; i < pos + k;) {
 		uint32_t j = i;
 
-		while (j + 1 < pos + k && s->idx[j + 1].uid == s->idx[j].uid + 1)
+		while (j + 1 < pos + k &&
+		       s->idx[j + 1].uid == s->idx[j].uid + 1)
 			j++;
 		if (j > i)
 			rc = mbi_buf_addf(&set, "%s%u:%u", i > pos ? "," : "",
@@ -969,8 +976,8 @@ fetch_batch(struct mb_box *b, uint32_t pos, struct mb_err *e)
 }
 
 static int
-imap_msg_open(struct mb_box *b, const struct mb_msg *m,
-	      struct mb_reader **out, struct mb_err *e)
+imap_msg_open(struct mb_box *b, const struct mb_msg *m, struct mb_reader **out,
+	      struct mb_err *e)
 {
 	struct imap_state *s = st_of(b);
 	int32_t pos = find_uid(s, m->uid);
@@ -989,7 +996,8 @@ imap_msg_open(struct mb_box *b, const struct mb_msg *m,
 		if (pos < 0)
 			return mbi_err(e, MB_FAILED, MB_ENOENT, s->name, -1,
 				       "message UID %u is gone from the "
-				       "server", m->uid);
+				       "server",
+				       m->uid);
 	}
 	if (s->idx[pos].blen < 0)
 		return mbi_err(e, MB_FAILED, MB_ENOENT, s->name, -1,
@@ -1003,8 +1011,8 @@ imap_msg_open(struct mb_box *b, const struct mb_msg *m,
 
 /* "(\Seen \Flagged kw1 ...)" */
 static int
-flag_list(struct mb_box *b, struct mbi_buf *out, unsigned flags,
-	  uint64_t kw, const char *const *names, size_t nnames)
+flag_list(struct mb_box *b, struct mbi_buf *out, unsigned flags, uint64_t kw,
+	  const char *const *names, size_t nnames)
 {
 	static const struct {
 		unsigned f;
@@ -1125,15 +1133,18 @@ spool_append(struct imap_state *s, const struct mb_newmsg *meta,
 
 		/* a bare LF becomes CR LF */
 		for (i = 0; i < n; i++) {
-			if (in[i] == '\n' && (i > 0 ? in[i - 1] : prev) != '\r') {
+			if (in[i] == '\n' &&
+			    (i > 0 ? in[i - 1] : prev) != '\r') {
 				if (mbi_wbuf_put(&w, in + start,
-						 (size_t)(i - start), e) != MB_OK ||
+						 (size_t)(i - start),
+						 e) != MB_OK ||
 				    mbi_wbuf_put(&w, "\r", 1, e) != MB_OK)
 					goto fail;
 				start = i;
 			}
 		}
-		if (mbi_wbuf_put(&w, in + start, (size_t)(n - start), e) != MB_OK)
+		if (mbi_wbuf_put(&w, in + start, (size_t)(n - start), e) !=
+		    MB_OK)
 			goto fail;
 		prev = in[n - 1];
 	}
@@ -1253,9 +1264,8 @@ imap_remove(struct mb_ctx *ctx, const char *path, struct mb_err *e)
 const struct mb_driver mbi_driver_imap = {
 	.name = "imap",
 	.summary = "remote mailbox on an IMAP4rev1 server ({host}MAILBOX)",
-	.caps = MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_KEYWORDS |
-		MB_CAP_UIDS | MB_CAP_EXPUNGE | MB_CAP_CREATE | MB_CAP_DATES |
-		MB_CAP_CRLF,
+	.caps = MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_KEYWORDS | MB_CAP_UIDS |
+		MB_CAP_EXPUNGE | MB_CAP_CREATE | MB_CAP_DATES | MB_CAP_CRLF,
 	.probe_len = 0,
 	.probe = NULL,
 	.open = imap_open,
@@ -1275,8 +1285,8 @@ const struct mb_driver mbi_driver_imap = {
 /* Listing a server                                                     */
 
 int
-mb_remote_list(struct mb_ctx *ctx, const char *remote, mb_list_fn fn,
-	       void *arg, struct mb_err *e)
+mb_remote_list(struct mb_ctx *ctx, const char *remote, mb_list_fn fn, void *arg,
+	       struct mb_err *e)
 {
 	struct mb_box *b;
 	struct imap_state *s;

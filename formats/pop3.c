@@ -21,18 +21,18 @@
 #include "formats.h"
 #include "net.h"
 
-#define POP3_PORT	110
-#define POP3S_PORT	995
-#define BATCH_MSGS	256
-#define BATCH_BYTES	((int64_t)16 << 20)
-#define MAX_LINE	((size_t)1 << 20)
+#define POP3_PORT   110
+#define POP3S_PORT  995
+#define BATCH_MSGS  256
+#define BATCH_BYTES ((int64_t)16 << 20)
+#define MAX_LINE    ((size_t)1 << 20)
 
 struct pmsg {
-	uint32_t num;		/* the server's message number */
+	uint32_t num; /* the server's message number */
 	char *uidl;
 	int64_t size;
 	unsigned flags;
-	bool deleled;		/* DELE sent */
+	bool deleled; /* DELE sent */
 	int64_t boff, blen;
 };
 
@@ -40,9 +40,9 @@ struct pop3_state {
 	struct mbi_remote r;
 	struct mbi_conn *c;
 	char name[1024];
-	char stamp[256];	/* APOP timestamp of the greeting, or "" */
+	char stamp[256]; /* APOP timestamp of the greeting, or "" */
 	bool capa_ok, stls, pipelining, uidl, top, user_ok;
-	char sasl[512];		/* " PLAIN LOGIN " */
+	char sasl[512]; /* " PLAIN LOGIN " */
 	int spool_fd;
 	struct mbi_buf line;
 	struct pmsg *idx;
@@ -268,8 +268,8 @@ login(struct mb_box *b, struct mb_err *e)
 			       "plaintext-auth=yes");
 	}
 	oauth = mech == MBI_SASL_XOAUTH2 || mech == MBI_SASL_OAUTHBEARER;
-	if (!clear_ok && (how == M_USER || (how == M_SASL &&
-					    mbi_sasl_plaintext(mech))) &&
+	if (!clear_ok &&
+	    (how == M_USER || (how == M_SASL && mbi_sasl_plaintext(mech))) &&
 	    !(oauth && !s->r.secure && (enc || nc->plaintext)))
 		return mbi_err(e, MB_FAILED, MB_EAUTH, s->name, -1,
 			       "refusing to send the password in clear: use "
@@ -377,7 +377,8 @@ make_index(struct mb_box *b, struct mb_err *e)
 	}
 	/* LIST and UIDL, pipelined: two round trips become one */
 	if (s->pipelining) {
-		if ((rc = send_line(s, "LIST", e)) || (rc = send_line(s, "UIDL", e)))
+		if ((rc = send_line(s, "LIST", e)) ||
+		    (rc = send_line(s, "UIDL", e)))
 			return rc;
 		rc = status(s, MB_EPROTO, false, e);
 	} else {
@@ -434,7 +435,7 @@ pop3_close(struct mb_box *b)
 
 	if (s == NULL)
 		return;
-	if (s->c != NULL && !s->quit) {
+	if (mbi_conn_ok(s->c) && !s->quit) {
 		/* not committed: undo the DELEs before saying goodbye */
 		if (!s->dele_sent || command(s, "RSET", MB_EPROTO, &e) == MB_OK)
 			command(s, "QUIT", MB_EPROTO, &e);
@@ -546,8 +547,8 @@ fetch_batch(struct mb_box *b, uint32_t pos, struct mb_err *e)
 	s->bcount = i - pos;
 	rc = mbi_conn_write(s->c, cmd.buf, cmd.len, e);
 	mbi_buf_free(&cmd);
-	if (rc != MB_OK || mbi_wbuf_init(&w, s->spool_fd, "spool file", 0,
-					 e) != MB_OK)
+	if (rc != MB_OK ||
+	    mbi_wbuf_init(&w, s->spool_fd, "spool file", 0, e) != MB_OK)
 		goto fail;
 	for (i = pos; i < pos + s->bcount; i++) {
 		int64_t start;
@@ -595,8 +596,8 @@ find_msg(const struct pop3_state *s, const struct mb_msg *m)
 }
 
 static int
-pop3_msg_open(struct mb_box *b, const struct mb_msg *m,
-	      struct mb_reader **out, struct mb_err *e)
+pop3_msg_open(struct mb_box *b, const struct mb_msg *m, struct mb_reader **out,
+	      struct mb_err *e)
 {
 	struct pop3_state *s = st_of(b);
 	int32_t pos = find_msg(s, m);
@@ -606,8 +607,7 @@ pop3_msg_open(struct mb_box *b, const struct mb_msg *m,
 		return mbi_err(e, MB_FAILED, MB_ENOENT, s->name, -1,
 			       "message %u is gone", m->seq);
 	if (s->bcount == 0 || (uint32_t)pos < s->bfirst ||
-	    (uint32_t)pos >= s->bfirst + s->bcount ||
-	    s->idx[pos].blen < 0) {
+	    (uint32_t)pos >= s->bfirst + s->bcount || s->idx[pos].blen < 0) {
 		rc = fetch_batch(b, (uint32_t)pos, e);
 		if (rc != MB_OK)
 			return rc;

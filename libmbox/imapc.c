@@ -40,8 +40,8 @@ literal_at_end(const char *s, size_t len, int64_t *n)
 }
 
 int
-mbi_imap_read(struct mbi_conn *c, int spool_fd, int64_t *spool_pos,
-	      size_t max, struct mbi_imap_resp *r, struct mb_err *e)
+mbi_imap_read(struct mbi_conn *c, int spool_fd, int64_t *spool_pos, size_t max,
+	      struct mbi_imap_resp *r, struct mb_err *e)
 {
 	struct mbi_buf line;
 	char chunk[65536];
@@ -62,10 +62,15 @@ mbi_imap_read(struct mbi_conn *c, int spool_fd, int64_t *spool_pos,
 		}
 		if (!literal_at_end(line.buf, line.len, &n))
 			break;
+		if (n > MBI_IMAP_MAXLITLEN) {
+			rc = mbi_err(e, MB_FATAL, MB_EPROTO, mbi_conn_name(c),
+				     -1, "literal of %lld bytes refused",
+				     (long long)n);
+			break;
+		}
 		if (r->nlit >= MBI_IMAP_MAXLIT) {
-			rc = mbi_err(e, MB_FATAL, MB_EPROTO,
-				     mbi_conn_name(c), -1,
-				     "too many literals in one response");
+			rc = mbi_err(e, MB_FATAL, MB_EPROTO, mbi_conn_name(c),
+				     -1, "too many literals in one response");
 			break;
 		}
 		r->lit_off[r->nlit] = *spool_pos;

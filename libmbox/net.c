@@ -128,8 +128,8 @@ mbi_remote_parse(const char *name, struct mbi_remote *r, struct mb_err *e)
 		char svc[16];
 
 		if (*p != '/')
-			return mbi_err(e, MB_FAILED, MB_EINVAL, name,
-				       p - name, "bad remote name syntax");
+			return mbi_err(e, MB_FAILED, MB_EINVAL, name, p - name,
+				       "bad remote name syntax");
 		f = ++p;
 		while (p < end && *p != '/' && *p != '=')
 			p++;
@@ -156,24 +156,27 @@ mbi_remote_parse(const char *name, struct mbi_remote *r, struct mb_err *e)
 				return mbi_err(e, MB_FAILED, MB_EINVAL, name,
 					       f - name,
 					       "unknown flag '/%.*s' in remote "
-					       "name", (int)n, f);
+					       "name",
+					       (int)n, f);
 			}
 			if (flag_value(&p, end, dst, dsz) < 0)
 				goto bad_value;
 			continue;
 		}
-	service:
+service:
 		if (flag_is(f, n, "imap") || flag_is(f, n, "imap2") ||
 		    flag_is(f, n, "imap2bis") || flag_is(f, n, "imap4") ||
 		    flag_is(f, n, "imap4rev1") || flag_is(f, n, "pop3") ||
 		    flag_is(f, n, "pop")) {
 			if (have_svc)
 				return mbi_err(e, MB_FAILED, MB_EINVAL, name,
-					       -1, "more than one service in "
+					       -1,
+					       "more than one service in "
 					       "remote name");
 			have_svc = true;
 			r->service = (f[0] == 'p' || f[0] == 'P') ?
-					     MBI_SVC_POP3 : MBI_SVC_IMAP;
+					     MBI_SVC_POP3 :
+					     MBI_SVC_IMAP;
 		} else if (flag_is(f, n, "nntp") || flag_is(f, n, "smtp") ||
 			   flag_is(f, n, "submit")) {
 			return mbi_err(e, MB_FAILED, MB_ENOTSUP, name, -1,
@@ -188,13 +191,15 @@ mbi_remote_parse(const char *name, struct mbi_remote *r, struct mb_err *e)
 		} else if (flag_is(f, n, "tls")) {
 			if (r->notls)
 				return mbi_err(e, MB_FAILED, MB_EINVAL, name,
-					       -1, "/tls and /notls exclude "
+					       -1,
+					       "/tls and /notls exclude "
 					       "each other");
 			r->tls = true;
 		} else if (flag_is(f, n, "notls")) {
 			if (r->tls)
 				return mbi_err(e, MB_FAILED, MB_EINVAL, name,
-					       -1, "/tls and /notls exclude "
+					       -1,
+					       "/tls and /notls exclude "
 					       "each other");
 			r->notls = true;
 		} else if (flag_is(f, n, "novalidate-cert")) {
@@ -278,11 +283,11 @@ mbi_net_set(struct mb_ctx *ctx, const char *name, const char *value,
 		return set_str(nc->pass_file, sizeof(nc->pass_file), value,
 			       name, e);
 	if (strcasecmp(name, "password-env") == 0)
-		return set_str(nc->pass_env, sizeof(nc->pass_env), value,
-			       name, e);
+		return set_str(nc->pass_env, sizeof(nc->pass_env), value, name,
+			       e);
 	if (strcasecmp(name, "password-command") == 0)
-		return set_str(nc->pass_cmd, sizeof(nc->pass_cmd), value,
-			       name, e);
+		return set_str(nc->pass_cmd, sizeof(nc->pass_cmd), value, name,
+			       e);
 	if (strcasecmp(name, "oauth-command") == 0)
 		return set_str(nc->oauth_cmd, sizeof(nc->oauth_cmd), value,
 			       name, e);
@@ -348,9 +353,10 @@ struct mbi_conn {
 	SSL_CTX *sctx;
 	SSL *ssl;
 	bool novalidate;
+	bool dead;		/* an I/O or TLS step failed */
 	char host[256];
 	char ca_file[PATH_MAX];
-	char name[300];		/* "host:port", for messages */
+	char name[300]; /* "host:port", for messages */
 	char rbuf[16384];
 	size_t rpos, rlen;
 };
@@ -385,8 +391,9 @@ tcp_connect(struct mbi_conn *c, int port, struct mb_err *e)
 		struct pollfd pfd;
 		socklen_t len = sizeof(err);
 
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-				   SOCK_NONBLOCK, ai->ai_protocol);
+		fd = socket(ai->ai_family,
+			    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			    ai->ai_protocol);
 		if (fd < 0) {
 			err = errno;
 			continue;
@@ -403,7 +410,8 @@ tcp_connect(struct mbi_conn *c, int port, struct mb_err *e)
 			if (rc == 0) {
 				err = ETIMEDOUT;
 			} else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
-					      &len) == 0 && err == 0) {
+					      &len) == 0 &&
+				   err == 0) {
 				break;
 			}
 		}
@@ -433,15 +441,18 @@ tls_err(struct mbi_conn *c, const char *what, struct mb_err *e)
 	char buf[256];
 	long vr;
 
+	c->dead = true;
 	if (c->ssl != NULL && (vr = SSL_get_verify_result(c->ssl)) != X509_V_OK)
 		return mbi_err(e, MB_FAILED, MB_ETLS, c->name, -1,
 			       "certificate verification failed: %s",
 			       X509_verify_cert_error_string(vr));
 	if (ec == 0)
-		return mbi_err(e, MB_FAILED, errno == EAGAIN ? MB_ENET : MB_ETLS,
-			       c->name, -1, "%s: %s", what,
+		return mbi_err(e, MB_FAILED,
+			       errno == EAGAIN ? MB_ENET : MB_ETLS, c->name, -1,
+			       "%s: %s", what,
 			       errno == EAGAIN ? "timed out" :
-			       errno ? strerror(errno) : "connection closed");
+			       errno	       ? strerror(errno) :
+						 "connection closed");
 	ERR_error_string_n(ec, buf, sizeof(buf));
 	ERR_clear_error();
 	return mbi_err(e, MB_FAILED, MB_ETLS, c->name, -1, "%s: %s", what, buf);
@@ -513,8 +524,8 @@ mbi_conn_open(struct mb_ctx *ctx, const struct mbi_remote *r, int defport,
 	c->novalidate = r->novalidate;
 	snprintf(c->host, sizeof(c->host), "%s", r->host);
 	snprintf(c->ca_file, sizeof(c->ca_file), "%s", ctx->net.ca_file);
-	snprintf(c->name, sizeof(c->name), strchr(r->host, ':') ? "[%s]:%d" :
-			  "%s:%d", r->host, port);
+	snprintf(c->name, sizeof(c->name),
+		 strchr(r->host, ':') ? "[%s]:%d" : "%s:%d", r->host, port);
 	/* a peer that closes must not kill us with SIGPIPE */
 	signal(SIGPIPE, SIG_IGN);
 	rc = tcp_connect(c, port, e);
@@ -526,6 +537,12 @@ mbi_conn_open(struct mb_ctx *ctx, const struct mbi_remote *r, int defport,
 	}
 	*out = c;
 	return MB_OK;
+}
+
+bool
+mbi_conn_ok(const struct mbi_conn *c)
+{
+	return c != NULL && !c->dead;
 }
 
 bool
@@ -543,6 +560,7 @@ mbi_conn_name(const struct mbi_conn *c)
 static int
 io_err(struct mbi_conn *c, int err, const char *what, struct mb_err *e)
 {
+	c->dead = true;
 	if (err == EAGAIN || err == EWOULDBLOCK)
 		return mbi_err(e, MB_FATAL, MB_ENET, c->name, -1,
 			       "%s: timed out after %d seconds", what,
@@ -563,7 +581,8 @@ mbi_conn_write(struct mbi_conn *c, const void *p, size_t n, struct mb_err *e)
 	while (n > 0) {
 		errno = 0;
 		if (c->ssl != NULL) {
-			int k = SSL_write(c->ssl, s, n > INT_MAX ? INT_MAX : (int)n);
+			int k = SSL_write(c->ssl, s,
+					  n > INT_MAX ? INT_MAX : (int)n);
 
 			if (k <= 0) {
 				ERR_clear_error();
@@ -633,10 +652,12 @@ mbi_conn_getline(struct mbi_conn *c, struct mbi_buf *line, size_t max,
 			return MB_FATAL;
 		nl = memchr(c->rbuf + c->rpos, '\n', c->rlen - c->rpos);
 		n = nl ? (size_t)(nl - (c->rbuf + c->rpos)) : c->rlen - c->rpos;
-		if (line->len + n > max)
+		if (line->len + n > max) {
+			c->dead = true;
 			return mbi_err(e, MB_FATAL, MB_EPROTO, c->name, -1,
 				       "server line longer than %zu bytes",
 				       max);
+		}
 		if (mbi_buf_add(line, c->rbuf + c->rpos, n) < 0)
 			return mbi_err(e, MB_FATAL, MB_ENOMEM, c->name, -1,
 				       "out of memory");

@@ -15,25 +15,24 @@
 enum { MBI_SVC_IMAP = 1, MBI_SVC_POP3 };
 
 struct mbi_remote {
-	char host[256];		/* name or address, no brackets */
-	int port;		/* 0: the service's default */
-	int service;		/* MBI_SVC_* */
-	bool ssl;		/* TLS from the first byte (/ssl) */
-	bool tls;		/* STARTTLS required (/tls) */
-	bool notls;		/* no STARTTLS (/notls) */
-	bool novalidate;	/* /novalidate-cert */
-	bool secure;		/* /secure: no password, even over TLS */
-	bool anonymous;		/* /anonymous */
-	bool readonly;		/* /readonly */
-	char user[256];		/* /user=, "" when absent */
-	char authuser[256];	/* /authuser=, "" when absent */
-	char mailbox[1024];	/* after the "}", "INBOX" when empty */
-	size_t spec_len;	/* bytes of name up to and including "}" */
+	char host[256];	    /* name or address, no brackets */
+	int port;	    /* 0: the service's default */
+	int service;	    /* MBI_SVC_* */
+	bool ssl;	    /* TLS from the first byte (/ssl) */
+	bool tls;	    /* STARTTLS required (/tls) */
+	bool notls;	    /* no STARTTLS (/notls) */
+	bool novalidate;    /* /novalidate-cert */
+	bool secure;	    /* /secure: no password, even over TLS */
+	bool anonymous;	    /* /anonymous */
+	bool readonly;	    /* /readonly */
+	char user[256];	    /* /user=, "" when absent */
+	char authuser[256]; /* /authuser=, "" when absent */
+	char mailbox[1024]; /* after the "}", "INBOX" when empty */
+	size_t spec_len;    /* bytes of name up to and including "}" */
 };
 
 /* Parse name; MB_OK, or MB_FAILED with MB_EINVAL saying what is wrong. */
-int mbi_remote_parse(const char *name, struct mbi_remote *r,
-		     struct mb_err *e);
+int mbi_remote_parse(const char *name, struct mbi_remote *r, struct mb_err *e);
 
 /* ------------------------------------------------------------------ */
 /* Connections                                                          */
@@ -46,12 +45,13 @@ struct mbi_conn;
  * (refused, unreachable, timed out: MB_FAILED severity), MB_ETLS.
  * e->path names "host:port".
  */
-int mbi_conn_open(struct mb_ctx *ctx, const struct mbi_remote *r,
-		  int defport, int ssl_port, struct mbi_conn **out,
-		  struct mb_err *e);
+int mbi_conn_open(struct mb_ctx *ctx, const struct mbi_remote *r, int defport,
+		  int ssl_port, struct mbi_conn **out, struct mb_err *e);
 /* TLS on an open plain connection (after STARTTLS / STLS). */
 int mbi_conn_starttls(struct mbi_conn *c, struct mb_err *e);
 bool mbi_conn_tls(const struct mbi_conn *c);
+/* false once a read, write or TLS step failed: say no goodbye on it */
+bool mbi_conn_ok(const struct mbi_conn *c);
 const char *mbi_conn_name(const struct mbi_conn *c);
 int mbi_conn_write(struct mbi_conn *c, const void *p, size_t n,
 		   struct mb_err *e);
@@ -98,10 +98,10 @@ bool mbi_sasl_plaintext(int mech);
 struct mbi_sasl {
 	int mech;
 	int step;
-	const char *user;	/* authorization identity (login name) */
-	const char *authuser;	/* authentication identity, or NULL */
-	const char *secret;	/* password or token */
-	const char *host;	/* for OAUTHBEARER */
+	const char *user;     /* authorization identity (login name) */
+	const char *authuser; /* authentication identity, or NULL */
+	const char *secret;   /* password or token */
+	const char *host;     /* for OAUTHBEARER */
 	int port;
 };
 /*
@@ -118,6 +118,8 @@ void mbi_apop_digest(const char *stamp, const char *secret, char out[33]);
 /* IMAP responses (libmbox/imapc.c)                                     */
 
 #define MBI_IMAP_MAXLIT 16
+/* larger literals (a message of 4 GiB) are a protocol error */
+#define MBI_IMAP_MAXLITLEN ((int64_t)1 << 32)
 
 /*
  * One response: its text with every literal cut out (the "{n}" marker
@@ -139,9 +141,9 @@ int mbi_imap_read(struct mbi_conn *c, int spool_fd, int64_t *spool_pos,
 
 enum {
 	MBI_TOK_END = 0,
-	MBI_TOK_ATOM,		/* p, len (may contain [..] sections) */
-	MBI_TOK_STRING,		/* quoted: p, len of the raw text inside */
-	MBI_TOK_LITERAL,	/* lit: index into the response's literals */
+	MBI_TOK_ATOM,	 /* p, len (may contain [..] sections) */
+	MBI_TOK_STRING,	 /* quoted: p, len of the raw text inside */
+	MBI_TOK_LITERAL, /* lit: index into the response's literals */
 	MBI_TOK_NIL,
 	MBI_TOK_LPAREN,
 	MBI_TOK_RPAREN,
@@ -156,7 +158,7 @@ struct mbi_imap_tok {
 struct mbi_imap_lex {
 	const char *s;
 	size_t len, pos;
-	unsigned nlit;		/* literals passed so far */
+	unsigned nlit; /* literals passed so far */
 };
 void mbi_imap_lex_init(struct mbi_imap_lex *lx, const char *s, size_t len);
 int mbi_imap_tok(struct mbi_imap_lex *lx, struct mbi_imap_tok *t);

@@ -142,8 +142,8 @@ int
 mbi_sasl_step(struct mbi_sasl *s, const char *chal, size_t clen,
 	      struct mbi_buf *resp)
 {
-	const char *authc = s->authuser && s->authuser[0] ? s->authuser :
-							    s->user;
+	const char *authc =
+		s->authuser && s->authuser[0] ? s->authuser : s->user;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	char hx[2 * EVP_MAX_MD_SIZE + 1];
@@ -186,7 +186,8 @@ mbi_sasl_step(struct mbi_sasl *s, const char *chal, size_t clen,
 		if (step > 1)
 			return -1;
 		if (step == 0)
-			rc = mbi_buf_addf(resp, "user=%s\001auth=Bearer %s\001\001",
+			rc = mbi_buf_addf(resp,
+					  "user=%s\001auth=Bearer %s\001\001",
 					  authc, s->secret);
 		break;
 	case MBI_SASL_OAUTHBEARER:

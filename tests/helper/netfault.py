@@ -6,12 +6,17 @@
   netfault.py cut PORTFILE TARGET_PORT NBYTES
       a proxy to 127.0.0.1:TARGET_PORT that closes both sides once NBYTES
       bytes have come from the server (a connection lost mid-transfer)
+  netfault.py imap PORTFILE VARIANT
+      a plaintext IMAP server that logs anyone in, has two messages, and
+      answers the fetch of the index (VARIANT index-*) or of the texts
+      (body-*) with one kind of malformed response (see BAD below)
 
 The listening port is written to PORTFILE once the socket listens.  Runs
 until killed.
 """
 import os
 import select
+import signal
 import socket
 import sys
 
@@ -37,6 +42,7 @@ def stall(portfile):
 
 
 def cut(portfile, target, limit):
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     s = listen(portfile)
     while True:
         c, _ = s.accept()
@@ -67,9 +73,77 @@ def cut(portfile, target, limit):
         c.close()
 
 
+GOOD_INDEX = (b"* 1 FETCH (UID 1 FLAGS (\\Seen) INTERNALDATE "
+              b"\"01-Jan-2020 00:00:00 +0000\" RFC822.SIZE 5)\r\n"
+              b"* 2 FETCH (UID 2 FLAGS () INTERNALDATE "
+              b"\"01-Jan-2020 00:00:00 +0000\" RFC822.SIZE 5)\r\n")
+GOOD_BODY = (b"* 1 FETCH (UID 1 BODY[] {5}\r\nab\r\n)\r\n"
+             b"* 2 FETCH (UID 2 BODY[] {5}\r\ncd\r\n)\r\n")
+BAD = {
+    "index-tag": b"B999 OK wrong tag\r\n",
+    "index-trunc": b"* 1 FETCH (UID 1 FLAGS (\\Seen\r\n",
+    "index-date": b"* 1 FETCH (UID 1 INTERNALDATE \"yesterday\")\r\n",
+    "index-flags": b"* 1 FETCH (UID 1 FLAGS \"x\")\r\n",
+    "index-binary": bytes(range(256)) + b"\r\n",
+    "index-longline": b"* " + b"x" * (1 << 21) + b"\r\n",
+    "index-close": b"",
+    "body-biglit": b"* 1 FETCH (UID 1 BODY[] {99999999999999999}\r\nab",
+    "body-shortlit": b"* 1 FETCH (UID 1 BODY[] {500}\r\nab",
+    "body-nolit": b"* 1 FETCH (UID 1 BODY[] (a b))\r\n",
+    "body-manylit": b"* 1 FETCH (UID 1 " +
+                    b"X {1}\r\nz " * 20 + b")\r\n",
+    "body-unknown-uid": b"* 9 FETCH (UID 77 BODY[] {2}\r\nzz)\r\n",
+    "body-expunged": b"* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n",
+}
+
+
+def imap(portfile, variant):
+    bad = BAD[variant]
+    s = listen(portfile)
+    while True:
+        c, _ = s.accept()
+        f = c.makefile("rb")
+        c.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] evil\r\n")
+        try:
+            for line in f:
+                words = line.split()
+                if len(words) < 2:
+                    break
+                tag, cmd = words[0], words[1].upper()
+                ok = tag + b" OK done\r\n"
+                if cmd == b"AUTHENTICATE":
+                    c.sendall(b"+ \r\n")
+                    f.readline()
+                    c.sendall(ok)
+                elif cmd in (b"SELECT", b"EXAMINE"):
+                    c.sendall(b"* 2 EXISTS\r\n* OK [UIDVALIDITY 5] x\r\n"
+                              b"* OK [UIDNEXT 3] x\r\n" + ok)
+                elif cmd == b"UID" and b"BODY.PEEK" not in line:
+                    if variant.startswith("index-"):
+                        if not bad:
+                            break
+                        c.sendall(bad + ok)
+                    else:
+                        c.sendall(GOOD_INDEX + ok)
+                elif cmd == b"UID":
+                    c.sendall((bad if variant.startswith("body-")
+                               else GOOD_BODY) + ok)
+                elif cmd == b"LOGOUT":
+                    c.sendall(b"* BYE bye\r\n" + ok)
+                    break
+                else:
+                    c.sendall(ok)
+        except OSError:
+            pass
+        f.close()
+        c.close()
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "stall":
         stall(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "imap":
+        imap(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 5 and sys.argv[1] == "cut":
         cut(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:

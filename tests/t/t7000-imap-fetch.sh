@@ -283,6 +283,24 @@ test_expect_success '--all-folders walks the hierarchy' '
 	grep "\"fetched\":0" json
 '
 
+test_expect_success 'a malformed server: a clean error, never a crash' '
+	for v in index-tag index-trunc index-date index-flags index-binary \
+		index-longline index-close body-biglit body-shortlit body-nolit \
+		body-manylit body-unknown-uid body-expunged; do
+		rm -f evil.port &&
+		{ python3 "$NETFAULT" imap evil.port $v & echo $! >evil.pid; } &&
+		for i in $(seq 1 50); do test -s evil.port && break; sleep 0.1; done &&
+		{ MBPW=x mailbag fetch --password-env MBPW --allow-plaintext --timeout 3 \
+			"{127.0.0.1:$(cat evil.port)/user=u}INBOX" evil.$v.mbox 2>err.$v
+		  rc=$?; } &&
+		kill $(cat evil.pid) &&
+		echo "$v $rc $(cat err.$v)" &&
+		case $rc in 66|75|76) ;; *) return 1 ;; esac &&
+		grep -q "^mailbag fetch: " err.$v &&
+		! test -e evil.$v.mbox || return 1
+	done
+'
+
 test_expect_success 'bad remote names are usage errors' '
 	test_expect_code 64 mailbag fetch $F "{127.0.0.1/bogus}INBOX" x.mbox 2>err &&
 	grep "unknown flag ./bogus" err &&

@@ -27,8 +27,7 @@ t_names(void)
 			    "secure}Lists/a}b",
 			    &r, &e) == MB_OK &&
 		   strcmp(r.host, "::1") == 0 && r.port == 1143 && r.tls &&
-		   r.novalidate && r.secure &&
-		   strcmp(r.authuser, "x") == 0 &&
+		   r.novalidate && r.secure && strcmp(r.authuser, "x") == 0 &&
 		   strcmp(r.mailbox, "Lists/a}b") == 0 && r.spec_len == 55,
 	   "IPv6 literal, flags, mailbox after the first }");
 	ok(mbi_remote_parse("{h/service=pop3/anonymous/readonly}x", &r, &e) ==
@@ -154,8 +153,9 @@ t_sasl(void)
 	s.host = "server.example.com";
 	s.port = 993;
 	ok(mbi_sasl_step(&s, NULL, 0, &r) == 0 &&
-		   strcmp(r.buf, "n,a=u@example.com,\001host=server.example.com"
-				 "\001port=993\001auth=Bearer tok\001\001") == 0,
+		   strcmp(r.buf,
+			  "n,a=u@example.com,\001host=server.example.com"
+			  "\001port=993\001auth=Bearer tok\001\001") == 0,
 	   "OAUTHBEARER initial response (RFC 7628)");
 	ok(mbi_sasl_step(&s, "{}", 2, &r) == 0 && r.len == 1 &&
 		   r.buf[0] == '\001',
@@ -167,7 +167,8 @@ t_sasl(void)
 		   !mbi_sasl_plaintext(MBI_SASL_CRAM_MD5),
 	   "mechanism names and which send the password");
 
-	mbi_apop_digest("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf", digest);
+	mbi_apop_digest("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf",
+			digest);
 	is_str(digest, "c4c9334bac560ecc979e58001b3e22fb",
 	       "APOP: the RFC 1939 example");
 	mbi_buf_free(&r);
@@ -212,8 +213,8 @@ t_imap(void)
 	   "flag list: \\Seen, \\Recent clears MB_OLD, two keywords");
 	ok(mbi_imap_tok(&lx, &t) == MBI_TOK_ATOM &&
 		   mbi_imap_tok(&lx, &t) == MBI_TOK_STRING &&
-		   mb_date_parse(t.p, t.len, &when, &tz) &&
-		   when == 837596665 && tz == -420,
+		   mb_date_parse(t.p, t.len, &when, &tz) && when == 837596665 &&
+		   tz == -420,
 	   "INTERNALDATE as a quoted string parses");
 	ok(mbi_imap_tok(&lx, &t) == MBI_TOK_ATOM &&
 		   t.len == strlen("BODY[HEADER.FIELDS (FROM TO)]"),
@@ -249,7 +250,8 @@ t_imap(void)
 		   strcmp(b.buf, "\"a\\\"b\\\\c\"") == 0,
 	   "quote escapes");
 	mbi_buf_reset(&b);
-	ok(mbi_imap_quote(&b, "a\r\nb") < 0 && mbi_imap_quote(&b, "\xc3\xa9") < 0,
+	ok(mbi_imap_quote(&b, "a\r\nb") < 0 &&
+		   mbi_imap_quote(&b, "\xc3\xa9") < 0,
 	   "line ends and 8-bit bytes cannot be quoted");
 	mbi_buf_free(&b);
 }
