@@ -283,6 +283,19 @@ test_expect_success '--all-folders walks the hierarchy' '
 	grep "\"fetched\":0" json
 '
 
+test_expect_success 'a server without STARTTLS: /tls fails (76), no password in clear (77)' '
+	rm -f evil.port &&
+	{ python3 "$NETFAULT" imap evil.port body-nolit & echo $! >evil.pid; } &&
+	test_atexit "kill $(cat evil.pid)" &&
+	for i in $(seq 1 50); do test -s evil.port && break; sleep 0.1; done &&
+	P=$(cat evil.port) &&
+	test_expect_code 76 env MBPW=x "$MAILBAG" fetch --password-env MBPW --allow-plaintext "{127.0.0.1:$P/tls/user=u}INBOX" t.mbox 2>err &&
+	grep "does not offer STARTTLS" err &&
+	test_expect_code 77 env MBPW=x "$MAILBAG" fetch --password-env MBPW "{127.0.0.1:$P/user=u}INBOX" t.mbox 2>err &&
+	grep "refusing to send the password in clear" err &&
+	! test -e t.mbox
+'
+
 test_expect_success 'a malformed server: a clean error, never a crash' '
 	for v in index-tag index-trunc index-date index-flags index-binary \
 		index-longline index-close body-biglit body-shortlit body-nolit \
