@@ -16,7 +16,6 @@ until killed.
 """
 import os
 import select
-import signal
 import socket
 import sys
 
@@ -42,35 +41,30 @@ def stall(portfile):
 
 
 def cut(portfile, target, limit):
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    # one connection at a time, in this process: killing it ends all
     s = listen(portfile)
     while True:
         c, _ = s.accept()
-        if os.fork() == 0:
-            s.close()
-            u = socket.create_connection(("127.0.0.1", target))
-            sent = 0
-            while True:
-                r, _, _ = select.select([c, u], [], [])
-                if c in r:
-                    d = c.recv(65536)
-                    if not d:
-                        break
-                    u.sendall(d)
-                if u in r:
-                    d = u.recv(65536)
-                    if not d:
-                        break
-                    if sent + len(d) >= limit:
-                        c.sendall(d[: limit - sent])
-                        break
-                    c.sendall(d)
-                    sent += len(d)
-            c.shutdown(socket.SHUT_RDWR)
-            c.close()
-            u.close()
-            os._exit(0)
+        u = socket.create_connection(("127.0.0.1", target))
+        sent = 0
+        while True:
+            r, _, _ = select.select([c, u], [], [])
+            if c in r:
+                d = c.recv(65536)
+                if not d:
+                    break
+                u.sendall(d)
+            if u in r:
+                d = u.recv(65536)
+                if not d:
+                    break
+                if sent + len(d) >= limit:
+                    c.sendall(d[: limit - sent])
+                    break
+                c.sendall(d)
+                sent += len(d)
         c.close()
+        u.close()
 
 
 GOOD_INDEX = (b"* 1 FETCH (UID 1 FLAGS (\\Seen) INTERNALDATE "

@@ -5,6 +5,10 @@ APPEND through convert, failures and their exit codes'
 . "$(dirname "$0")/lib.sh"
 . "$TESTS_DIR/t/dovecot.sh"
 dc_setup
+# the crash runs preload crashinject.so ahead of a sanitizer build's libasan
+if nm "$MAILBAG" 2>/dev/null | grep -q __asan_init; then
+	export ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0
+fi
 
 NETFAULT=$TESTS_DIR/helper/netfault.py
 printf '%s\n' "$DC_PASS" >pw
