@@ -760,6 +760,19 @@ run_command(const char *cmd, char *buf, size_t size, struct mb_err *e)
 	close(pfd[1]);
 	if (read_first_line(pfd[0], buf, size) < 0)
 		buf[0] = '\0';
+	/* read the rest (up to 1 MiB), so that the command is not killed
+	 * by SIGPIPE for writing more than one line */
+	{
+		char junk[4096];
+		size_t total = 0;
+		ssize_t n;
+
+		while (total < ((size_t)1 << 20) &&
+		       ((n = read(pfd[0], junk, sizeof(junk))) > 0 ||
+			(n < 0 && errno == EINTR)))
+			total += n > 0 ? (size_t)n : 0;
+		explicit_bzero(junk, sizeof(junk));
+	}
 	close(pfd[0]);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
