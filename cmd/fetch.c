@@ -288,6 +288,7 @@ struct rec {
 	char *key;
 	char hash[65];
 	bool done;
+	size_t line;		/* order in the file, while loading */
 };
 
 struct state {
@@ -306,6 +307,18 @@ cmp_rec(const void *a, const void *b)
 		      ((const struct rec *)b)->key);
 }
 
+/* by key, then by position in the file */
+static int
+cmp_rec_line(const void *a, const void *b)
+{
+	const struct rec *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	if (c != 0)
+		return c;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
 static struct rec *
 state_find(struct state *st, const char *key)
 {
@@ -319,13 +332,12 @@ state_find(struct state *st, const char *key)
 	return bsearch(&k, st->recs, st->n, sizeof(*st->recs), cmp_rec);
 }
 
+/* A record as read from the file; state_merge() combines a key's. */
 static struct rec *
 state_add(struct state *st, const char *key)
 {
-	struct rec *r = st->n ? state_find(st, key) : NULL;
+	struct rec *r;
 
-	if (r != NULL)
-		return r;
 	if (st->n == st->cap) {
 		st->cap = st->cap ? st->cap * 2 : 256;
 		st->recs = xreallocarray(st->recs, st->cap, sizeof(*st->recs));
@@ -333,8 +345,34 @@ state_add(struct state *st, const char *key)
 	r = &st->recs[st->n++];
 	memset(r, 0, sizeof(*r));
 	r->key = xstrdup(key);
+	r->line = st->n;
 	st->sorted = false;
 	return r;
+}
+
+/* One record per key: done if any line said so, the last fingerprint. */
+static void
+state_merge(struct state *st)
+{
+	size_t i, j;
+
+	qsort(st->recs, st->n, sizeof(*st->recs), cmp_rec_line);
+	for (i = j = 0; i < st->n; i++) {
+		struct rec *r = &st->recs[i];
+
+		if (j > 0 && strcmp(st->recs[j - 1].key, r->key) == 0) {
+			struct rec *w = &st->recs[j - 1];
+
+			w->done = w->done || r->done;
+			if (r->hash[0])
+				memcpy(w->hash, r->hash, sizeof(w->hash));
+			free(r->key);
+			continue;
+		}
+		st->recs[j++] = *r;
+	}
+	st->n = j;
+	st->sorted = true;
 }
 
 static void
@@ -417,6 +455,7 @@ state_load(struct fetch *f, struct state *st)
 	}
 	free(line);
 	fclose(fp);
+	state_merge(st);
 	return rc;
 }
 
