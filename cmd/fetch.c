@@ -356,6 +356,9 @@ state_merge(struct state *st)
 {
 	size_t i, j;
 
+	st->sorted = true;
+	if (st->n == 0)
+		return;
 	qsort(st->recs, st->n, sizeof(*st->recs), cmp_rec_line);
 	for (i = j = 0; i < st->n; i++) {
 		struct rec *r = &st->recs[i];
