@@ -11,8 +11,8 @@
       answers the fetch of the index (VARIANT index-*) or of the texts
       (body-*) with one kind of malformed response (see BAD below)
 
-The listening port is written to PORTFILE once the socket listens.  Runs
-until killed.
+The listening port is written to PORTFILE once the socket listens, and
+the process's PID to PORTFILE.pid.  Runs until killed.
 """
 import os
 import select
@@ -25,6 +25,9 @@ def listen(portfile):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", 0))
     s.listen(16)
+    # our own PID: a shell's $! may be a wrapper's (pyenv shims)
+    with open(portfile + ".pid", "w") as f:
+        f.write("%d\n" % os.getpid())
     tmp = portfile + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % s.getsockname()[1])

@@ -196,9 +196,9 @@ test_expect_success 'connection refused is temporary (75)' '
 '
 
 test_expect_success 'a server that says nothing times out (75)' '
-	python3 "$NETFAULT" stall stall.port & echo $! >stall.pid &&
-	test_atexit "kill $(cat stall.pid)" &&
+	python3 "$NETFAULT" stall stall.port &
 	for i in $(seq 1 50); do test -s stall.port && break; sleep 0.1; done &&
+	test_atexit "kill $(cat stall.port.pid)" &&
 	test_expect_code 75 mailbag fetch $F --timeout 1 "{127.0.0.1:$(cat stall.port)/user=$U}INBOX" bad.mbox 2>err &&
 	grep "timed out after 1 seconds" err &&
 	test_expect_code 75 mailbag fetch $F --timeout 1 "{127.0.0.1:$(cat stall.port)/ssl/user=$U}INBOX" bad.mbox 2>err &&
@@ -208,9 +208,9 @@ test_expect_success 'a server that says nothing times out (75)' '
 test_expect_success 'a connection cut mid-fetch: 75, then a rerun gets each message once' '
 	deliver $(seq 7 30) &&
 	test "$(dc_count)" = 30 &&
-	python3 "$NETFAULT" cut cut.port $DC_IMAP 3000 & echo $! >cut.pid &&
-	test_atexit "kill $(cat cut.pid)" &&
+	python3 "$NETFAULT" cut cut.port $DC_IMAP 3000 &
 	for i in $(seq 1 50); do test -s cut.port && break; sleep 0.1; done &&
+	test_atexit "kill $(cat cut.port.pid)" &&
 	test_expect_code 75 mailbag fetch $F --allow-plaintext --batch 5 "{127.0.0.1:$(cat cut.port)/notls/user=$U}INBOX" cut.mbox 2>err &&
 	grep "connection closed by the server" err &&
 	mailbag fetch $F -q "${IMAP}INBOX" cut.mbox &&
@@ -289,9 +289,9 @@ test_expect_success '--all-folders walks the hierarchy' '
 
 test_expect_success 'a server without STARTTLS: /tls fails (76), no password in clear (77)' '
 	rm -f evil.port &&
-	{ python3 "$NETFAULT" imap evil.port body-nolit & echo $! >evil.pid; } &&
-	test_atexit "kill $(cat evil.pid)" &&
+	{ python3 "$NETFAULT" imap evil.port body-nolit & } &&
 	for i in $(seq 1 50); do test -s evil.port && break; sleep 0.1; done &&
+	test_atexit "kill $(cat evil.port.pid)" &&
 	P=$(cat evil.port) &&
 	test_expect_code 76 env MBPW=x "$MAILBAG" fetch --password-env MBPW --allow-plaintext "{127.0.0.1:$P/tls/user=u}INBOX" t.mbox 2>err &&
 	grep "does not offer STARTTLS" err &&
@@ -305,12 +305,12 @@ test_expect_success 'a malformed server: a clean error, never a crash' '
 		index-longline index-close body-biglit body-shortlit body-nolit \
 		body-manylit body-unknown-uid body-expunged; do
 		rm -f evil.port &&
-		{ python3 "$NETFAULT" imap evil.port $v & echo $! >evil.pid; } &&
+		{ python3 "$NETFAULT" imap evil.port $v & } &&
 		for i in $(seq 1 50); do test -s evil.port && break; sleep 0.1; done &&
 		{ MBPW=x mailbag fetch --password-env MBPW --allow-plaintext --timeout 3 \
 			"{127.0.0.1:$(cat evil.port)/user=u}INBOX" evil.$v.mbox 2>err.$v
 		  rc=$?; } &&
-		kill $(cat evil.pid) &&
+		kill $(cat evil.port.pid) &&
 		echo "$v $rc $(cat err.$v)" &&
 		case $rc in 66|75|76) ;; *) return 1 ;; esac &&
 		grep -q "^mailbag fetch: " err.$v &&
