@@ -17,7 +17,7 @@ PROVE      ?= prove
 JOBS       ?= 2
 
 # Third-party libraries, from pkg-config (Debian's -dev packages).
-PKGS := zlib libarchive libpcre2-8
+PKGS := zlib libarchive libpcre2-8 openssl
 
 WARN   := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wpointer-arith -Wformat=2 -Wno-unused-parameter

@@ -42,6 +42,8 @@ const struct cmd cmds[] = {
 	    "deliver a message from the MTA to users' INBOXes or folders"),
 	ROW("dmail", dmail, CMD_CTX,
 	    "deliver a message from procmail to the user's INBOX or a folder"),
+	ROW("fetch", fetch, CMD_CTX | CMD_WRITES,
+	    "copy new messages from an IMAP or POP3 mailbox into a local one"),
 	ROW("formats", formats, 0, "list the mailbox formats this build knows"),
 	ROW("list", list, CMD_CTX,
 	    "list mailboxes matching an IMAP pattern, with their formats"),
@@ -64,6 +66,7 @@ const size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);
 
 /* Kept sorted by alias as well. */
 const struct cmd_alias cmd_aliases[] = {
+	{ "fetch-remote", "fetch" },
 	{ "mailbox-convert", "convert" },
 	{ "mbox-check", "check" },
 	{ "mbx-repair", "repair" },

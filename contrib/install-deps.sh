@@ -15,7 +15,7 @@ set -eu
 
 mode=${1:-test}
 build_pkgs="gcc make pkg-config zlib1g-dev libssl-dev libarchive-dev libpcre2-dev libcrypt-dev"
-test_pkgs="$build_pkgs uw-mailutils procmail python3 perl time util-linux dovecot-core dovecot-imapd mutt mblaze bzip2 xz-utils zstd libarchive-tools"
+test_pkgs="$build_pkgs uw-mailutils procmail python3 perl time util-linux dovecot-core dovecot-imapd dovecot-pop3d mutt mblaze bzip2 xz-utils zstd libarchive-tools"
 
 case $mode in
 build) pkgs=$build_pkgs ;;

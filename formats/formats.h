@@ -18,5 +18,7 @@ extern const struct mb_driver mbi_driver_mh;
 extern const struct mb_driver mbi_driver_phile;
 extern const struct mb_driver mbi_driver_eml;
 extern const struct mb_driver mbi_driver_maildir;
+extern const struct mb_driver mbi_driver_imap;
+extern const struct mb_driver mbi_driver_pop3;
 
 #endif /* FORMATS_H */

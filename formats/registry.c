@@ -20,6 +20,9 @@ const struct mb_driver *const mbi_drivers[] = {
 	&mbi_driver_mh,
 	&mbi_driver_eml,
 	&mbi_driver_maildir,
+	/* remote: chosen by name ({host}MAILBOX), never by probing */
+	&mbi_driver_imap,
+	&mbi_driver_pop3,
 	&mbi_driver_phile, /* last: any other non-empty file (score 1) */
 	NULL,
 };

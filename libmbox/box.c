@@ -239,6 +239,13 @@ mb_open(struct mb_ctx *ctx, const char *path, const char *format,
 	if ((mode & MB_RDWR) && (mode & MB_NOLOCK))
 		return mbi_err(e, MB_FAILED, MB_EINVAL, path, -1,
 			       "read/write access needs locks");
+	/* remote names dispatch by name, not by content (net.c) */
+	if (path[0] == '{') {
+		d = mbi_remote_driver(path, e);
+		if (d == NULL)
+			return MB_FAILED;
+		goto alloc;
+	}
 	/* compressed mailboxes and archives: open an unpacked copy */
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
 		rc = mbi_unpack(ctx, path, mode, &up, e);
@@ -266,6 +273,7 @@ mb_open(struct mb_ctx *ctx, const char *path, const char *format,
 			goto fail_up;
 		}
 	}
+alloc:
 	b = box_alloc(ctx, d, opath, mode, e);
 	if (b == NULL) {
 		mbi_unpack_free(&up);
@@ -306,13 +314,19 @@ mb_create(struct mb_ctx *ctx, const char *path, const char *format,
 	if (ctx == NULL || path == NULL || *path == '\0')
 		return mbi_err(e, MB_FAILED, MB_EINVAL, path, -1,
 			       "no mailbox name");
-	d = driver_named(format ? format : ctx->new_format, path, e);
+	/* a remote mailbox is created on its server, at once */
+	if (path[0] == '{') {
+		d = mbi_remote_driver(path, e);
+		flags &= ~(unsigned)MB_CREATE_ATOMIC;
+	} else {
+		d = driver_named(format ? format : ctx->new_format, path, e);
+	}
 	if (d == NULL)
 		return MB_FAILED;
 	if (d->create == NULL || !(d->caps & MB_CAP_CREATE))
 		return mbi_err(e, MB_FAILED, MB_ENOTSUP, path, -1,
 			       "cannot create %s mailboxes", d->name);
-	if (lstat(path, &st) == 0)
+	if (path[0] != '{' && lstat(path, &st) == 0)
 		return mbi_err(e, MB_FAILED, MB_EEXIST, path, -1,
 			       "mailbox already exists");
 	b = box_alloc(ctx, d, path, MB_RDWR, e);

@@ -118,6 +118,7 @@ mb_ctx_new(void)
 	ctx->max_line = 64 * MIB;
 	ctx->max_header = 16 * MIB;
 	ctx->max_messages = 100000000;
+	mbi_net_defaults(&ctx->net);
 	return ctx;
 }
 
@@ -126,6 +127,8 @@ mb_ctx_free(struct mb_ctx **ctx)
 {
 	if (ctx == NULL)
 		return;
+	if (*ctx != NULL)
+		explicit_bzero((*ctx)->net.secret, sizeof((*ctx)->net.secret));
 	free(*ctx);
 	*ctx = NULL;
 }
@@ -259,6 +262,8 @@ mb_ctx_set(struct mb_ctx *ctx, const char *name, const char *value,
 		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
 			       "missing context, setting name or value");
 	id = find_setting(name);
+	if (id < 0 && (n = mbi_net_set(ctx, name, value, e)) != 1)
+		return n;
 	if (id < 0)
 		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
 			       "unknown setting '%s'", name);
@@ -349,8 +354,10 @@ mb_ctx_get(const struct mb_ctx *ctx, const char *name)
 	struct mb_ctx *w = (struct mb_ctx *)ctx;
 	int id;
 
-	if (ctx == NULL || name == NULL || (id = find_setting(name)) < 0)
+	if (ctx == NULL || name == NULL)
 		return NULL;
+	if ((id = find_setting(name)) < 0)
+		return mbi_net_get(ctx, name);
 	switch ((enum setting)id) {
 	case S_NEW_FORMAT:
 		return ctx->new_format;

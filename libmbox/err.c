@@ -29,7 +29,9 @@ static const char *const code_names[] = {
 	[MB_EFORMAT] = "format",     [MB_ENOTSUP] = "notsup",
 	[MB_EINVAL] = "invalid",     [MB_ELIMIT] = "limit",
 	[MB_ECHANGED] = "changed",   [MB_ECONFIG] = "config",
-	[MB_EINTERNAL] = "internal",
+	[MB_EINTERNAL] = "internal", [MB_ENET] = "network",
+	[MB_ETLS] = "tls",	     [MB_EAUTH] = "auth",
+	[MB_EPROTO] = "protocol",
 };
 
 const char *

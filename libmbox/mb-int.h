@@ -112,12 +112,39 @@ enum { MB_CHILD_OTHER = 0, MB_CHILD_INTERNAL, MB_CHILD_MAILBOX };
 const struct mb_driver *mbi_probe(const char *path, struct stat *st,
 				  struct mb_err *e);
 
+struct mbi_netconf;
+/* Remote names "{host...}MAILBOX" (libmbox/net.c): the driver of the
+ * service the name asks for (imap, pop3), or NULL when name is no remote
+ * name; a malformed remote name also yields NULL, with *e filled. */
+const struct mb_driver *mbi_remote_driver(const char *name, struct mb_err *e);
+/* A remote setting of mb_ctx_set: MB_OK, MB_FAILED (bad value), or 1
+ * when name is not one (libmbox/net.c). */
+int mbi_net_set(struct mb_ctx *ctx, const char *name, const char *value,
+		struct mb_err *e);
+const char *mbi_net_get(const struct mb_ctx *ctx, const char *name);
+void mbi_net_defaults(struct mbi_netconf *nc);
+
 /* The registry: formats/registry.c, in probe-tie order, NULL-terminated. */
 extern const struct mb_driver *const mbi_drivers[];
 const struct mb_driver *mbi_driver_by_name(const char *name);
 
 /* ------------------------------------------------------------------ */
 /* Context and box                                                      */
+
+/* Settings of remote mailboxes (libmbox/net.c, mailbag-fetch(1)). */
+struct mbi_netconf {
+	char ca_file[PATH_MAX];	/* "ca-file": trust these CAs, not the system's */
+	int timeout;		/* "net-timeout": connect, TLS, each read (s) */
+	bool plaintext;		/* "plaintext-auth": password without TLS */
+	char pass_file[PATH_MAX]; /* "password-file" */
+	int pass_fd;		/* "password-fd", -1: none */
+	char pass_env[128];	/* "password-env": a variable's name */
+	char pass_cmd[1024];	/* "password-command": sh -c, first line */
+	char oauth_cmd[1024];	/* "oauth-command": prints an access token */
+	char mech[32];		/* "auth-mechanism": force one, "" = best */
+	char secret[1024];	/* the password or token once read */
+	bool have_secret;
+};
 
 struct mb_ctx {
 	mb_diag_fn diag;
@@ -142,6 +169,7 @@ struct mb_ctx {
 	 * dotlock-timeout), formatted on each call from the fields above */
 	char num_text[2][24];
 	char member[PATH_MAX];	/* mb_ctx_set_member, "" by default */
+	struct mbi_netconf net;	/* remote mailboxes (libmbox/net.c) */
 };
 
 /*

@@ -52,6 +52,11 @@ enum mb_code {
 	MB_ECHANGED,	/* changed by another process in an unexpected way */
 	MB_ECONFIG,	/* bad configuration file */
 	MB_EINTERNAL,	/* a broken invariant: a bug */
+	/* remote mailboxes (IMAP, POP3) */
+	MB_ENET,	/* refused, unreachable, timed out, dropped: retry later */
+	MB_ETLS,	/* TLS handshake or certificate verification failed */
+	MB_EAUTH,	/* the server refused the credentials */
+	MB_EPROTO,	/* the server broke the protocol or refused a command */
 };
 
 /*
@@ -511,6 +516,15 @@ typedef int (*mb_list_fn)(void *arg, const struct mb_list_entry *ent);
  */
 int mb_list(struct mb_ctx *ctx, const char *root, const char *pattern,
 	    unsigned flags, mb_list_fn fn, void *arg, struct mb_err *e);
+/*
+ * The mailboxes of a remote server (libmbox/net.c names): IMAP's
+ * LIST "" "*", a POP3 server's one INBOX.  ent->name is the server's
+ * name with its hierarchy delimiter shown as "/", ent->path the full
+ * remote name to open; \Noselect names are MB_LIST_DIR.  MB_OK, or
+ * MB_FAILED (MB_ENET, MB_ETLS, MB_EAUTH, MB_EPROTO).
+ */
+int mb_remote_list(struct mb_ctx *ctx, const char *remote, mb_list_fn fn,
+		   void *arg, struct mb_err *e);
 /* Does name match the LIST pattern ("*", "%")? */
 bool mb_list_match(const char *pattern, const char *name);
 /* Are mailboxes of format (a name) directories, which can hold child

@@ -525,7 +525,9 @@ mb_resolve_name(struct mb_ctx *ctx, const char *name, char *path, size_t size,
 	if (name == NULL)
 		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
 			       "empty mailbox name");
-	if (eq_ci_n(name, "#driver.", 8))
+	if (name[0] == '{')
+		r = copy_name(name, path, size, e); /* remote: net.c parses it */
+	else if (eq_ci_n(name, "#driver.", 8))
 		r = driver_name(name, path, size, format, e);
 	else if (eq_ci_n(name, "#mh/", 4) || eq_ci_n(name, "#mhinbox", 9))
 		r = mh_name(name, path, size, format, e);

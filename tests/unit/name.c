@@ -143,9 +143,9 @@ test_names(struct mb_ctx *ctx)
 		{ "#driver.mbx/~nobody-xq7/y", NULL, NULL,
 		  "no such user 'nobody-xq7'" },
 		{ "", NULL, NULL, "empty mailbox name" },
-		{ "{imap.example.org}INBOX", NULL, NULL,
-		  "remote mailbox names are not supported: "
-		  "'{imap.example.org}INBOX'" },
+		/* remote names pass through: the remote drivers parse them */
+		{ "{imap.example.org}INBOX", "{imap.example.org}INBOX", NULL,
+		  NULL },
 		{ "#ftp/x", NULL, NULL, "unsupported name space in '#ftp/x'" },
 		{ "#news.comp.mail", NULL, NULL,
 		  "unsupported name space in '#news.comp.mail'" },
