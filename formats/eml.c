@@ -449,7 +449,7 @@ eml_probe(const char *path, const struct stat *st, const unsigned char *head,
 {
 	struct dirent *d;
 	DIR *dp = opendir(path);
-	int score = 0, seen = 0;
+	int score = 1, seen = 0;
 
 	if (dp == NULL)
 		return 0;
@@ -462,10 +462,12 @@ eml_probe(const char *path, const struct stat *st, const unsigned char *head,
 			score = 0;
 			break;
 		}
-		/* an empty directory is a plain one (UW: \NoSelect), not
-		 * an empty eml mailbox; name it with --format=eml */
+		/* an empty directory is taken weakly (listings show it as a
+		 * plain directory, see MB_CAP_ANYFILE) */
 		if (is_eml(d->d_name))
 			score = 60;
+		else if (d->d_name[0] != '.' && score == 1)
+			score = 0;
 	}
 	closedir(dp);
 	return score;
@@ -475,7 +477,8 @@ const struct mb_driver mbi_driver_eml = {
 	.name = "eml",
 	.summary = "a directory of N.eml files, one message each; "
 		   "STORES NO FLAGS, KEYWORDS OR UIDS",
-	.caps = MB_CAP_APPEND | MB_CAP_CREATE | MB_CAP_DIR | MB_CAP_DATES,
+	.caps = MB_CAP_APPEND | MB_CAP_CREATE | MB_CAP_DIR | MB_CAP_DATES |
+		MB_CAP_ANYFILE,
 	.probe_len = 0,
 	.probe = eml_probe,
 	.open = eml_open,

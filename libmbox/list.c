@@ -469,6 +469,25 @@ visit_dir(struct lister *L, struct mb_list_entry *ent,
 	dlist_free(&dl);
 }
 
+/* Does directory path hold nothing but "." and ".."? */
+static bool
+dir_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	bool empty = true;
+
+	if (d == NULL)
+		return false;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			empty = false;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
 static void
 visit(struct lister *L, const char *dir, const char *rel, unsigned depth,
       const struct dlist *parent, const struct dent *d)
@@ -570,6 +589,9 @@ visit(struct lister *L, const char *dir, const char *rel, unsigned depth,
 	if (S_ISDIR(st.st_mode)) {
 		mb_err_clear(&e);
 		drv = mbi_probe(path.buf, NULL, &e);
+		if (drv != NULL && (drv->caps & MB_CAP_ANYFILE) &&
+		    dir_empty(path.buf))
+			drv = NULL; /* an empty directory is a plain one */
 		ent.kind = drv ? MB_LIST_MAILBOX : MB_LIST_DIR;
 		ent.format = drv ? drv->name : NULL;
 		visit_dir(L, &ent, drv, &st);

@@ -300,10 +300,42 @@ helper_stop(struct mbi_dotlock *dl)
 	dl->helper_pid = 0;
 }
 
+/* Is the lock's directory the spool directory (the helper's only one)? */
+static bool
+in_spool_dir(struct mb_ctx *ctx, const char *lock)
+{
+	char dir[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", lock);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	return ctx->spool_dir[0] != '\0' && realpath(dir, a) != NULL &&
+	       realpath(ctx->spool_dir, b) != NULL && strcmp(a, b) == 0;
+}
+
 static int
 dotlock_helper(struct mb_ctx *ctx, const char *mailbox, struct mbi_dotlock *dl,
 	       int timeout, struct mb_err *e)
 {
+	/* Anywhere but the spool, a directory we may not write is no
+	 * passing state: permission denied (77), not "try later" (75). */
+	if (!in_spool_dir(ctx, dl->path)) {
+		int r = mbi_err(e, MB_FAILED, MB_EPERM, dl->path, -1,
+				"cannot create lock file '%s': Permission "
+				"denied (the directory is not writable)",
+				dl->path);
+
+		if (e != NULL)
+			e->sys_errno = EACCES;
+		return r;
+	}
+
 	char abs[PATH_MAX], tbuf[24], ans[512], why[700];
 	char *argv[6], *envp[1] = { NULL };
 	const char *text;

@@ -34,8 +34,9 @@
 #define MB_CAP_CREATE	0x0020	/* create */
 #define MB_CAP_DIR	0x0040	/* the mailbox is a directory */
 #define MB_CAP_DATES	0x0080	/* internal dates are stored */
-#define MB_CAP_ANYFILE	0x0200	/* takes any file nothing else claims
-				 * (phile): no mailbox in listings */
+#define MB_CAP_ANYFILE	0x0200	/* takes what nothing else claims: any
+				 * file (phile), an empty directory (eml);
+				 * such an entry is no mailbox in listings */
 #define MB_CAP_CRLF	0x0100	/* text is stored with CR LF line ends, by
 				 * the format's rule (mbx, mix, mtx) */
 

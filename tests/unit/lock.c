@@ -406,9 +406,16 @@ test_dotlock_perm(void)
 			chmod("ro", 0555);
 		}
 		ctx_init(&ctx);
+		/* the spool directory: the helper's business */
+		snprintf(ctx.spool_dir, sizeof(ctx.spool_dir), "ro");
 		r = mbi_dotlock_take(&ctx, "ro/box", &dl, 0, &e);
 		snprintf(buf, sizeof(buf), "%d %d %d %s", r, e.code,
 			 dl.helper_fd, e.msg);
+		/* any other directory: permission denied, no retry */
+		snprintf(ctx.spool_dir, sizeof(ctx.spool_dir), "/nonexistent");
+		r = mbi_dotlock_take(&ctx, "ro/box", &dl, 0, &e);
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
+			 "|%d %d", r, e.code);
 		(void)!write(p[1], buf, strlen(buf));
 		_exit(0);
 	}
@@ -430,6 +437,9 @@ test_dotlock_perm(void)
 			   strstr(buf, "no lock helper is configured") &&
 			   strstr(buf, "mode 1777; nothing was changed"),
 		   "perm: the message says why and what to do");
+		snprintf(want, sizeof(want), "|%d %d", MB_FAILED, MB_EPERM);
+		ok(strstr(buf, want) != NULL,
+		   "perm: outside the spool directory it is permission denied");
 	}
 	ok(!exists("ro/box.lock"), "perm: nothing created");
 }
