@@ -415,6 +415,33 @@ test_expect_success 'unix spool: 16 deliver at once among tmail and procmail (on
 	uw_put conc.mbox conc && test "$(uw_total conc)" = 24
 '
 
+# UW's kiss of death: a UW session opening the INBOX read/write signals
+# the PID in the /tmp lock (SIGUSR2) and retries for 15 s.  strace holds
+# the delivery for 3 s in its first fsync, under all its locks.
+strace -o /dev/null -e trace=fsync -e inject=fsync:delay_enter=1:when=1 \
+	true 2>/dev/null && test_set_prereq STRACE_INJECT
+test_expect_success STRACE_INJECT 'a UW session opening the INBOX mid-delivery waits for it: SIGUSR2 does not kill deliver' '
+	spool=/var/mail/$U &&
+	rm -f "$spool" "$UW_HOME/INBOX" "$UW_HOME/mbox" &&
+	: >"$spool" && chown "$U:mail" "$spool" && chmod 660 "$spool" &&
+	msg k0 | mailbag deliver --set spool-directory=/var/mail "$U" &&
+	msg k1 >k1 &&
+	{ strace -f -o /dev/null -e trace=fsync \
+		-e inject=fsync:delay_enter=3000000:when=1 \
+		mailbag deliver --set spool-directory=/var/mail "$U" <k1 \
+		>dl.out 2>&1 & } && dp=$! &&
+	for i in $(seq 1 100); do
+		ls /var/mail/..$U.mbtail* >/dev/null 2>&1 && break
+		sleep 0.05
+	done &&
+	ls /var/mail/..$U.mbtail* &&
+	uw_run mailutil prune INBOX "SUBJECT nosuch" >uw.out 2>&1;
+	wait $dp &&
+	test_grep "Trying to get mailbox lock from process" uw.out &&
+	test_grep ! "readonly" uw.out &&
+	ids "$spool" >got && test "$(wc -l <got)" = 2 && ! grep -v "^1 " got
+'
+
 test_expect_success 'mbx INBOX: 16 deliver and 4 tmail at once, a reader holding a shared flock' '
 	rm -f "$UW_HOME/INBOX" stop "$SPOOL/$U" "/var/mail/$U" &&
 	msg first | md -b mbx "$U" &&
