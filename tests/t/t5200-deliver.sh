@@ -428,7 +428,7 @@ test_expect_success STRACE_INJECT 'a UW session opening the INBOX mid-delivery w
 	msg k1 >k1 &&
 	{ strace -f -o /dev/null -e trace=fsync \
 		-e inject=fsync:delay_enter=3000000:when=1 \
-		mailbag deliver --set spool-directory=/var/mail "$U" <k1 \
+		"$MAILBAG" deliver --set spool-directory=/var/mail "$U" <k1 \
 		>dl.out 2>&1 & } && dp=$! &&
 	for i in $(seq 1 100); do
 		ls /var/mail/..$U.mbtail* >/dev/null 2>&1 && break
