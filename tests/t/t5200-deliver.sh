@@ -426,7 +426,9 @@ test_expect_success STRACE_INJECT 'a UW session opening the INBOX mid-delivery w
 	: >"$spool" && chown "$U:mail" "$spool" && chmod 660 "$spool" &&
 	msg k0 | mailbag deliver --set spool-directory=/var/mail "$U" &&
 	msg k1 >k1 &&
-	{ strace -f -o /dev/null -e trace=fsync \
+	# LeakSanitizer cannot run under ptrace
+	{ ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+		strace -f -o /dev/null -e trace=fsync \
 		-e inject=fsync:delay_enter=3000000:when=1 \
 		"$MAILBAG" deliver --set spool-directory=/var/mail "$U" <k1 \
 		>dl.out 2>&1 & } && dp=$! &&
