@@ -20,6 +20,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -562,9 +563,39 @@ mark_new_mail(const char *path)
 	utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
 }
 
+static int append_copy(const struct dl_job *j, const char *path, int create,
+		       const char *create_fmt, bool *missing,
+		       struct mb_err *e);
+
+/*
+ * A UW session that opens the mailbox read/write while we hold its /tmp
+ * lock sends SIGUSR2 to the PID written there (its "kiss of death",
+ * uw-formats.md 12.4) and retries once a second for 15 s.  Left at its
+ * default, the signal kills the delivery (75, the MTA retries later);
+ * ignored, the append finishes in a moment, the lock is released, and
+ * the UW session gets it on its next try.
+ */
 int
 dl_append(const struct dl_job *j, const char *path, int create,
 	  const char *create_fmt, bool *missing, struct mb_err *e)
+{
+	struct sigaction ign, old;
+	int rc;
+
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	if (sigaction(SIGUSR2, &ign, &old) < 0)
+		return fail(e, MB_EIO, errno, path, "cannot ignore SIGUSR2: %s",
+			    strerror(errno));
+	rc = append_copy(j, path, create, create_fmt, missing, e);
+	sigaction(SIGUSR2, &old, NULL);
+	return rc;
+}
+
+static int
+append_copy(const struct dl_job *j, const char *path, int create,
+	    const char *create_fmt, bool *missing, struct mb_err *e)
 {
 	char sender[SENDER_MAX];
 	struct mb_newmsg meta;
