@@ -37,6 +37,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -2266,6 +2267,24 @@ fail:
 	return rc;
 }
 
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+/* rename(2) that fails with EEXIST instead of replacing; ENOSYS or
+ * EINVAL where the kernel or the file system cannot do that. */
+static int
+move_noreplace(const char *from, const char *to)
+{
+#ifdef SYS_renameat2
+	return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to,
+			    RENAME_NOREPLACE);
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
 /* Move a pending message from tmp/ to its place, never replacing. */
 static int
 publish_one(struct mb_box *b, const struct md_pending *p, struct mb_err *e)
@@ -2276,6 +2295,12 @@ publish_one(struct mb_box *b, const struct md_pending *p, struct mb_err *e)
 	if (join(from, sizeof(from), b->path, p->tmpname, e) != MB_OK ||
 	    join(to, sizeof(to), b->path, p->name, e) != MB_OK)
 		return MB_FAILED;
+	/* one system call where the kernel refuses to replace by itself */
+	if (move_noreplace(from, to) == 0)
+		return MB_OK;
+	if (errno != ENOSYS && errno != EINVAL && errno != ENOTSUP)
+		return mbi_err_sys(e, MB_FAILED, errno, to,
+				   "cannot deliver message");
 	if (link(from, to) == 0) {
 		unlink(from);
 		return MB_OK;
