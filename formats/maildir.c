@@ -37,6 +37,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -51,6 +52,9 @@
 #define LOCK_STALE   120 /* seconds, as Dovecot's uidlist lock */
 #define LOCK_REFRESH 30	 /* touch a held lock this often */
 #define CHUNK	     (64u << 10)
+/* a folder being created takes a message up to this size straight at
+ * its final name, from memory */
+#define RAW_MAX	     (1u << 20)
 #define UIDLIST_MAX  (256u << 20) /* larger is not a uidlist */
 
 /* One message file. */
@@ -66,7 +70,7 @@ struct md_ent {
 
 /* A message appended and waiting in tmp/ for commit. */
 struct md_pending {
-	char *tmpname; /* "tmp/<unique>" */
+	char *tmpname; /* "tmp/<unique>"; NULL: written in place already */
 	char *name;    /* its final "new/..." or "cur/..." */
 	size_t blen;
 	uint32_t uid;
@@ -106,6 +110,8 @@ struct md_state {
 	uint32_t wprev_uid;  /* last UID given to an append */
 	struct md_pending *pend;
 	uint32_t npend, npalloc;
+	char *raw;	     /* created: a message read whole (RAW_MAX) */
+	char *cooked;
 	bool check; /* MB_CHECK: report what is odd */
 	/* files we make take the folder's owner and mode (Dovecot's way) */
 	mode_t fmode;
@@ -1974,8 +1980,11 @@ drop_pending(struct mb_box *b, struct md_state *s)
 	uint32_t i;
 
 	for (i = 0; i < s->npend; i++) {
-		if (snprintf(path, sizeof(path), "%s/%s", b->path,
-			     s->pend[i].tmpname) < (int)sizeof(path))
+		const char *f = s->pend[i].tmpname ? s->pend[i].tmpname
+						   : s->pend[i].name;
+
+		if (f != NULL && snprintf(path, sizeof(path), "%s/%s", b->path,
+					  f) < (int)sizeof(path))
 			unlink(path);
 		free(s->pend[i].tmpname);
 		free(s->pend[i].name);
@@ -2001,6 +2010,8 @@ md_close(struct mb_box *b)
 	}
 	free(s->ents);
 	free(s->hdr_extra);
+	free(s->raw);
+	free(s->cooked);
 	kw_forget(s);
 	free(s);
 	b->priv = NULL;
@@ -2162,17 +2173,194 @@ map_keywords(struct mb_box *b, struct md_state *s, const struct mb_newmsg *meta)
 	return kw;
 }
 
+/* The UID an append gets; the caller records it. */
+static uint32_t
+append_uid(struct mb_box *b, struct md_state *s, const struct mb_newmsg *meta,
+	   bool *renumbered)
+{
+	/* UIDs: a new folder keeps the source's while they ascend */
+	*renumbered = false;
+	if (s->created && meta->uid != 0 && meta->uid > s->wprev_uid)
+		return meta->uid;
+	*renumbered = s->created && meta->uid != 0;
+	return (b->uidlast > s->wprev_uid ? b->uidlast : s->wprev_uid) + 1;
+}
+
+/* Record a message written (in tmp/, or in place when tmprel is NULL)
+ * as pending; name is taken over. */
+static int
+add_pending(struct mb_box *b, struct md_state *s, const char *tmprel,
+	    char *name, size_t blen, uint32_t uid, bool renumbered,
+	    uint32_t *uid_out, struct mb_err *e)
+{
+	struct md_pending *p = &s->pend[s->npend];
+
+	p->tmpname = NULL;
+	if (tmprel != NULL && (p->tmpname = strdup(tmprel)) == NULL) {
+		free(name);
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+			       "out of memory");
+	}
+	p->name = name;
+	p->blen = blen;
+	p->uid = uid;
+	s->npend++;
+	if (renumbered)
+		s->renumbered = true;
+	s->wprev_uid = uid;
+	if (uid > b->uidlast)
+		b->uidlast = uid;
+	if (uid_out)
+		*uid_out = uid;
+	return MB_OK;
+}
+
+/* A reader that serves the bytes already read from src, then src. */
+struct lead_reader {
+	struct mb_reader r;
+	const char *buf;
+	size_t len, off;
+	struct mb_reader *src;
+};
+
+static ssize_t
+lead_read(struct mb_reader *r, void *buf, size_t len, struct mb_err *e)
+{
+	struct lead_reader *l = (struct lead_reader *)r;
+	size_t n;
+
+	if (l->off >= l->len)
+		return mb_reader_read(l->src, buf, len, e);
+	n = l->len - l->off < len ? l->len - l->off : len;
+	memcpy(buf, l->buf + l->off, n);
+	l->off += n;
+	return (ssize_t)n;
+}
+
+static void
+lead_close(struct mb_reader *r)
+{
+}
+
+/* Read src into s->raw; *whole when it ended within RAW_MAX bytes. */
+static int
+slurp(struct mb_box *b, struct md_state *s, struct mb_reader *src,
+      size_t *got, bool *whole, struct mb_err *e)
+{
+	ssize_t n;
+
+	*got = 0;
+	*whole = false;
+	if (s->raw == NULL && (s->raw = malloc(RAW_MAX)) == NULL)
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+			       "out of memory");
+	while (*got < RAW_MAX) {
+		n = mb_reader_read(src, s->raw + *got, RAW_MAX - *got, e);
+		if (n < 0)
+			return MB_FAILED;
+		if (n == 0) {
+			*whole = true;
+			return MB_OK;
+		}
+		*got += (size_t)n;
+	}
+	return MB_OK;
+}
+
+/* A folder being created under its temporary name, which nobody else
+ * sees: the message read whole goes straight to its final name, one
+ * open, write, futimens, close (no tmp/ entry, no rename). */
+static int
+append_in_place(struct mb_box *b, struct md_state *s,
+		const struct mb_newmsg *meta, size_t got, uint32_t *uid_out,
+		struct mb_err *e)
+{
+	char uniq[1024], base[1200], path[PATH_MAX];
+	struct timespec ts[2];
+	int64_t lines = 0, t;
+	size_t i, o = 0;
+	char *name = NULL;
+	bool renumbered;
+	uint32_t uid;
+	int fd, rc, tries;
+
+	if (s->cooked == NULL && (s->cooked = malloc(RAW_MAX)) == NULL)
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+			       "out of memory");
+	/* CRLF made LF, as copy_text does */
+	for (i = 0; i < got; i++) {
+		char c = s->raw[i];
+
+		if (c == '\r' && i + 1 < got && s->raw[i + 1] == '\n')
+			continue;
+		if (c == '\n')
+			lines++;
+		s->cooked[o++] = c;
+	}
+	uid = append_uid(b, s, meta, &renumbered);
+	for (tries = 0;; tries++) {
+		unique_name(b, uniq, sizeof(uniq));
+		snprintf(base, sizeof(base), "%s,S=%lld,W=%lld", uniq,
+			 (long long)o, (long long)(o + (size_t)lines));
+		rc = build_name(b, s, base, strlen(base), NULL,
+				meta->flags & MB_FLAGS_ALL,
+				map_keywords(b, s, meta), &name, e);
+		if (rc != MB_OK)
+			return rc;
+		if ((rc = join(path, sizeof(path), b->path, name, e)) !=
+		    MB_OK) {
+			free(name);
+			return rc;
+		}
+		fd = open(path,
+			  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			  0600);
+		if (fd >= 0 || errno != EEXIST || tries >= 100)
+			break;
+		free(name);
+	}
+	if (fd < 0) {
+		rc = mbi_err_sys(e, MB_FAILED, errno, path,
+				 "cannot create message file");
+		free(name);
+		return rc;
+	}
+	own(b, fd);
+	rc = mbi_write_all(fd, s->cooked, o, path, e);
+	if (rc == MB_OK) {
+		/* the internal date is the file's mtime */
+		t = meta->idate >= 0 ? meta->idate : (int64_t)time(NULL);
+		ts[0].tv_sec = ts[1].tv_sec = (time_t)t;
+		ts[0].tv_nsec = ts[1].tv_nsec = 0;
+		if (futimens(fd, ts) < 0)
+			rc = mbi_err_sys(e, MB_FAILED, errno, path,
+					 "cannot set the internal date");
+	}
+	/* synced with the whole folder at commit (syncfs) */
+	if (close(fd) < 0 && rc == MB_OK)
+		rc = mbi_err_sys(e, MB_FAILED, errno, path,
+				 "cannot write message");
+	if (rc != MB_OK) {
+		unlink(path);
+		free(name);
+		return rc;
+	}
+	return add_pending(b, s, NULL, name, strlen(base), uid, renumbered,
+			   uid_out, e);
+}
+
 static int
 md_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
 	  uint32_t *uid_out, struct mb_err *e)
 {
 	struct md_state *s = state(b);
 	char uniq[1024], base[1200], tmprel[1300], path[PATH_MAX];
-	struct md_pending *p;
+	struct lead_reader lead;
 	struct timespec ts[2];
 	int64_t size, lines;
 	uint64_t kw;
 	uint32_t uid;
+	bool renumbered;
 	char *name = NULL;
 	int fd = -1, rc, tries;
 
@@ -2188,6 +2376,25 @@ md_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
 				       "out of memory");
 		s->pend = v;
 		s->npalloc = n;
+	}
+	if (s->created && b->creating) {
+		/* a new folder under its temporary name: nobody sees it */
+		size_t got;
+		bool whole;
+
+		if ((rc = slurp(b, s, src, &got, &whole, e)) != MB_OK)
+			return rc;
+		if (whole)
+			return append_in_place(b, s, meta, got, uid_out, e);
+		/* larger: through tmp/, the bytes read so far first */
+		memset(&lead, 0, sizeof(lead));
+		lead.r.read = lead_read;
+		lead.r.close = lead_close;
+		lead.r.size = -1;
+		lead.buf = s->raw;
+		lead.len = got;
+		lead.src = src;
+		src = &lead.r;
 	}
 	for (tries = 0; tries < 100; tries++) {
 		unique_name(b, uniq, sizeof(uniq));
@@ -2227,15 +2434,7 @@ md_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
 	if (rc != MB_OK)
 		goto fail;
 
-	/* UIDs: a new folder keeps the source's while they ascend */
-	if (s->created && meta->uid != 0 && meta->uid > s->wprev_uid) {
-		uid = meta->uid;
-	} else {
-		if (s->created && meta->uid != 0)
-			s->renumbered = true;
-		uid = (b->uidlast > s->wprev_uid ? b->uidlast : s->wprev_uid) +
-		      1;
-	}
+	uid = append_uid(b, s, meta, &renumbered);
 	kw = map_keywords(b, s, meta);
 	snprintf(base, sizeof(base), "%s,S=%lld,W=%lld", uniq, (long long)size,
 		 (long long)(size + lines));
@@ -2243,27 +2442,32 @@ md_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
 			meta->flags & MB_FLAGS_ALL, kw, &name, e);
 	if (rc != MB_OK)
 		goto fail;
-	p = &s->pend[s->npend];
-	p->tmpname = strdup(tmprel);
-	p->name = name;
-	p->blen = strlen(base);
-	p->uid = uid;
-	if (p->tmpname == NULL) {
-		free(name);
-		rc = mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
-			     "out of memory");
+	rc = add_pending(b, s, tmprel, name, strlen(base), uid, renumbered,
+			 uid_out, e);
+	if (rc != MB_OK)
 		goto fail;
-	}
-	s->npend++;
-	s->wprev_uid = uid;
-	if (uid > b->uidlast)
-		b->uidlast = uid;
-	if (uid_out)
-		*uid_out = uid;
 	return MB_OK;
 fail:
 	unlink(path);
 	return rc;
+}
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+/* rename(2) that fails with EEXIST instead of replacing; ENOSYS or
+ * EINVAL where the kernel or the file system cannot do that. */
+static int
+move_noreplace(const char *from, const char *to)
+{
+#ifdef SYS_renameat2
+	return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to,
+			    RENAME_NOREPLACE);
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
 }
 
 /* Move a pending message from tmp/ to its place, never replacing. */
@@ -2273,9 +2477,17 @@ publish_one(struct mb_box *b, const struct md_pending *p, struct mb_err *e)
 	char from[PATH_MAX], to[PATH_MAX];
 	struct stat st;
 
+	if (p->tmpname == NULL)
+		return MB_OK; /* made at its place in a new folder */
 	if (join(from, sizeof(from), b->path, p->tmpname, e) != MB_OK ||
 	    join(to, sizeof(to), b->path, p->name, e) != MB_OK)
 		return MB_FAILED;
+	/* one system call where the kernel refuses to replace by itself */
+	if (move_noreplace(from, to) == 0)
+		return MB_OK;
+	if (errno != ENOSYS && errno != EINVAL && errno != ENOTSUP)
+		return mbi_err_sys(e, MB_FAILED, errno, to,
+				   "cannot deliver message");
 	if (link(from, to) == 0) {
 		unlink(from);
 		return MB_OK;

@@ -47,6 +47,7 @@
 #define DATAROLL 1048576     /* start a new data file past this (UW) */
 #define MSGTOK ":msg:"
 #define CHUNK (64u << 10)
+#define SPOOL_MEM (1u << 20)
 #define LINE_MAX_LEN 4096    /* longest index/status/meta line we accept */
 
 struct mix_ent {
@@ -108,6 +109,13 @@ struct mix_state {
 	bool flags_dirty;
 	bool uids_dirty;
 	bool index_dirty;
+
+	/* a message whose size must be known before it is written: kept
+	 * here up to SPOOL_MEM bytes, beyond that in a temporary file */
+	char *spmem;
+	size_t splen;
+	bool spfile;		/* this message went to spfd */
+	int spfd;
 };
 
 static struct mix_state *
@@ -972,7 +980,7 @@ alloc_state(struct mb_box *b, struct mb_err *e)
 	if (s == NULL)
 		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
 			       "out of memory");
-	s->mfd = s->ifd = s->sfd = s->cfd = s->wfd = -1;
+	s->mfd = s->ifd = s->sfd = s->cfd = s->wfd = s->spfd = -1;
 	snprintf(s->dir, sizeof(s->dir), "%s", b->path);
 	snprintf(s->meta_path, sizeof(s->meta_path), "%s/.mixmeta", b->path);
 	snprintf(s->index_path, sizeof(s->index_path), "%s/.mixindex",
@@ -1209,6 +1217,11 @@ mix_close(struct mb_box *b)
 		return;
 	if (s->wb_init)
 		mbi_wbuf_free(&s->wb);
+	free(s->spmem);
+	s->spmem = NULL;
+	if (s->spfd >= 0)
+		close(s->spfd);
+	s->spfd = -1;
 	if (s->appending && s->wfd >= 0) {
 		/* appends never committed: take their bytes back */
 		if (ftruncate(s->wfd, s->wsize0) == 0)
@@ -1420,9 +1433,51 @@ start_append(struct mb_box *b, struct mix_state *s, struct mb_err *e)
 
 /* The source's text, CRLF: counted (count_only) or written; *hsize gets
  * the header size, blank line included. */
+/* Add n bytes to the spool: memory first, a temporary file past
+ * SPOOL_MEM (made once, unlinked, reused). */
+static int
+spool_put(struct mb_box *b, struct mix_state *s, const char *p, size_t n,
+	  struct mb_err *e)
+{
+	if (!s->spfile && s->splen + n <= SPOOL_MEM) {
+		if (s->spmem == NULL && (s->spmem = malloc(SPOOL_MEM)) == NULL)
+			return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+				       "out of memory");
+		memcpy(s->spmem + s->splen, p, n);
+		s->splen += n;
+		return MB_OK;
+	}
+	if (s->spfd < 0) {
+		const char *dir = getenv("TMPDIR");
+		char tmp[PATH_MAX];
+
+		snprintf(tmp, sizeof(tmp), "%s/.mix-append.XXXXXX",
+			 dir && *dir ? dir : "/tmp");
+		s->spfd = mkostemp(tmp, O_CLOEXEC);
+		if (s->spfd < 0)
+			return mbi_err_sys(e, MB_FAILED, errno, tmp,
+					   "cannot create temporary file");
+		unlink(tmp);
+	}
+	if (!s->spfile) {
+		/* spill: what memory holds goes first */
+		if (lseek(s->spfd, 0, SEEK_SET) < 0)
+			return mbi_err_sys(e, MB_FAILED, errno, b->path,
+					   "cannot rewind temporary file");
+		if (s->splen > 0 && mbi_write_all(s->spfd, s->spmem, s->splen,
+						  "spool", e) != MB_OK)
+			return MB_FAILED;
+		s->spfile = true;
+	}
+	if (mbi_write_all(s->spfd, p, n, "spool", e) != MB_OK)
+		return MB_FAILED;
+	s->splen += n;
+	return MB_OK;
+}
+
 static int
 convert_text(struct mb_box *b, struct mix_state *s, struct mb_reader *src,
-	     int spool, bool count_only, int64_t *size, int64_t *hsize,
+	     bool spool, bool count_only, int64_t *size, int64_t *hsize,
 	     struct mb_err *e)
 {
 	char *in = malloc(CHUNK), *out = malloc(2 * CHUNK);
@@ -1468,8 +1523,8 @@ convert_text(struct mb_box *b, struct mix_state *s, struct mb_reader *src,
 		*size += (int64_t)o;
 		if (count_only)
 			continue;
-		rc = spool >= 0 ? mbi_write_all(spool, out, o, "spool", e)
-				: mbi_wbuf_put(&s->wb, out, o, e);
+		rc = spool ? spool_put(b, s, out, o, e)
+			   : mbi_wbuf_put(&s->wb, out, o, e);
 		if (rc != MB_OK)
 			break;
 	}
@@ -1481,14 +1536,23 @@ convert_text(struct mb_box *b, struct mix_state *s, struct mb_reader *src,
 }
 
 static int
-spool_out(struct mb_box *b, struct mix_state *s, int fd, int64_t len,
+spool_out(struct mb_box *b, struct mix_state *s, int64_t len,
 	  struct mb_err *e)
 {
-	char *buf = malloc(CHUNK);
+	char *buf;
 	int64_t off = 0;
+	int fd = s->spfd;
 	int rc = MB_OK;
 
-	if (buf == NULL)
+	if (!s->spfile)
+		return (int64_t)s->splen == len
+			       ? (s->splen == 0 ? MB_OK
+						: mbi_wbuf_put(&s->wb, s->spmem,
+							       s->splen, e))
+			       : mbi_err(e, MB_FAILED, MB_ECHANGED, b->path, -1,
+					 "the message changed while it was "
+					 "copied");
+	if ((buf = malloc(CHUNK)) == NULL)
 		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
 			       "out of memory");
 	while (off < len && rc == MB_OK) {
@@ -1549,26 +1613,19 @@ mix_append(struct mb_box *b, const struct mb_newmsg *meta,
 	uint32_t uid, uidlast = b->uidlast;
 	bool renumbered = false;
 	struct mix_ent x;
-	int spool = -1, rc, n;
+	bool spool = src->rewind == NULL;
+	int rc, n;
 
 	if ((rc = start_append(b, s, e)) != MB_OK)
 		return rc;
-	if (src->rewind != NULL) {
-		rc = convert_text(b, s, src, -1, true, &size, &hsize, e);
+	if (!spool) {
+		rc = convert_text(b, s, src, false, true, &size, &hsize, e);
 		if (rc == MB_OK)
 			rc = mb_reader_rewind(src, e);
 	} else {
-		const char *dir = getenv("TMPDIR");
-		char tmp[PATH_MAX];
-
-		snprintf(tmp, sizeof(tmp), "%s/.mix-append.XXXXXX",
-			 dir && *dir ? dir : "/tmp");
-		spool = mkostemp(tmp, O_CLOEXEC);
-		if (spool < 0)
-			return mbi_err_sys(e, MB_FAILED, errno, tmp,
-					   "cannot create temporary file");
-		unlink(tmp);
-		rc = convert_text(b, s, src, spool, false, &size, &hsize, e);
+		s->splen = 0;
+		s->spfile = false;
+		rc = convert_text(b, s, src, true, false, &size, &hsize, e);
 	}
 	if (rc != MB_OK)
 		goto out;
@@ -1610,9 +1667,9 @@ mix_append(struct mb_box *b, const struct mb_newmsg *meta,
 	start = s->wb.pos;
 	rc = mbi_wbuf_put(&s->wb, line, (size_t)n, e);
 	if (rc == MB_OK)
-		rc = spool < 0 ? convert_text(b, s, src, -1, false, &size,
-					      &hsize, e)
-			       : spool_out(b, s, spool, size, e);
+		rc = !spool ? convert_text(b, s, src, false, false, &size,
+					   &hsize, e)
+			    : spool_out(b, s, size, e);
 	if (rc == MB_OK && s->wb.pos != start + n + size)
 		rc = mbi_err(e, MB_FAILED, MB_ECHANGED, b->path, -1,
 			     "the message changed while it was copied");
@@ -1649,8 +1706,6 @@ mix_append(struct mb_box *b, const struct mb_newmsg *meta,
 	if (uid_out)
 		*uid_out = uid;
 out:
-	if (spool >= 0)
-		close(spool);
 	return rc;
 }
 

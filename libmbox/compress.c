@@ -627,23 +627,23 @@ mbi_unpack_opened(struct mbi_unpack *up)
 		up->dir[0] = '\0';
 }
 
-void
-mbi_unpack_fix_err(const struct mb_box *b, struct mb_err *e)
+bool
+mbi_unpack_name(const struct mb_box *b, const char *path, char *out,
+		size_t size)
 {
 	const struct mbi_unpack *up = b ? b->unpack : NULL;
-	char fixed[sizeof(e->path)];
 	int r;
 	size_t n;
 
-	if (up == NULL || e == NULL || up->dir[0] == '\0')
-		return;
+	if (up == NULL || path == NULL || up->dir[0] == '\0')
+		return false;
 	n = strlen(up->dir);
-	if (strncmp(e->path, up->dir, n) != 0)
-		return;
+	if (strncmp(path, up->dir, n) != 0)
+		return false;
 	if (up->single || up->archive[0] == '\0') {
-		r = snprintf(fixed, sizeof(fixed), "%s", b->final_path);
+		r = snprintf(out, size, "%s", b->final_path);
 	} else {
-		const char *rest = e->path + n;
+		const char *rest = path + n;
 
 		if (strncmp(rest, "/root/", 6) == 0)
 			rest += 6;
@@ -651,12 +651,19 @@ mbi_unpack_fix_err(const struct mb_box *b, struct mb_err *e)
 			rest++;
 		if (strcmp(rest, "root") == 0)
 			rest = "";
-		r = snprintf(fixed, sizeof(fixed), "%s%s%s", b->final_path,
+		r = snprintf(out, size, "%s%s%s", b->final_path,
 			     *rest ? ":" : "", rest);
 	}
-	if (r < 0)
-		return;
-	snprintf(e->path, sizeof(e->path), "%s", fixed);
+	return r >= 0;
+}
+
+void
+mbi_unpack_fix_err(const struct mb_box *b, struct mb_err *e)
+{
+	char fixed[sizeof(e->path)];
+
+	if (e != NULL && mbi_unpack_name(b, e->path, fixed, sizeof(fixed)))
+		snprintf(e->path, sizeof(e->path), "%s", fixed);
 }
 
 static int

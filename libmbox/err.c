@@ -152,7 +152,7 @@ void
 mbi_diag_at(struct mb_box *b, const char *path, int level, const char *code,
 	    int64_t offset, uint32_t msgno, uint32_t uid, const char *fmt, ...)
 {
-	char text[768];
+	char text[768], orig[PATH_MAX + 64];
 	struct mb_diag d;
 	va_list ap;
 
@@ -163,7 +163,8 @@ mbi_diag_at(struct mb_box *b, const char *path, int level, const char *code,
 	va_end(ap);
 	d.level = level;
 	d.code = code;
-	d.path = path;
+	/* a file of an unpacked archive: ARCHIVE:MEMBER, not the copy */
+	d.path = mbi_unpack_name(b, path, orig, sizeof(orig)) ? orig : path;
 	d.offset = offset;
 	d.msgno = msgno;
 	d.uid = uid;

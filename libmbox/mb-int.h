@@ -371,6 +371,10 @@ void mbi_unpack_opened(struct mbi_unpack *up);
 /* Rewrite e->path naming a file of the unpacked copy into the name of
  * the original (ARCHIVE:MEMBER for archives). */
 void mbi_unpack_fix_err(const struct mb_box *b, struct mb_err *e);
+/* The same for any path: the original's name into out; false when path
+ * is not inside b's unpacked copy. */
+bool mbi_unpack_name(const struct mb_box *b, const char *path, char *out,
+		     size_t size);
 
 /* ------------------------------------------------------------------ */
 /* Locking (libmbox/lock.c)                                             */

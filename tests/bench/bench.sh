@@ -8,7 +8,11 @@
 #   BENCH_DATA     corpus/scratch directory, default REPO/build/bench-data
 #   BENCH_SEED     generator seed, default 1
 #   BENCH_STRICT   1 (default): a missed target makes the exit status 2
-#   BENCH_USER     unprivileged user for mailutil when run as root (nobody)
+#   BENCH_USER     unprivileged user for mailutil/doveadm when run as root (nobody)
+#   BENCH_JOBS     job groups to run, default all:
+#                  "check unix mmdf mbx repair maildir mix gz"
+#   BENCH_RUNS_SLOW runs of the slow peers (doveadm, python) on corpora
+#                  >= 1 GiB, default 1
 # Exit status: 0 all good, 1 a job failed or a tool is missing,
 # 2 all jobs ran but a target was missed.
 # See tests/bench/README.md.
@@ -31,17 +35,33 @@ RUNS_BIG=${BENCH_RUNS_BIG:-3}
 SEED=${BENCH_SEED:-1}
 STRICT=${BENCH_STRICT:-1}
 MU_USER=${BENCH_USER:-nobody}
+ALL_JOBS="check unix mmdf mbx repair maildir mix gz"
+JOBS=${BENCH_JOBS:-$ALL_JOBS}
+RUNS_SLOW=${BENCH_RUNS_SLOW:-1}
+for j in $JOBS; do
+	case " $ALL_JOBS " in
+	*" $j "*) ;;
+	*) echo "bench: unknown job group '$j' (known: $ALL_JOBS)" >&2; exit 64 ;;
+	esac
+done
+want() { case " $JOBS " in *" $1 "*) return 0 ;; esac; return 1; }
 MAILBAG=$BUILD/bin/mailbag
 GEN=$BUILD/tests/helper/gen-mbox
 GEN_SRC=$REPO/tests/helper/gen-mbox.c
 REPORT=$BUILD/bench-report.txt
 MAILUTIL=$(command -v mailutil 2>/dev/null || true)
+DOVEADM=$(command -v doveadm 2>/dev/null || true)
+MB2MD=$(command -v mb2md 2>/dev/null || true)
+PYTHON=$(command -v python3 2>/dev/null || true)
 TIME=/usr/bin/time
 
 # targets
 T_CHECK_CAT=1.5   # mailbag check <= 1.5 x cat (warm cache)
 T_RSS_MB=64       # peak RSS of every mailbag job < 64 MB
 T_MIN_BYTES=67108864  # ratio targets apply from 64 MiB up (startup noise below)
+T_GZ_ZCAT=1.3     # mailbag check FILE.gz <= 1.3 x zcat FILE.gz >/dev/null
+# mbox -> maildir: mailbag faster than every peer (doveadm, mb2md, python);
+# mbox -> mix: faster than mailutil; cp -r is the floor, shown, no target
 
 OUT=$DATA/out
 MUHOME=$DATA/uw
@@ -147,6 +167,7 @@ corpus() {
 # into it (same inode: same page cache, no copy).
 
 MU_RUN=
+DV_RUN=
 mu_setup() {
 	[ -n "$MAILUTIL" ] || return 1
 	rm -rf "$MUHOME"
@@ -159,8 +180,10 @@ mu_setup() {
 			return 1
 		fi
 		MU_RUN="runuser -u $MU_USER -- env HOME=$(q "$MUHOME") $MAILUTIL"
+		DV_RUN="runuser -u $MU_USER -- env -i HOME=$(q "$MUHOME") USER=$MU_USER PATH=/usr/bin:/bin"
 	else
 		MU_RUN="env HOME=$(q "$MUHOME") $MAILUTIL"
+		DV_RUN="env -i HOME=$(q "$MUHOME") USER=$(id -un) PATH=/usr/bin:/bin"
 	fi
 	return 0
 }
@@ -180,11 +203,21 @@ if mu_setup; then mu_ok=1; else log "bench: mailutil unavailable"; fi
 trap 'rm -rf "$MUHOME" "$OUT"' EXIT
 trap 'exit 130' INT TERM
 
+# Python's mailbox module: mbox -> Maildir, flags through MaildirMessage
+PY_MAILDIR='import mailbox, sys
+src = mailbox.mbox(sys.argv[1], create=False)
+dst = mailbox.Maildir(sys.argv[2], factory=None, create=True)
+n = 0
+for m in src:
+    dst.add(mailbox.MaildirMessage(m))
+    n += 1
+print("messages=%d" % n)'
+
 # --- one job ---------------------------------------------------------------
 
-# record GROUP TOOL SIZE BYTES STATUS MEDIAN RSS_KB
+# record GROUP TOOL SIZE BYTES STATUS MEDIAN RSS_KB RUNS
 record() {
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RES"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RES"
 }
 
 # verification hooks: called after every run with the output file in $1
@@ -207,6 +240,22 @@ v_unix_out() { # $2 = output file
 	VMSG="no unix output"
 	return 1
 }
+v_count() { # $2 = a mailbox mailbag reads: must hold NMSG messages
+	"$MAILBAG" check "$2" >"$DATA/verify.out" 2>&1
+	grep -q ", $NMSG messages," "$DATA/verify.out" && return 0
+	VMSG="not $NMSG messages: $(head -c 200 "$DATA/verify.out" | tr '\n' ' ')"
+	return 1
+}
+v_files() { # $2 = a maildir: NMSG files in cur/ and new/
+	c=$(find "$2/cur" "$2/new" -type f 2>/dev/null | wc -l | tr -d ' ')
+	[ "$c" = "$NMSG" ] && return 0
+	VMSG="$c message files, not $NMSG"
+	return 1
+}
+v_py() { # python's own count and the files
+	grep -q "^messages=$NMSG\$" "$1" || { VMSG="python: not $NMSG messages"; return 1; }
+	v_files "$@"
+}
 v_mmdf_out() {
 	[ "$(head -c 4 "$2" 2>/dev/null | od -An -c | tr -d ' ')" = '001001001001' ] && return 0
 	VMSG="no mmdf output"
@@ -222,9 +271,10 @@ job() {
 	status=ok
 	i=0
 	printf '  %-8s %-9s' "$g" "$tool" >&2
-	while [ $i -lt "$n_runs" ]; do
+	runs=${JOB_RUNS:-$n_runs}
+	while [ $i -lt "$runs" ]; do
 		i=$((i + 1))
-		[ -n "$ofile" ] && rm -f "$ofile"
+		[ -n "$ofile" ] && rm -rf "$ofile"
 		# PREP (untimed): e.g. a fresh copy of a damaged mailbox
 		[ -n "$prep" ] && sh -c "$prep" >/dev/null 2>&1
 		sync
@@ -258,7 +308,7 @@ job() {
 		fi
 		printf '.' >&2
 	done
-	[ -n "$ofile" ] && rm -f "$ofile"
+	[ -n "$ofile" ] && rm -rf "$ofile"
 	if [ "$status" = ok ]; then
 		med=$(printf '%s\n' "$times" | tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
 		log " median ${med}s"
@@ -267,12 +317,12 @@ job() {
 		failed=1
 	fi
 	[ $have_time = 1 ] || rss=-
-	record "$g" "$tool" "$size" "$BYTES" "$status" "$med" "$rss"
+	record "$g" "$tool" "$size" "$BYTES" "$status" "$med" "$rss" "$i"
 }
 
 missing() { # GROUP TOOL WHAT
 	log "  $1 $2: FAIL($3 missing)"
-	record "$1" "$2" "$size" "$BYTES" "FAIL($3 missing)" - -
+	record "$1" "$2" "$size" "$BYTES" "FAIL($3 missing)" - - 0
 	failed=1
 }
 
@@ -288,99 +338,214 @@ for size in $SIZES; do
 		continue
 	fi
 	n_runs=$RUNS
-	[ "$BYTES" -ge 1073741824 ] && n_runs=$RUNS_BIG
+	slow_runs=$RUNS
+	if [ "$BYTES" -ge 1073741824 ]; then
+		n_runs=$RUNS_BIG
+		slow_runs=$RUNS_SLOW
+	fi
 	log "bench: $size: $F ($BYTES bytes, $NMSG messages, bad UID at $OFF, X-UID line at $XOFF), $n_runs runs"
 	cat "$F" >/dev/null # warm the cache
 	qf=$(q "$F")
 
-	job check cat 0 v_none "" "cat $qf >/dev/null"
-	if [ -x "$MAILBAG" ]; then
-		job check mailbag 65 v_offset "" "$(q "$MAILBAG") check $qf"
-	else
-		missing check mailbag mailbag
-	fi
 	mu_here=0
 	if [ $mu_ok = 1 ] && mu_link "$F"; then
 		mu_here=1
-		job check mailutil 0 v_mu_check "" "$MU_RUN check $(q "$MUNAME")"
-	else
-		missing check mailutil mailutil
+		MUCORPUS=$MUNAME
 	fi
 
-	job unix cp+sync 0 v_unix_out "$OUT/cp.mbox" "cp $qf $(q "$OUT/cp.mbox") && sync"
-	if [ -x "$MAILBAG" ]; then
-		job unix mailbag 0 v_unix_out "$OUT/dst.mbox" \
-			"$(q "$MAILBAG") convert $qf $(q "$OUT/dst.mbox") && sync"
-	else
-		missing unix mailbag mailbag
-	fi
-	if [ $mu_here = 1 ]; then
-		job unix mailutil 0 v_unix_out "$MUHOME/out.mbox" \
-			"$MU_RUN copy -kw $(q "$MUNAME") out.mbox && sync"
-	else
-		missing unix mailutil mailutil
-	fi
-
-	if [ -x "$MAILBAG" ]; then
-		job mmdf mailbag 0 v_mmdf_out "$OUT/dst.mmdf" \
-			"$(q "$MAILBAG") convert --to mmdf $qf $(q "$OUT/dst.mmdf") && sync"
-	else
-		missing mmdf mailbag mailbag
-	fi
-	if [ $mu_here = 1 ]; then
-		job mmdf mailutil 0 v_mmdf_out "$MUHOME/out.mmdf" \
-			"$MU_RUN copy -kw $(q "$MUNAME") '#driver.mmdf/out.mmdf' && sync"
-		rm -f "$MUHOME/$MUNAME"
-	else
-		missing mmdf mailutil mailutil
-	fi
-
-	# mbx (issue 3): check walks the size chain instead of every byte
-	MBX="$F.mbx"
-	if [ -x "$MAILBAG" ] && { [ -s "$MBX" ] && ! newer "$F" "$MBX" ||
-		{ rm -f "$MBX" && "$MAILBAG" convert -q --to mbx "$F" "$MBX"; }; }; then
-		qm=$(q "$MBX")
-		cat "$MBX" >/dev/null
-		job mbx-check cat 0 v_none "" "cat $qm >/dev/null"
-		job mbx-check mailbag 0 v_none "" "$(q "$MAILBAG") check $qm"
-		if [ $mu_ok = 1 ] && mu_link "$MBX"; then
-			job mbx-check mailutil 0 v_mu_check "" "$MU_RUN check $(q "$MUNAME")"
-			rm -f "$MUHOME/$MUNAME"
+	if want check; then
+		job check cat 0 v_none "" "cat $qf >/dev/null"
+		if [ -x "$MAILBAG" ]; then
+			job check mailbag 65 v_offset "" "$(q "$MAILBAG") check $qf"
 		else
-			missing mbx-check mailutil mailutil
+			missing check mailbag mailbag
 		fi
-	else
-		missing mbx-check mailbag "mbx corpus"
+		if [ $mu_here = 1 ]; then
+			job check mailutil 0 v_mu_check "" "$MU_RUN check $(q "$MUCORPUS")"
+		else
+			missing check mailutil mailutil
+		fi
 	fi
 
-	# repair of the mbx corpus with ten damaged regions, against cp+sync
-	CORRUPT="$BUILD/tests/helper/corrupt"
-	DAMAGED="$MBX.damaged"
-	if [ -s "$MBX" ] && [ -x "$CORRUPT" ] &&
-		"$MAILBAG" repair --help >/dev/null 2>&1; then
-		if [ ! -s "$DAMAGED" ] || newer "$MBX" "$DAMAGED"; then
-			cp "$MBX" "$DAMAGED.0"
-			k=0
-			for kind in size-field garbage overwrite-header flip size-field \
-				garbage overwrite-header flip size-field garbage; do
-				k=$((k + 1))
-				"$CORRUPT" --seed $k --kind $kind "$DAMAGED.$((k - 1))" \
-					"$DAMAGED.$k" 2>>"$LOG" || cp "$DAMAGED.$((k - 1))" "$DAMAGED.$k"
-				rm -f "$DAMAGED.$((k - 1))"
-			done
-			mv "$DAMAGED.$k" "$DAMAGED"
+	if want unix; then
+		job unix cp+sync 0 v_unix_out "$OUT/cp.mbox" "cp $qf $(q "$OUT/cp.mbox") && sync"
+		if [ -x "$MAILBAG" ]; then
+			job unix mailbag 0 v_unix_out "$OUT/dst.mbox" \
+				"$(q "$MAILBAG") convert $qf $(q "$OUT/dst.mbox") && sync"
+		else
+			missing unix mailbag mailbag
 		fi
-		qd=$(q "$DAMAGED")
-		W="$OUT/repair.mbx"
-		job repair cp+sync 0 v_none "$W" "cp $qd $(q "$W") && sync"
-		job repair mailbag 65 v_none "$W" \
-			"$(q "$MAILBAG") repair -q --salvage-dir $(q "$OUT/salvage") $(q "$W"); rc=\$?; sync; exit \$rc" \
-			"cp $qd $(q "$W") && rm -rf $(q "$OUT/salvage") $(q "$W").mailbag-backup.*"
-		rm -rf "$OUT/salvage" "$W".mailbag-backup.*
-	else
-		missing repair mailbag "mbx repair"
+		if [ $mu_here = 1 ]; then
+			job unix mailutil 0 v_unix_out "$MUHOME/out.mbox" \
+				"$MU_RUN copy -kw $(q "$MUCORPUS") out.mbox && sync"
+		else
+			missing unix mailutil mailutil
+		fi
+	fi
+
+	if want mmdf; then
+		if [ -x "$MAILBAG" ]; then
+			job mmdf mailbag 0 v_mmdf_out "$OUT/dst.mmdf" \
+				"$(q "$MAILBAG") convert --to mmdf $qf $(q "$OUT/dst.mmdf") && sync"
+		else
+			missing mmdf mailbag mailbag
+		fi
+		if [ $mu_here = 1 ]; then
+			job mmdf mailutil 0 v_mmdf_out "$MUHOME/out.mmdf" \
+				"$MU_RUN copy -kw $(q "$MUCORPUS") '#driver.mmdf/out.mmdf' && sync"
+		else
+			missing mmdf mailutil mailutil
+		fi
+	fi
+
+	# mbox -> maildir (issue 4): the floor is cp -r of a maildir of the
+	# same messages (made once by mailbag and kept next to the corpus);
+	# the peers are Dovecot's import, mb2md and Python's mailbox module;
+	# every job ends with sync (mailbag's convert syncs by itself too)
+	if want maildir; then
+		MD="$F.maildir"
+		if [ -x "$MAILBAG" ] && { [ -d "$MD" ] && ! newer "$F" "$MD" ||
+			{ rm -rf "$MD" && "$MAILBAG" convert -q --to maildir "$F" "$MD"; }; }; then
+			job maildir cp-r+sync 0 v_files "$OUT/cp.maildir" \
+				"cp -r $(q "$MD") $(q "$OUT/cp.maildir") && sync"
+		else
+			missing maildir cp-r+sync "maildir copy"
+		fi
+		if [ -x "$MAILBAG" ]; then
+			job maildir mailbag 0 v_count "$OUT/dst.maildir" \
+				"$(q "$MAILBAG") convert -q --to maildir $qf $(q "$OUT/dst.maildir") && sync"
+		else
+			missing maildir mailbag mailbag
+		fi
+		if [ -n "$DOVEADM" ] && [ $mu_here = 1 ]; then
+			# as the unprivileged user (Dovecot refuses root), the
+			# corpus hard-linked read-only (Dovecot would rewrite a
+			# writable mbox's headers), indexes in memory, Dovecot's
+			# own fsyncs off: the final sync makes it durable
+			printf 'log_path = /dev/stderr\nmail_location = maildir:%s/dv-none\n' \
+				"$MUHOME" >"$MUHOME/dc.conf"
+			mh=$(q "$MUHOME")
+			[ "$(id -u)" = 0 ] && chown "$MU_USER" "$MUHOME/dc.conf"
+			JOB_RUNS=$slow_runs job maildir doveadm 0 v_files "$MUHOME/dv.maildir" \
+				"$DV_RUN $(q "$DOVEADM") -c $mh/dc.conf -o mail_fsync=never \
+-o mail_location=maildir:$mh/dv.maildir:INDEX=MEMORY \
+import -s mbox:$mh/dv-none:INBOX=$mh/$(q "$MUCORPUS"):INDEX=MEMORY '' all && sync"
+		else
+			missing maildir doveadm doveadm
+		fi
+		if [ -n "$MB2MD" ]; then
+			job maildir mb2md 0 v_files "$OUT/mb2md.maildir" \
+				"$(q "$MB2MD") -s $qf -d $(q "$OUT/mb2md.maildir") && sync"
+		else
+			missing maildir mb2md mb2md
+		fi
+		if [ -n "$PYTHON" ]; then
+			JOB_RUNS=$slow_runs job maildir python 0 v_py "$OUT/py.maildir" \
+				"$(q "$PYTHON") -c $(q "$PY_MAILDIR") $qf $(q "$OUT/py.maildir") && sync"
+		else
+			missing maildir python python3
+		fi
+		# UW has no maildir: its nearest is a copy to mix (group mix)
+	fi
+
+	# mbox -> mix: mailbag against UW's mailutil (the floor: cp -r of the
+	# mix directory mailbag wrote)
+	if want mix; then
+		MX="$F.mix"
+		if [ -x "$MAILBAG" ] && { [ -d "$MX" ] && ! newer "$F" "$MX" ||
+			{ rm -rf "$MX" && "$MAILBAG" convert -q --to mix "$F" "$MX"; }; }; then
+			job mix cp-r+sync 0 v_count "$OUT/cp.mix" \
+				"cp -r $(q "$MX") $(q "$OUT/cp.mix") && sync"
+		else
+			missing mix cp-r+sync "mix copy"
+		fi
+		if [ -x "$MAILBAG" ]; then
+			job mix mailbag 0 v_count "$OUT/dst.mix" \
+				"$(q "$MAILBAG") convert -q --to mix $qf $(q "$OUT/dst.mix") && sync"
+		else
+			missing mix mailbag mailbag
+		fi
+		if [ $mu_here = 1 ]; then
+			job mix mailutil 0 v_count "$MUHOME/out.mix" \
+				"$MU_RUN copy -kw $(q "$MUCORPUS") '#driver.mix/out.mix' && sync"
+		else
+			missing mix mailutil mailutil
+		fi
+	fi
+
+	# reading a gzip-compressed mbox against zcat
+	if want gz; then
+		GZ="$F.gz"
+		if [ -s "$GZ" ] && ! newer "$F" "$GZ" ||
+			{ rm -f "$GZ" && gzip -6 -c "$F" >"$GZ.tmp" && mv "$GZ.tmp" "$GZ"; }; then
+			qg=$(q "$GZ")
+			cat "$GZ" >/dev/null
+			job gz zcat 0 v_none "" "zcat $qg >/dev/null"
+			if [ -x "$MAILBAG" ]; then
+				job gz mailbag 65 v_offset "" "$(q "$MAILBAG") check $qg"
+			else
+				missing gz mailbag mailbag
+			fi
+		else
+			missing gz zcat "gzip corpus"
+		fi
+	fi
+	[ $mu_here = 1 ] && rm -f "$MUHOME/$MUCORPUS"
+
+	if want mbx; then
+		# mbx (issue 3): check walks the size chain instead of every byte
+		MBX="$F.mbx"
+		if [ -x "$MAILBAG" ] && { [ -s "$MBX" ] && ! newer "$F" "$MBX" ||
+			{ rm -f "$MBX" && "$MAILBAG" convert -q --to mbx "$F" "$MBX"; }; }; then
+			qm=$(q "$MBX")
+			cat "$MBX" >/dev/null
+			job mbx-check cat 0 v_none "" "cat $qm >/dev/null"
+			job mbx-check mailbag 0 v_none "" "$(q "$MAILBAG") check $qm"
+			if [ $mu_ok = 1 ] && mu_link "$MBX"; then
+				job mbx-check mailutil 0 v_mu_check "" "$MU_RUN check $(q "$MUNAME")"
+				rm -f "$MUHOME/$MUNAME"
+			else
+				missing mbx-check mailutil mailutil
+			fi
+		else
+			missing mbx-check mailbag "mbx corpus"
+		fi
+	fi
+
+	if want repair; then
+		# repair of the mbx corpus with ten damaged regions, against cp+sync
+		CORRUPT="$BUILD/tests/helper/corrupt"
+		MBX="$F.mbx"
+		DAMAGED="$MBX.damaged"
+		[ -s "$MBX" ] && ! newer "$F" "$MBX" || [ ! -x "$MAILBAG" ] ||
+			{ rm -f "$MBX" && "$MAILBAG" convert -q --to mbx "$F" "$MBX"; }
+		if [ -s "$MBX" ] && [ -x "$CORRUPT" ] &&
+			"$MAILBAG" repair --help >/dev/null 2>&1; then
+			if [ ! -s "$DAMAGED" ] || newer "$MBX" "$DAMAGED"; then
+				cp "$MBX" "$DAMAGED.0"
+				k=0
+				for kind in size-field garbage overwrite-header flip size-field \
+					garbage overwrite-header flip size-field garbage; do
+					k=$((k + 1))
+					"$CORRUPT" --seed $k --kind $kind "$DAMAGED.$((k - 1))" \
+						"$DAMAGED.$k" 2>>"$LOG" || cp "$DAMAGED.$((k - 1))" "$DAMAGED.$k"
+					rm -f "$DAMAGED.$((k - 1))"
+				done
+				mv "$DAMAGED.$k" "$DAMAGED"
+			fi
+			qd=$(q "$DAMAGED")
+			W="$OUT/repair.mbx"
+			job repair cp+sync 0 v_none "$W" "cp $qd $(q "$W") && sync"
+			job repair mailbag 65 v_none "$W" \
+				"$(q "$MAILBAG") repair -q --salvage-dir $(q "$OUT/salvage") $(q "$W"); rc=\$?; sync; exit \$rc" \
+				"cp $qd $(q "$W") && rm -rf $(q "$OUT/salvage") $(q "$W").mailbag-backup.*"
+			rm -rf "$OUT/salvage" "$W".mailbag-backup.*
+		else
+			missing repair mailbag "mbx repair"
+		fi
 	fi
 done
+
 
 # --- report ----------------------------------------------------------------
 
@@ -390,16 +555,18 @@ done
 	echo "rev: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" status --porcelain 2>/dev/null | grep -q . && echo '+dirty')"
 	echo "runs: $RUNS (>=1G: $RUNS_BIG), median wall time, warm cache; seed $SEED"
 	echo "groups: check = read/validate; unix = copy to a new unix mbox;" \
-		"mmdf = copy to a new MMDF file (write jobs end with sync)"
+		"mmdf = copy to a new MMDF file; maildir, mix = copy to a new" \
+		"maildir, mix; gz = read a gzip'ed mbox (write jobs end with sync)"
+	echo "jobs: $JOBS; slow peers (doveadm, python) run $RUNS_SLOW time(s) on corpora >= 1 GiB"
 	echo
 	awk -F '\t' '
 	{
-		n++; g[n]=$1; t[n]=$2; s[n]=$3; b[n]=$4; st[n]=$5; m[n]=$6; r[n]=$7
+		n++; g[n]=$1; t[n]=$2; s[n]=$3; b[n]=$4; st[n]=$5; m[n]=$6; r[n]=$7; nr[n]=$8
 		if ($2 == "mailbag" && $5 == "ok") mb[$1 SUBSEP $3] = $6
 	}
 	END {
-		printf "%-6s %-9s %6s %10s %9s %8s %8s  %s\n", "job", "tool", "size",
-			"median_s", "MB/s", "rss_MB", "vs_mbag", "status"
+		printf "%-9s %-9s %6s %4s %10s %9s %8s %8s  %s\n", "job", "tool", "size",
+			"runs", "median_s", "MB/s", "rss_MB", "vs_mbag", "status"
 		for (i = 1; i <= n; i++) {
 			if (st[i] == "ok") {
 				mbs = m[i] > 0 ? sprintf("%.1f", b[i] / 1048576 / m[i]) : "inf"
@@ -410,8 +577,8 @@ done
 			ratio = "-"
 			if (st[i] == "ok" && (k in mb) && mb[k] > 0)
 				ratio = sprintf("%.2fx", m[i] / mb[k])
-			printf "%-6s %-9s %6s %10s %9s %8s %8s  %s\n", g[i], t[i], s[i],
-				med, mbs, rss, ratio, st[i]
+			printf "%-9s %-9s %6s %4s %10s %9s %8s %8s  %s\n", g[i], t[i], s[i],
+				nr[i], med, mbs, rss, ratio, st[i]
 		}
 	}' "$RES"
 	echo
@@ -421,7 +588,7 @@ done
 # targets: one line per size
 for size in $SIZES; do
 	awk -F '\t' -v size="$size" -v tcat="$T_CHECK_CAT" -v trss="$T_RSS_MB" \
-		-v minb="$T_MIN_BYTES" '
+		-v minb="$T_MIN_BYTES" -v tgz="$T_GZ_ZCAT" -v jobs=" $JOBS " '
 	$3 == size { bytes = $4 }
 	$3 == size && $5 == "ok" { med[$1 "/" $2] = $6 }
 	$3 == size && $2 == "mailbag" {
@@ -432,16 +599,68 @@ for size in $SIZES; do
 		big = bytes + 0 >= minb + 0
 		note = big ? "" : " (informational: small corpus)"
 		c = med["check/mailbag"]; f = med["check/cat"]; u = med["check/mailutil"]
-		if (c != "" && f != "" && f > 0) {
+		if (index(jobs, " check ") == 0) {
+			# group not run: no check target lines
+		} else if (c != "" && f != "" && f > 0) {
 			v = c / f
 			ok = v <= tcat
 			printf "  %-5s check/cat      = %6.2f   target <= %s  %s%s\n", size, v, tcat,
 				ok ? "ok" : "** MISS **", note
 			if (big && !ok) miss = 1
 		} else printf "  %-5s check/cat      =    n/a   target <= %s  ** NO DATA **\n", size, tcat
-		if (c != "" && u != "" && u > 0)
+		if (index(jobs, " check ") == 0) {
+		} else if (c != "" && u != "" && u > 0)
 			printf "  %-5s check/mailutil = %6.2f   (lower is better; mailutil = UW 2007f)\n", size, c / u
 		else printf "  %-5s check/mailutil =    n/a\n", size
+		if (index(jobs, " gz ") > 0) {
+			c = med["gz/mailbag"]; f = med["gz/zcat"]
+			if (c != "" && f != "" && f > 0) {
+				v = c / f
+				ok = v <= tgz
+				printf "  %-5s gz/zcat        = %6.2f   target <= %s  %s%s\n", size, v, tgz,
+					ok ? "ok" : "** MISS **", note
+				if (big && !ok) miss = 1
+			} else {
+				printf "  %-5s gz/zcat        =    n/a   target <= %s  ** NO DATA **\n", size, tgz
+				if (big) miss = 1
+			}
+		}
+		if (index(jobs, " maildir ") > 0) {
+			# mbox -> maildir: faster than every peer that writes one
+			c = med["maildir/mailbag"]
+			np = split("maildir/doveadm maildir/mb2md maildir/python", peer, " ")
+			for (k = 1; k <= np; k++) {
+				f = med[peer[k]]
+				if (c != "" && f != "" && c > 0) {
+					ok = c < f
+					printf "  %-5s maildir: %-14s = %6.2fx faster   target > 1  %s%s\n",
+						size, peer[k], f / c, ok ? "ok" : "** MISS **", note
+					if (big && !ok) miss = 1
+				} else {
+					printf "  %-5s maildir: %-14s =    n/a   target > 1  ** NO DATA **\n", size, peer[k]
+					if (big) miss = 1
+				}
+			}
+			f = med["maildir/cp-r+sync"]
+			if (c != "" && f != "" && f > 0)
+				printf "  %-5s maildir/cp-r+sync = %6.2f   (the floor: copying a maildir of the same messages)\n", size, c / f
+			f = med["mix/mailutil"]
+			if (c != "" && f != "" && c > 0)
+				printf "  %-5s maildir/mailbag vs mix/mailutil = %6.2fx faster   (UW has no maildir; mix is its nearest)\n", size, f / c
+		}
+		if (index(jobs, " mix ") > 0) {
+			# mbox -> mix: faster than UW writing its own format
+			c = med["mix/mailbag"]; f = med["mix/mailutil"]
+			if (c != "" && f != "" && c > 0) {
+				ok = c < f
+				printf "  %-5s mix: mix/mailutil        = %6.2fx faster   target > 1  %s%s\n",
+					size, f / c, ok ? "ok" : "** MISS **", note
+				if (big && !ok) miss = 1
+			} else {
+				printf "  %-5s mix: mix/mailutil        =    n/a   target > 1  ** NO DATA **\n", size
+				if (big) miss = 1
+			}
+		}
 		if (rssok == "" && maxrss > 0) {
 			ok = maxrss < trss
 			printf "  %-5s mailbag peak RSS = %.1f MB   target < %s MB  %s\n", size, maxrss, trss,
