@@ -16,11 +16,13 @@
  * next writer and never left half in the mailbox.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,11 +99,25 @@ struct lr {
 	int64_t end;		/* stop here */
 	bool mid_line;		/* the previous piece was a cut line */
 	bool saw_nul, saw_cr;	/* seen in header lines so far */
+	/* mapped mode: buf points into a window of the file mapped at
+	 * map_off; no copies, and the window slides with the reader */
+	char *map;
+	size_t map_len;
+	int64_t map_off;
+	bool mapped;
+	volatile sig_atomic_t bus; /* the file shrank under the window */
 };
 
 /* Bytes kept before pos when the buffer moves, so the scanner can look
  * at the line ends just before a From line. */
 #define LOOKBEHIND 8
+
+/* buf of a mapped reader that has no window in place yet */
+static char lr_empty[1];
+
+static int64_t map_min(void);
+struct lr;
+static ssize_t lr_fill(struct lr *r, struct mb_err *e);
 
 static int
 lr_init(struct lr *r, int fd, const char *path, int64_t start, int64_t end)
@@ -109,6 +125,14 @@ lr_init(struct lr *r, int fd, const char *path, int64_t start, int64_t end)
 	memset(r, 0, sizeof(*r));
 	r->fd = fd;
 	r->path = path;
+	if (end - start >= map_min()) {
+		/* a whole-mailbox scan: map windows of the file instead */
+		r->mapped = true;
+		r->buf = lr_empty;
+		r->base = start;
+		r->end = end;
+		return 0;
+	}
 	/* a whole message's reader needs no more than the message: a 1 MiB
 	 * buffer per message would cost page faults for every message */
 	r->cap = end - start + 64 < (int64_t)RD_CHUNK
@@ -125,8 +149,26 @@ lr_init(struct lr *r, int fd, const char *path, int64_t start, int64_t end)
 static void
 lr_free(struct lr *r)
 {
-	free(r->buf);
+	if (r->mapped) {
+		mbi_unmap(r->map, r->map_len);
+		r->map = NULL;
+	} else {
+		free(r->buf);
+	}
 	r->buf = NULL;
+	r->mapped = false;
+}
+
+/* A mapped reader's buf for its base: inside the window when the window
+ * holds base, else empty until lr_fill maps a window there. */
+static void
+lr_place(struct lr *r)
+{
+	if (r->map != NULL && r->base >= r->map_off &&
+	    r->base < r->map_off + (int64_t)r->map_len)
+		r->buf = r->map + (r->base - r->map_off);
+	else
+		r->buf = lr_empty;
 }
 
 /* Offset of the next unread byte. */
@@ -144,8 +186,136 @@ lr_seek(struct lr *r, int64_t off)
 	} else {
 		r->base = off;
 		r->len = r->pos = 0;
+		if (r->mapped)
+			lr_place(r);
 	}
 	r->mid_line = false;
+}
+
+/* Forget what is buffered: the next fill reads [off, end) anew. */
+static void
+lr_reset(struct lr *r, int64_t off, int64_t end)
+{
+	r->base = off;
+	r->end = end;
+	r->len = r->pos = 0;
+	if (r->mapped)
+		lr_place(r);
+	r->mid_line = false;
+}
+
+/* Scans of at least this many bytes map the file.  MAILBAG_MMAP_MIN
+ * overrides it (tests run every scan mapped with 1; 0 turns mapping
+ * off); read at every reader's start, which is cheap next to the scan. */
+static int64_t
+map_min(void)
+{
+	const char *v = getenv("MAILBAG_MMAP_MIN");
+	char *end;
+	long long n;
+
+	if (v != NULL && *v != '\0') {
+		n = strtoll(v, &end, 10);
+		if (*end == '\0' && n >= 0)
+			return n == 0 ? INT64_MAX : n;
+	}
+	return (int64_t)16 << 20;
+}
+
+#define MAP_WINDOW ((size_t)16 << 20) /* bytes mapped at a time */
+
+/* The file changed under the mapping: say so, once. */
+static ssize_t
+lr_bus(struct lr *r, struct mb_err *e)
+{
+	mbi_err(e, MB_FATAL, MB_ECHANGED, r->path, r->base + (int64_t)r->len,
+		"mailbox shrank while it was being read (another program "
+		"rewrote it?)");
+	return -1;
+}
+
+/* Fall back to reading, keeping what is buffered. */
+static ssize_t
+lr_unmap(struct lr *r, struct mb_err *e)
+{
+	size_t cap = r->len + RD_CHUNK;
+	char *p = malloc(cap);
+
+	if (p == NULL) {
+		mbi_err(e, MB_FATAL, MB_ENOMEM, r->path, -1, "out of memory");
+		return -1;
+	}
+	if (r->len > 0)
+		memcpy(p, r->buf, r->len);
+	if (r->bus) {
+		free(p);
+		return lr_bus(r, e);
+	}
+	mbi_unmap(r->map, r->map_len);
+	r->map = NULL;
+	r->mapped = false;
+	r->buf = p;
+	r->cap = cap;
+	return lr_fill(r, e);
+}
+
+/*
+ * lr_fill for a mapped reader: the same contract, but "reading" only
+ * moves the end of the buffered range forward within the mapped window,
+ * and dropping consumed bytes only moves buf.  When the range would leave
+ * the window, a new window is mapped from the page holding base.
+ */
+static ssize_t
+lr_fill_mapped(struct lr *r, struct mb_err *e)
+{
+	int64_t fpos;
+	size_t want;
+
+	if (r->bus)
+		return lr_bus(r, e);
+	if (r->pos > LOOKBEHIND) {
+		size_t drop = r->pos - LOOKBEHIND;
+
+		r->buf += drop;
+		r->base += (int64_t)drop;
+		r->len -= drop;
+		r->pos = LOOKBEHIND;
+	}
+	if (r->len >= LINE_KEEP)
+		return 0; /* caller cuts the line, as lr_fill does */
+	fpos = r->base + (int64_t)r->len;
+	if (fpos >= r->end) {
+		struct stat st;
+
+		/* bytes past a shrunk end read as zeros without a fault
+		 * when they share the last page: look at the size */
+		if (fstat(r->fd, &st) == 0 && st.st_size < r->end)
+			return lr_bus(r, e);
+		return 0;
+	}
+	want = RD_CHUNK;
+	if ((int64_t)want > r->end - fpos)
+		want = (size_t)(r->end - fpos);
+	if (r->buf == lr_empty || r->base < r->map_off ||
+	    fpos + (int64_t)want > r->map_off + (int64_t)r->map_len) {
+		int64_t off = r->base & ~(int64_t)(sysconf(_SC_PAGESIZE) - 1);
+		size_t len = MAP_WINDOW;
+		char *p;
+
+		if ((int64_t)len > r->end - off)
+			len = (size_t)(r->end - off);
+		p = mbi_map_ro(r->fd, off, len, &r->bus);
+		if (p == NULL)
+			return lr_unmap(r, e);
+		mbi_unmap(r->map, r->map_len);
+		r->map = p;
+		r->map_off = off;
+		r->map_len = len;
+		r->buf = p + (r->base - off);
+		madvise(p, len, MADV_SEQUENTIAL);
+	}
+	r->len += want;
+	return (ssize_t)want;
 }
 
 /* Read more: keep [pos, len), fill after it.  Returns bytes added, 0 at
@@ -157,6 +327,8 @@ lr_fill(struct lr *r, struct mb_err *e)
 	size_t want;
 	ssize_t n;
 
+	if (r->mapped)
+		return lr_fill_mapped(r, e);
 	if (r->pos > LOOKBEHIND) {
 		size_t drop = r->pos - LOOKBEHIND;
 
@@ -617,7 +789,10 @@ find_line_start_avx2(const char *p, const char *end, char c1, char c2)
 	const __m256i v1 = _mm256_set1_epi8(c1), v2 = _mm256_set1_epi8(c2);
 
 	while (end - p >= 33) {
-		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)p);
+		__m256i x;
+
+		_mm_prefetch(p + 4096, _MM_HINT_T0);
+		x = _mm256_loadu_si256((const __m256i *)(const void *)p);
 		__m256i y = _mm256_loadu_si256(
 			(const __m256i *)(const void *)(p + 1));
 		unsigned m = (unsigned)_mm256_movemask_epi8(
@@ -746,6 +921,21 @@ scan_body(struct mb_box *b, struct ux_state *s, int64_t *text_end,
 			continue;
 		}
 		r->pos = (size_t)(q + 1 - r->buf);
+		if (s->flavor == UX_UNIX) {
+			/* most such lines are plain text ("For ...",
+			 * "> quoted"): when the bytes are at hand, see
+			 * that no "From " follows and search on */
+			const char *c = q + 1, *lim = r->buf + r->len;
+			size_t k = 0;
+
+			while (c + k < lim && c[k] == '>')
+				k++;
+			if (c + k + 5 <= lim &&
+			    memcmp(c + k, "From ", 5) != 0) {
+				r->pos++; /* search on from c */
+				continue;
+			}
+		}
 	look:
 		off = lr_tell(r);
 		r->mid_line = false;
@@ -2491,8 +2681,7 @@ rewrite_box(struct mb_box *b, struct ux_state *s, bool expunge,
 	s->end = s->st.st_size;
 	s->orig_size = s->end;
 	/* the read buffer holds the old bytes: drop them */
-	s->rd.base = s->rd.end = s->end;
-	s->rd.len = s->rd.pos = 0;
+	lr_reset(&s->rd, s->end, s->end);
 	return MB_OK;
 fail:
 	rw.wb = s->wb;

@@ -57,11 +57,26 @@ from_date(const char *mon, const char *day, const char *hm, bool has_ss,
 	/* %.*s stops at a NUL, which would silently shorten a field. */
 	if (memchr(zone, '\0', zlen) != NULL || memchr(mon, '\0', 3) != NULL)
 		return;
-	n = snprintf(buf, sizeof(buf), "%.3s %.2s %.5s:%.2s %.4s%s%.*s", mon,
-		     day, hm, has_ss ? hm + 6 : "00", year, zlen ? " " : "",
-		     (int)zlen, zone);
-	if (n < 0 || (size_t)n >= sizeof(buf))
+	/* "Mmm dd hh:mm:ss yyyy[ zone]", built by hand: this runs once per
+	 * message of every scan, and snprintf was a visible part of it */
+	if (zlen > sizeof(buf) - 22)
 		return;
+	memcpy(buf, mon, 3);
+	buf[3] = ' ';
+	memcpy(buf + 4, day, 2);
+	buf[6] = ' ';
+	memcpy(buf + 7, hm, 5);
+	buf[12] = ':';
+	memcpy(buf + 13, has_ss ? hm + 6 : "00", 2);
+	buf[15] = ' ';
+	memcpy(buf + 16, year, 4);
+	n = 20;
+	if (zlen > 0) {
+		buf[n++] = ' ';
+		memcpy(buf + n, zone, zlen);
+		n += (int)zlen;
+	}
+	buf[n] = '\0';
 	out->date_ok = mb_date_parse(buf, (size_t)n, &out->t, &out->tz);
 	if (!out->date_ok) {
 		out->t = 0;

@@ -9,6 +9,7 @@
 #define MB_INT_H
 
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -295,6 +296,17 @@ int mbi_pwrite_all(int fd, const void *p, size_t n, int64_t off,
 		   const char *path, struct mb_err *e);
 /* Returns bytes read (short only at EOF) or -1. */
 ssize_t mbi_pread_full(int fd, void *p, size_t n, int64_t off);
+
+/*
+ * A read-only shared mapping of [off, off + len) of fd (off a multiple of
+ * the page size), or NULL (the caller then reads instead).  Should the
+ * file shrink under the mapping, touching a page past its new end does
+ * not kill the process: that page reads as zeros and *flag becomes 1
+ * (mapped.c), so a reader checks *flag before it trusts what it saw.
+ * mbi_unmap() undoes it.
+ */
+void *mbi_map_ro(int fd, int64_t off, size_t len, volatile sig_atomic_t *flag);
+void mbi_unmap(void *p, size_t len);
 
 /*
  * Buffered appender for building files: collects writes and flushes in

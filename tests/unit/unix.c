@@ -422,6 +422,132 @@ test_index_strings(struct mb_ctx *ctx)
 	mb_abort(&b);
 }
 
+
+/* Offsets, sizes and flags of every message, as one string per mode. */
+static char *
+layout(struct mb_ctx *ctx, const char *path, const char *mmap_min)
+{
+	struct mb_box *b;
+	struct mb_msg *m;
+	struct mb_err e;
+	size_t cap = 1 << 20, n = 0;
+	char *out = malloc(cap);
+
+	setenv("MAILBAG_MMAP_MIN", mmap_min, 1);
+	out[0] = '\0';
+	if (mb_open(ctx, path, NULL, MB_RDONLY | MB_STREAM, &b, &e) != MB_OK)
+		return out;
+	while (mb_next(b, &m, &e) == MB_OK) {
+		if (cap - n < 128)
+			out = realloc(out, cap *= 2);
+		n += (size_t)snprintf(out + n, cap - n, "%lld/%lld/%u/%u;",
+				      (long long)m->offset,
+				      (long long)m->size, (unsigned)m->flags,
+				      (unsigned)m->uid);
+	}
+	mb_close(&b, &e);
+	return out;
+}
+
+/*
+ * A mailbox larger than several mapped windows, with messages of random
+ * sizes so that From lines, quoted ">From" lines and status headers fall
+ * at every kind of place around window and fill boundaries: the mapped
+ * scan must see exactly what the reading scan sees.
+ */
+static void
+test_windows(struct mb_ctx *ctx)
+{
+	size_t total = 40u << 20, n = 0;
+	char *p = malloc(total + 8192);
+	unsigned seed = 12345;
+	int msgs = 0;
+	char *a, *b2;
+
+	while (n < total) {
+		size_t body;
+
+		seed = seed * 1103515245u + 12345u;
+		body = (seed >> 8) % 6000;
+		n += (size_t)sprintf(p + n, "%sSubject: m%d\nStatus: %s\n\n",
+				     FROM, msgs, (seed & 256) ? "RO" : "O");
+		while (body > 0) {
+			const char *l = (seed & 7) == 0   ? ">From x\n"
+					: (seed & 7) == 1 ? "From y\n"
+					: (seed & 7) == 2 ? ">>>From z\n"
+							  : "text line here\n";
+			size_t k = strlen(l);
+
+			seed = seed * 1103515245u + 12345u;
+			if (k > body)
+				break;
+			memcpy(p + n, l, k);
+			n += k;
+			body -= k;
+		}
+		p[n++] = '\n';
+		msgs++;
+	}
+	write_file("w.mbox", p, n);
+	free(p);
+	a = layout(ctx, "w.mbox", "0");
+	b2 = layout(ctx, "w.mbox", "1");
+	ok(strlen(a) > 0 && strcmp(a, b2) == 0,
+	   "a 40 MiB mailbox scans the same mapped as read (%d messages)",
+	   msgs);
+	free(a);
+	free(b2);
+	unlink("w.mbox");
+}
+
+/*
+ * Another program truncates the mailbox while a mapped scan is in it:
+ * the scan stops with an error that says so (no SIGBUS), for a cut in the
+ * middle of a page and for one at a page boundary.
+ */
+static void
+test_shrink(struct mb_ctx *ctx)
+{
+	static const off_t cuts[] = {100000, 65536, 0};
+	size_t total = 3u << 20, n = 0;
+	char *p = malloc(total + 200);
+	size_t i;
+
+	while (n < total)
+		n += (size_t)sprintf(p + n,
+				     "%sSubject: s\n\nsome text for the body "
+				     "of this message\nand a second line\n\n",
+				     FROM);
+	setenv("MAILBAG_MMAP_MIN", "1", 1);
+	for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		struct mb_box *b;
+		struct mb_msg *m;
+		struct mb_err e;
+		int rc, count = 0;
+
+		write_file("t.mbox", p, n);
+		if (mb_open(ctx, "t.mbox", NULL, MB_RDONLY | MB_NOLOCK, &b,
+			    &e) != MB_OK) {
+			ok(0, "shrink: open: %s", e.msg);
+			continue;
+		}
+		rc = mb_next(b, &m, &e);
+		if (truncate("t.mbox", cuts[i]) < 0)
+			rc = -99;
+		while (rc == MB_OK) {
+			count++;
+			rc = mb_next(b, &m, &e);
+		}
+		ok(rc != MB_END && rc != -99 && strstr(e.msg, "shrank") != NULL,
+		   "truncated to %lld under a mapped scan: an error, not a "
+		   "crash (%d more messages seen; %s)",
+		   (long long)cuts[i], count, e.msg);
+		mb_abort(&b);
+	}
+	free(p);
+	unsetenv("MAILBAG_MMAP_MIN");
+}
+
 int
 main(void)
 {
@@ -436,6 +562,18 @@ main(void)
 	test_rewrite(ctx, "unix");
 	test_rewrite(ctx, "mmdf");
 	test_index_strings(ctx);
+	test_windows(ctx);
+	test_shrink(ctx);
+	/* again with every scan mapped (libmbox maps large mailboxes) */
+	setenv("MAILBAG_MMAP_MIN", "1", 1);
+	diag("the same tests with mapped scans");
+	test_boundaries(ctx);
+	test_long_line(ctx);
+	test_status(ctx);
+	test_rewrite(ctx, "unix");
+	test_rewrite(ctx, "mmdf");
+	test_index_strings(ctx);
+	unsetenv("MAILBAG_MMAP_MIN");
 	mb_ctx_free(&ctx);
 	return done_testing();
 }
