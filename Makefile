@@ -17,7 +17,11 @@ PROVE      ?= prove
 JOBS       ?= 2
 
 # Third-party libraries, from pkg-config (Debian's -dev packages).
-PKGS := zlib libarchive libpcre2-8 openssl
+# libarchive and OpenSSL are not linked but loaded when first needed
+# (libmbox/lazy.h): most runs never use them, and loading them and what
+# they pull in was most of mailbag's start-up time.
+PKGS      := zlib libarchive libpcre2-8 openssl
+PKGS_LINK := zlib libpcre2-8
 
 WARN   := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wpointer-arith -Wformat=2 -Wno-unused-parameter
@@ -42,11 +46,16 @@ SANFLAGS :=
 endif
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS_LINK) 2>/dev/null)
+# the sonames to load, read off the libraries we compile against
+soname = $(shell objdump -p "$$($(PKG_CONFIG) --variable=libdir $(1) 2>/dev/null)/$(2)" 2>/dev/null | awk '/SONAME/ {print $$2}')
+SONAME_ARCHIVE := $(call soname,libarchive,libarchive.so)
+SONAME_SSL     := $(call soname,libssl,libssl.so)
+SONAME_CRYPTO  := $(call soname,libcrypto,libcrypto.so)
 
 ALL_CFLAGS  = $(BASE_CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
-LIBS        = $(PKG_LIBS) -lcrypt
+LIBS        = $(PKG_LIBS) -lcrypt -ldl
 
 LIB_SRCS  := $(wildcard libmbox/*.c) $(wildcard formats/*.c) $(wildcard repair/*.c)
 CMD_SRCS  := $(wildcard cmd/*.c)
@@ -65,6 +74,10 @@ LOCKBIN   := $(B)/bin/mailbag-lock
         deps-build lint torture
 
 all: $(BIN) $(LOCKBIN) $(UNIT_BINS) $(HELP_BINS)
+
+$(B)/libmbox/lazy.o: CFLAGS += $(if $(SONAME_ARCHIVE),-DMB_SONAME_ARCHIVE='"$(SONAME_ARCHIVE)"') \
+	$(if $(SONAME_SSL),-DMB_SONAME_SSL='"$(SONAME_SSL)"') \
+	$(if $(SONAME_CRYPTO),-DMB_SONAME_CRYPTO='"$(SONAME_CRYPTO)"')
 
 # libmbox runs the lock helper from where `make install` puts it.
 $(B)/libmbox/conf.o: CFLAGS += -DMAILBAG_LOCK_HELPER='"$(LIBEXECDIR)/mailbag-lock"'

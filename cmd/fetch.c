@@ -25,9 +25,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "commands.h"
+#include "lazy.h"
 #include "util.h"
 
 const char cmd_fetch_usage[] =
@@ -113,6 +113,8 @@ static void
 fp_init(struct fp *f)
 {
 	memset(f, 0, sizeof(*f));
+	if (mbi_lazy_load(MBI_LAZY_CRYPTO, NULL) != MB_OK)
+		die(71, "mailbag fetch", "cannot load libcrypto for SHA-256");
 	f->md = EVP_MD_CTX_new();
 	if (f->md == NULL || EVP_DigestInit_ex(f->md, EVP_sha256(), NULL) != 1)
 		die(71, "mailbag fetch", "cannot set up SHA-256");

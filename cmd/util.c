@@ -7,7 +7,10 @@
 #include <sysexits.h>
 #include <unistd.h>
 #include <zlib.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
+#include "lazy.h"
 #include "util.h"
 
 void *
@@ -161,7 +164,20 @@ print_version(void)
 {
 	printf("mailbag %s\n", MAILBAG_VERSION);
 	printf("libmbox %s\n", MB_VERSION);
+	char pcre[64];
+
 	printf("zlib %s\n", zlibVersion());
+	if (pcre2_config(PCRE2_CONFIG_VERSION, pcre) > 0)
+		printf("PCRE2 %s\n", pcre);
+	/* loaded on first use: say so when they cannot be */
+	if (mbi_lazy_load(MBI_LAZY_ARCHIVE, NULL) == MB_OK)
+		printf("%s\n", archive_version_string());
+	else
+		printf("libarchive: not loadable\n");
+	if (mbi_lazy_load(MBI_LAZY_SSL, NULL) == MB_OK)
+		printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
+	else
+		printf("OpenSSL: not loadable\n");
 	return 0;
 }
 

@@ -12,8 +12,6 @@
  * file is unlinked as soon as the driver holds it open, a directory is
  * removed when the box is freed.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +22,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "lazy.h"
 #include "mb-int.h"
 
 #define ZBUF (64 * 1024)
@@ -250,13 +249,17 @@ static int
 unfilter_fd(int in, const char *path, const char *kind, int out,
 	    const char *opath, int64_t *size, struct mb_err *e)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
 	struct archive_entry *ae;
 	struct mbi_wbuf wb;
-	char *buf = malloc(ZBUF);
+	char *buf;
 	la_ssize_t n;
 	int rc = MB_FAILED;
 
+	if (mbi_lazy_load(MBI_LAZY_ARCHIVE, e) != MB_OK)
+		return MB_FAILED;
+	a = archive_read_new();
+	buf = malloc(ZBUF);
 	if (a == NULL || buf == NULL ||
 	    mbi_wbuf_init(&wb, out, opath, 0, e) != MB_OK) {
 		if (a != NULL)
@@ -446,13 +449,16 @@ set_mtime(const char *root, const char *rel, struct archive_entry *ae)
 static int
 extract(int fd, const char *apath, const char *root, struct mb_err *e)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
 	struct archive_entry *ae;
 	char rel[PATH_MAX];
 	int64_t total = 0;
 	unsigned long entries = 0;
 	int r, rc = MB_OK;
 
+	if (mbi_lazy_load(MBI_LAZY_ARCHIVE, e) != MB_OK)
+		return MB_FAILED;
+	a = archive_read_new();
 	if (a == NULL)
 		return mbi_err(e, MB_FATAL, MB_ENOMEM, apath, -1,
 			       "out of memory");

@@ -22,11 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "formats.h"
+#include "lazy.h"
 #include "net.h"
 
 /* ------------------------------------------------------------------ */
@@ -515,6 +513,9 @@ mbi_conn_open(struct mb_ctx *ctx, const struct mbi_remote *r, int defport,
 	int rc;
 
 	*out = NULL;
+	/* OpenSSL for every connection: STARTTLS is taken whenever offered */
+	if (mbi_lazy_load(MBI_LAZY_SSL, e) != MB_OK)
+		return MB_FAILED;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return mbi_err(e, MB_FATAL, MB_ENOMEM, NULL, -1,

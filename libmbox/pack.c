@@ -4,8 +4,6 @@
  * name beside its destination, fsynced and renamed without replacing, so
  * a failed or killed run leaves no destination.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +14,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "lazy.h"
 #include "mb-int.h"
 
 #define PBUF (64 * 1024)
@@ -253,6 +252,8 @@ archive_into(const char *src, const char *top, const char *kind, int out,
 	memset(&pk, 0, sizeof(pk));
 	pk.dst = dst;
 	pk.e = e;
+	if (mbi_lazy_load(MBI_LAZY_ARCHIVE, e) != MB_OK)
+		return MB_FAILED;
 	pk.a = archive_write_new();
 	pk.buf = malloc(PBUF);
 	if (pk.a == NULL || pk.buf == NULL) {

@@ -7,9 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
+#include "lazy.h"
 #include "net.h"
 
 static const char b64[] =
@@ -173,7 +172,8 @@ mbi_sasl_step(struct mbi_sasl *s, const char *chal, size_t clen,
 		rc = mbi_buf_addstr(resp, step == 1 ? authc : s->secret);
 		break;
 	case MBI_SASL_CRAM_MD5:
-		if (step != 1 || chal == NULL)
+		if (step != 1 || chal == NULL ||
+		    mbi_lazy_load(MBI_LAZY_CRYPTO, NULL) != MB_OK)
 			return -1;
 		if (HMAC(EVP_md5(), s->secret, (int)strlen(s->secret),
 			 (const unsigned char *)chal, clen, md, &mdlen) == NULL)
@@ -219,9 +219,12 @@ mbi_apop_digest(const char *stamp, const char *secret, char out[33])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	EVP_MD_CTX *c;
 
 	out[0] = '\0';
+	if (mbi_lazy_load(MBI_LAZY_CRYPTO, NULL) != MB_OK)
+		return;
+	c = EVP_MD_CTX_new();
 	if (c == NULL)
 		return;
 	if (EVP_DigestInit_ex(c, EVP_md5(), NULL) == 1 &&

@@ -52,7 +52,19 @@ test_expect_success '-h is --help' '
 
 test_expect_success '--version prints the version and exits 0' '
 	test_expect_code 0 mailbag check --version >out &&
-	test_grep "^mailbag [0-9]" out
+	test_grep "^mailbag [0-9]" out &&
+	test_grep "^zlib [0-9]" out &&
+	test_grep "^PCRE2 [0-9]" out &&
+	test_grep "^libarchive [0-9]" out &&
+	test_grep "^OpenSSL [0-9]" out
+'
+
+test_expect_success 'libarchive and OpenSSL are loaded when needed, not at start-up' '
+	ldd "$MAILBAG_BUILD/bin/mailbag" >libs &&
+	test_grep "libz\\.so" libs &&
+	test_grep ! "libarchive\\.so" libs &&
+	test_grep ! "libssl\\.so" libs &&
+	test_grep ! "libcrypto\\.so" libs
 '
 
 test_expect_success 'an unknown option exits 64 with the usage on stderr' '
