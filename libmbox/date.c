@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -506,28 +507,65 @@ at_end(struct dp *p)
  * counted as if it were UTC).  The offset depends on the instant, which
  * depends on the offset: try once, and again if the answer moved (DST).
  */
+/*
+ * The machine's UTC offset in seconds at instant t.  Scanning a mailbox
+ * asks this for every message, and consecutive messages mostly fall on
+ * the same day, so the answer is kept for a whole UTC day once the
+ * offset at both ends of that day agrees (no zone changes its offset
+ * twice in a day and back).  The day is forgotten when TZ changes.
+ */
+static bool
+gmtoff_at(time_t t, long *off)
+{
+	static time_t day_lo = 1, day_hi = 0;
+	static long day_off;
+	static const char *day_tz;
+	const char *tz = getenv("TZ");
+	struct tm tm;
+	time_t lo, hi;
+	long off_lo;
+
+	if (t >= day_lo && t <= day_hi && tz == day_tz) {
+		*off = day_off;
+		return true;
+	}
+	memset(&tm, 0, sizeof(tm));
+	if (localtime_r(&t, &tm) == NULL)
+		return false;
+	*off = tm.tm_gmtoff;
+	lo = t - ((t % 86400) + 86400) % 86400;
+	hi = lo + 86399;
+	if (localtime_r(&lo, &tm) == NULL)
+		return true;
+	off_lo = tm.tm_gmtoff;
+	if (off_lo == *off && localtime_r(&hi, &tm) != NULL &&
+	    tm.tm_gmtoff == off_lo) {
+		day_lo = lo;
+		day_hi = hi;
+		day_off = off_lo;
+		day_tz = tz;
+	}
+	return true;
+}
+
 static int
 local_offset(int64_t wall)
 {
-	struct tm tm;
 	time_t when;
-	long off1, off2;
+	long off1, off2, off3;
 
 	if ((int64_t)(time_t)wall != wall)
 		return 0;
-	memset(&tm, 0, sizeof(tm));
 	when = (time_t)wall;
-	if (localtime_r(&when, &tm) == NULL)
+	if (!gmtoff_at(when, &off1))
 		return 0;
-	off1 = tm.tm_gmtoff;
 	when = (time_t)(wall - off1);
-	if (localtime_r(&when, &tm) == NULL)
+	if (!gmtoff_at(when, &off2))
 		return (int)(off1 / 60);
-	off2 = tm.tm_gmtoff;
 	if (off2 == off1)
 		return (int)(off1 / 60);
 	when = (time_t)(wall - off2);
-	if (localtime_r(&when, &tm) != NULL && tm.tm_gmtoff == off2)
+	if (gmtoff_at(when, &off3) && off3 == off2)
 		return (int)(off2 / 60);
 	/* A wall time skipped by a DST jump: keep the first guess. */
 	return (int)(off1 / 60);

@@ -373,6 +373,15 @@ test_local(void)
 		{ "Wed Dec  2 05:53:22 1992", true, T1992 + 8 * 3600, -480 },
 		/* 1992-07-01 12:00:00 UTC = 1992-07-01 05:00:00 PDT */
 		{ "Wed Jul  1 05:00:00 1992", true, 709992000, -420 },
+		/* the offset is kept per UTC day: days with a change, in
+		 * both directions and out of order, must not use it */
+		{ "Sat Apr  4 12:00:00 1992", true, 702417600, -480 },
+		{ "Sun Apr  5 01:30:00 1992", true, 702466200, -480 },
+		{ "Sun Apr  5 03:30:00 1992", true, 702469800, -420 },
+		{ "Sun Apr  5 01:30:00 1992", true, 702466200, -480 },
+		{ "Sun Oct 25 01:30:00 1992", true, 720001800, -420 },
+		{ "Sun Oct 25 03:30:00 1992", true, 720012600, -480 },
+		{ "Sat Apr  4 12:00:00 1992", true, 702417600, -480 },
 	};
 
 	setenv("TZ", "XST8", 1);
