@@ -1570,24 +1570,6 @@ fail:
 /* ------------------------------------------------------------------ */
 /* Report                                                               */
 
-static void
-report(rp_report_fn fn, void *arg, int action, int64_t off, int64_t len,
-       uint32_t msgs, const char *file, const char *text, bool damage)
-{
-	struct rp_region r;
-
-	if (fn == NULL)
-		return;
-	memset(&r, 0, sizeof(r));
-	r.action = action;
-	r.offset = off;
-	r.length = len;
-	r.messages = msgs;
-	r.file = file;
-	r.text = text;
-	r.damage = damage;
-	fn(arg, &r);
-}
 
 static void
 report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn,
@@ -1604,7 +1586,7 @@ report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn,
 		for (i = 0; i < P->n; i++)
 			if ((long)i != P->pseudo_idx)
 				n++;
-		report(fn, arg, RP_KEPT, 0, P->len, n, NULL,
+		rp_report(fn, arg, RP_KEPT, 0, P->len, n, NULL,
 		       "nothing damaged; left as it is", false);
 		res->kept = res->messages = n;
 		return;
@@ -1618,7 +1600,7 @@ report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn,
 			 P->uid_note[0] ? P->uid_note : "");
 		if (P->uid_note[0])
 			strncat(text, ")", sizeof(text) - strlen(text) - 1);
-		report(fn, arg, RP_PSEUDO,
+		rp_report(fn, arg, RP_PSEUDO,
 		       P->pseudo_idx >= 0 ? P->m[P->pseudo_idx].rec_off : -1,
 		       P->pseudo_idx >= 0 ? P->m[P->pseudo_idx].rec_end -
 						    P->m[P->pseudo_idx].rec_off
@@ -1626,7 +1608,7 @@ report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn,
 		       0, NULL, text, P->pseudo_idx < 0 ||
 					      P->m[P->pseudo_idx].damaged);
 	} else if (P->uid_note[0]) {
-		report(fn, arg, RP_PSEUDO, -1, 0, 0, NULL, P->uid_note, true);
+		rp_report(fn, arg, RP_PSEUDO, -1, 0, 0, NULL, P->uid_note, true);
 	}
 	for (i = 0; i <= P->nit; i++) {
 		struct item *it = i < P->nit ? &P->it[i] : NULL;
@@ -1647,7 +1629,7 @@ report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn,
 			snprintf(text, sizeof(text), "%u message%s copied as "
 						     "they were",
 				 kn, kn == 1 ? "" : "s");
-			report(fn, arg, RP_KEPT, koff, kend - koff, kn, NULL,
+			rp_report(fn, arg, RP_KEPT, koff, kend - koff, kn, NULL,
 			       text, false);
 			koff = -1;
 			kn = 0;
@@ -1656,7 +1638,7 @@ report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn,
 			break;
 		switch (it->kind) {
 		case I_BLANK:
-			report(fn, arg, RP_BLANK, it->off, it->len, 0, NULL,
+			rp_report(fn, arg, RP_BLANK, it->off, it->len, 0, NULL,
 			       it->note, it->damage);
 			break;
 		case I_SALV:
@@ -1664,7 +1646,7 @@ report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn,
 			snprintf(text, sizeof(text), "%s: not a message, "
 						     "saved",
 				 it->note);
-			report(fn, arg, RP_SALVAGED, it->off, it->len, 0, file,
+			rp_report(fn, arg, RP_SALVAGED, it->off, it->len, 0, file,
 			       text, true);
 			res->salvaged++;
 			break;
@@ -1696,7 +1678,7 @@ report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn,
 				add_why(m, "UID %u, after the last message "
 					   "(new UIDs go above every old one)",
 					m->newuid);
-			report(fn, arg, m->recovered ? RP_RECOVERED : RP_CHANGED,
+			rp_report(fn, arg, m->recovered ? RP_RECOVERED : RP_CHANGED,
 			       it->off, it->len, 1, NULL, m->why, m->damaged);
 			if (m->recovered)
 				res->recovered++;
@@ -1733,6 +1715,7 @@ rp_repair_mbox(struct mb_ctx *ctx, const char *path, const char *format,
 	struct rp_salvage sv;
 	struct mbi_rewrite rw;
 	void *map = NULL;
+	volatile sig_atomic_t bus = 0;
 	int fd, rc;
 	bool flocked = false;
 	size_t i;
@@ -1781,45 +1764,9 @@ rp_repair_mbox(struct mb_ctx *ctx, const char *path, const char *format,
 		rc = mbi_fcntl_lock(fd, F_WRLCK, ctx->lock_timeout, path, e);
 		if (rc != MB_OK)
 			goto out;
-		{
-			bool redone = false;
-			struct mbi_tail_outcome tail;
-
-			rc = mbi_rewrite_recover(path, fd, &redone, e);
-			if (rc != MB_OK)
-				goto out;
-			if (redone)
-				report(fn, arg, RP_RECOVER_NOTE, -1, 0, 0, NULL,
-				       "finished a rewrite that an interrupted "
-				       "process left half done",
-				       false);
-			rc = mbi_tail_recover(path, fd, &tail, e);
-			if (rc != MB_OK)
-				goto out;
-			if (tail.cut > 0) {
-				char t[160];
-
-				snprintf(t, sizeof(t),
-					 "removed %lld bytes left by an "
-					 "interrupted append%s",
-					 (long long)tail.cut,
-					 tail.kept > 0 ? " (the bytes appended "
-							 "after them moved down)"
-						       : "");
-				report(fn, arg, RP_RECOVER_NOTE, -1, tail.cut,
-				       0, NULL, t, false);
-			}
-			if (tail.refused_at >= 0) {
-				char t[200];
-
-				snprintf(t, sizeof(t),
-					 "an interrupted append began here, "
-					 "but %s: left for the repair",
-					 tail.why);
-				report(fn, arg, RP_RECOVER_NOTE,
-				       tail.refused_at, 0, 0, NULL, t, false);
-			}
-		}
+		rc = rp_recover(path, fd, fn, arg, e);
+		if (rc != MB_OK)
+			goto out;
 	}
 	/* the file as it is now, under the locks: includes what was
 	 * delivered while we waited for them */
@@ -1834,15 +1781,16 @@ rp_repair_mbox(struct mb_ctx *ctx, const char *path, const char *format,
 	rp_salvage_init(&sv, path, o->salvage_dir);
 	snprintf(res->salvage_dir, sizeof(res->salvage_dir), "%s", sv.dir);
 	if (P.len == 0) {
-		report(fn, arg, RP_KEPT, 0, 0, 0, NULL,
+		rp_report(fn, arg, RP_KEPT, 0, 0, 0, NULL,
 		       "empty mailbox; nothing to do", false);
 		rc = MB_OK;
 		goto out;
 	}
-	map = mmap(NULL, (size_t)P.len, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		map = NULL;
-		rc = mbi_err_sys(e, MB_FAILED, errno, path,
+	/* guarded: a program that ignores our locks and truncates the
+	 * file makes this an error, not a SIGBUS */
+	map = mbi_map_ro(fd, 0, (size_t)P.len, &bus);
+	if (map == NULL) {
+		rc = mbi_err_sys(e, MB_FAILED, errno ? errno : ENOMEM, path,
 				 "cannot map mailbox");
 		goto out;
 	}
@@ -1887,6 +1835,10 @@ rp_repair_mbox(struct mb_ctx *ctx, const char *path, const char *format,
 			goto out;
 	}
 	/* 3. the new content, checked, then copied over in place */
+	if (bus) {
+		rc = rp_shrank(path, e);
+		goto out;
+	}
 	rc = mbi_rewrite_begin(path, fd, &rw, e);
 	if (rc != MB_OK)
 		goto out;
@@ -1895,8 +1847,13 @@ rp_repair_mbox(struct mb_ctx *ctx, const char *path, const char *format,
 		mbi_rewrite_abort(&rw);
 		goto out;
 	}
-	munmap(map, (size_t)P.len);
+	mbi_unmap(map, (size_t)P.len);
 	map = NULL;
+	if (bus) {
+		mbi_rewrite_abort(&rw);
+		rc = rp_shrank(path, e);
+		goto out;
+	}
 	mbi_dotlock_refresh(&dl);
 	rc = mbi_rewrite_commit(&rw, e);
 	if (rc != MB_OK) {
@@ -1909,7 +1866,7 @@ rp_repair_mbox(struct mb_ctx *ctx, const char *path, const char *format,
 	rc = MB_OK;
 out:
 	if (map != NULL)
-		munmap(map, (size_t)P.len);
+		mbi_unmap(map, (size_t)P.len);
 	if (flocked) {
 		struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
 

@@ -1179,24 +1179,6 @@ restore:
 /* ------------------------------------------------------------------ */
 /* Report                                                               */
 
-static void
-report(rp_report_fn fn, void *arg, int action, int64_t off, int64_t len,
-       uint32_t msgs, const char *file, const char *text, bool damage)
-{
-	struct rp_region r;
-
-	if (fn == NULL)
-		return;
-	memset(&r, 0, sizeof(r));
-	r.action = action;
-	r.offset = off;
-	r.length = len;
-	r.messages = msgs;
-	r.file = file;
-	r.text = text;
-	r.damage = damage;
-	fn(arg, &r);
-}
 
 static void
 report_plan(struct mplan *P, struct rp_salvage *sv, rp_report_fn fn,
@@ -1213,7 +1195,7 @@ report_plan(struct mplan *P, struct rp_salvage *sv, rp_report_fn fn,
 		for (i = 0; i < P->n; i++)
 			if (P->r[i].kind == R_MSG && !P->r[i].hidden)
 				n++;
-		report(fn, arg, RP_KEPT, 0, P->len, n, NULL,
+		rp_report(fn, arg, RP_KEPT, 0, P->len, n, NULL,
 		       "nothing damaged; left as it is", false);
 		res->kept = res->messages = n;
 		return;
@@ -1226,11 +1208,11 @@ report_plan(struct mplan *P, struct rp_salvage *sv, rp_report_fn fn,
 			 P->new_validity, P->new_last, P->nkw,
 			 P->nkw == 1 ? "" : "s", P->uid_note[0] ? " (" : "",
 			 P->uid_note, P->uid_note[0] ? ")" : "");
-		report(fn, arg, RP_PSEUDO, 0, P->len < HDRSIZE ? P->len : HDRSIZE,
+		rp_report(fn, arg, RP_PSEUDO, 0, P->len < HDRSIZE ? P->len : HDRSIZE,
 		       0, NULL, text, true);
 	}
 	if (hdr_verbatim(P))
-		report(fn, arg, RP_KEPT, 0, HDRSIZE, 0, NULL,
+		rp_report(fn, arg, RP_KEPT, 0, HDRSIZE, 0, NULL,
 		       "file header copied as it was", false);
 	for (i = 0; i <= P->n; i++) {
 		struct rec *r = i < P->n ? &P->r[i] : NULL;
@@ -1249,7 +1231,7 @@ report_plan(struct mplan *P, struct rp_salvage *sv, rp_report_fn fn,
 			snprintf(text, sizeof(text),
 				 "%u message%s copied as they were", kn,
 				 kn == 1 ? "" : "s");
-			report(fn, arg, RP_KEPT, koff, kend - koff, kn, NULL,
+			rp_report(fn, arg, RP_KEPT, koff, kend - koff, kn, NULL,
 			       text, false);
 			koff = -1;
 			kn = 0;
@@ -1262,7 +1244,7 @@ report_plan(struct mplan *P, struct rp_salvage *sv, rp_report_fn fn,
 			rp_salvage_name(sv, r->salv_no, file, sizeof(file));
 			snprintf(text, sizeof(text), "%s: not a message, saved",
 				 why(r));
-			report(fn, arg, RP_SALVAGED, r->off, r->end - r->off, 0,
+			rp_report(fn, arg, RP_SALVAGED, r->off, r->end - r->off, 0,
 			       file, text, true);
 			res->salvaged++;
 			break;
@@ -1278,7 +1260,7 @@ report_plan(struct mplan *P, struct rp_salvage *sv, rp_report_fn fn,
 						   "by the next read/write "
 						   "open");
 			}
-			report(fn, arg,
+			rp_report(fn, arg,
 			       r->recovered ? RP_RECOVERED : RP_CHANGED, r->off,
 			       r->end - r->off, r->hidden ? 0 : 1, NULL, why(r),
 			       r->damaged);
@@ -1313,6 +1295,7 @@ rp_repair_mbx(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 	struct rp_salvage sv;
 	struct mbi_rewrite rw;
 	void *map = NULL;
+	volatile sig_atomic_t bus = 0;
 	int fd, rc;
 	bool flocked = false;
 	uint32_t want = 0;
@@ -1362,45 +1345,9 @@ rp_repair_mbx(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 		if (rc != MB_OK)
 			goto out;
 		flocked = true;
-		{
-			bool redone = false;
-			struct mbi_tail_outcome tail;
-
-			rc = mbi_rewrite_recover(path, fd, &redone, e);
-			if (rc != MB_OK)
-				goto out;
-			if (redone)
-				report(fn, arg, RP_RECOVER_NOTE, -1, 0, 0, NULL,
-				       "finished a rewrite that an interrupted "
-				       "process left half done",
-				       false);
-			rc = mbi_tail_recover(path, fd, &tail, e);
-			if (rc != MB_OK)
-				goto out;
-			if (tail.cut > 0) {
-				char t[160];
-
-				snprintf(t, sizeof(t),
-					 "removed %lld bytes left by an "
-					 "interrupted append%s",
-					 (long long)tail.cut,
-					 tail.kept > 0 ? " (the bytes appended "
-							 "after them moved down)"
-						       : "");
-				report(fn, arg, RP_RECOVER_NOTE, -1, tail.cut,
-				       0, NULL, t, false);
-			}
-			if (tail.refused_at >= 0) {
-				char t[200];
-
-				snprintf(t, sizeof(t),
-					 "an interrupted append began here, "
-					 "but %s: left for the repair",
-					 tail.why);
-				report(fn, arg, RP_RECOVER_NOTE,
-				       tail.refused_at, 0, 0, NULL, t, false);
-			}
-		}
+		rc = rp_recover(path, fd, fn, arg, e);
+		if (rc != MB_OK)
+			goto out;
 	}
 	if (fstat(fd, &st) < 0) {
 		rc = mbi_err_sys(e, MB_FAILED, errno, path,
@@ -1412,15 +1359,16 @@ rp_repair_mbx(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 	rp_salvage_init(&sv, path, o->salvage_dir);
 	snprintf(res->salvage_dir, sizeof(res->salvage_dir), "%s", sv.dir);
 	if (P.len == 0) {
-		report(fn, arg, RP_KEPT, 0, 0, 0, NULL,
+		rp_report(fn, arg, RP_KEPT, 0, 0, 0, NULL,
 		       "empty file; nothing to do", false);
 		rc = MB_OK;
 		goto out;
 	}
-	map = mmap(NULL, (size_t)P.len, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		map = NULL;
-		rc = mbi_err_sys(e, MB_FAILED, errno, path,
+	/* guarded: a program that ignores our locks and truncates the
+	 * file makes this an error, not a SIGBUS */
+	map = mbi_map_ro(fd, 0, (size_t)P.len, &bus);
+	if (map == NULL) {
+		rc = mbi_err_sys(e, MB_FAILED, errno ? errno : ENOMEM, path,
 				 "cannot map mailbox");
 		goto out;
 	}
@@ -1477,6 +1425,10 @@ rp_repair_mbx(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 		}
 	}
 	/* 3b. else the new content, checked, then copied over in place */
+	if (bus) {
+		rc = rp_shrank(path, e);
+		goto out;
+	}
 	rc = mbi_rewrite_begin(path, fd, &rw, e);
 	if (rc != MB_OK)
 		goto out;
@@ -1485,8 +1437,13 @@ rp_repair_mbx(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 		mbi_rewrite_abort(&rw);
 		goto out;
 	}
-	munmap(map, (size_t)P.len);
+	mbi_unmap(map, (size_t)P.len);
 	map = NULL;
+	if (bus) {
+		mbi_rewrite_abort(&rw);
+		rc = rp_shrank(path, e);
+		goto out;
+	}
 	rc = mbi_rewrite_commit(&rw, e);
 	if (rc != MB_OK) {
 		mbi_rewrite_abort(&rw);
@@ -1498,7 +1455,7 @@ rp_repair_mbx(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 	rc = MB_OK;
 out:
 	if (map != NULL)
-		munmap(map, (size_t)P.len);
+		mbi_unmap(map, (size_t)P.len);
 	if (flocked)
 		flock(fd, LOCK_UN);
 	if (tl.fd >= 0)

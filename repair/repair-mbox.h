@@ -124,4 +124,21 @@ void rp_salvage_name(const struct rp_salvage *sv, unsigned k, char *out,
 int rp_salvage_write(struct rp_salvage *sv, unsigned k, const void *p,
 		     size_t n, struct mb_err *e);
 
+/* One region or note to the caller's report function (fn may be NULL). */
+void rp_report(rp_report_fn fn, void *arg, int action, int64_t off,
+	       int64_t len, uint32_t msgs, const char *file, const char *text,
+	       bool damage);
+
+/*
+ * Under the write locks, before a repair looks at the file: finish a
+ * rewrite an interrupted process left half done and remove the torn tail
+ * of an interrupted append (libmbox's journals), reporting each as an
+ * RP_RECOVER_NOTE.
+ */
+int rp_recover(const char *path, int fd, rp_report_fn fn, void *arg,
+	       struct mb_err *e);
+
+/* The mailbox shrank under the repair's mapping: MB_FAILED, e set. */
+int rp_shrank(const char *path, struct mb_err *e);
+
 #endif /* REPAIR_MBOX_H */

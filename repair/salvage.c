@@ -15,6 +15,74 @@
 
 #include "repair-mbox.h"
 
+void
+rp_report(rp_report_fn fn, void *arg, int action, int64_t off, int64_t len,
+	  uint32_t msgs, const char *file, const char *text, bool damage)
+{
+	struct rp_region r;
+
+	if (fn == NULL)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.action = action;
+	r.offset = off;
+	r.length = len;
+	r.messages = msgs;
+	r.file = file;
+	r.text = text;
+	r.damage = damage;
+	fn(arg, &r);
+}
+
+int
+rp_recover(const char *path, int fd, rp_report_fn fn, void *arg,
+	   struct mb_err *e)
+{
+	struct mbi_tail_outcome tail;
+	bool redone = false;
+	char t[200];
+	int rc;
+
+	rc = mbi_rewrite_recover(path, fd, &redone, e);
+	if (rc != MB_OK)
+		return rc;
+	if (redone)
+		rp_report(fn, arg, RP_RECOVER_NOTE, -1, 0, 0, NULL,
+			  "finished a rewrite that an interrupted process "
+			  "left half done",
+			  false);
+	rc = mbi_tail_recover(path, fd, &tail, e);
+	if (rc != MB_OK)
+		return rc;
+	if (tail.cut > 0) {
+		snprintf(t, sizeof(t),
+			 "removed %lld bytes left by an interrupted append%s",
+			 (long long)tail.cut,
+			 tail.kept > 0 ? " (the bytes appended after them "
+					 "moved down)"
+				       : "");
+		rp_report(fn, arg, RP_RECOVER_NOTE, -1, tail.cut, 0, NULL, t,
+			  false);
+	}
+	if (tail.refused_at >= 0) {
+		snprintf(t, sizeof(t),
+			 "an interrupted append began here, but %s: left for "
+			 "the repair",
+			 tail.why);
+		rp_report(fn, arg, RP_RECOVER_NOTE, tail.refused_at, 0, 0,
+			  NULL, t, false);
+	}
+	return MB_OK;
+}
+
+int
+rp_shrank(const char *path, struct mb_err *e)
+{
+	return mbi_err(e, MB_FAILED, MB_ECHANGED, path, -1,
+		       "mailbox shrank while it was being repaired (a program "
+		       "that ignores mail locks rewrote it?): nothing changed");
+}
+
 #define CHUNK (1u << 20)
 /* copy and compare windows; a multiple of the page size, small enough
  * that two mapped ones keep the resident size low */
