@@ -127,13 +127,17 @@ check-t: all
 		$(sort $(wildcard tests/t/t*.sh))
 
 # Long seeded runs, not part of `make check`: ten times the corruption
-# seeds of the repair tests and more crash points.
+# seeds of the repair tests, more crash points, and 500 SIGKILLed
+# deliveries per mailbox format (CRASH_RUNS); CRASH_SEED picks the
+# random points of the delivery and spool-move runs.
 torture: deps
 	@$(MAKE) --no-print-directory all
 	REPAIR_SEEDS=$${REPAIR_SEEDS:-1000} CRASH_POINTS=$${CRASH_POINTS:-400} \
+	CRASH_RUNS=$${CRASH_RUNS:-500} \
 	MAILBAG_BUILD=$(CURDIR)/$(B) $(PROVE) -j$(JOBS) --exec $(CURDIR)/tests/run-test \
 		tests/t/t3100-crash-convert.sh tests/t/t3101-crash-rewrite.sh \
-		tests/t/t3300-repair.sh tests/t/t3301-repair-mbx.sh
+		tests/t/t3300-repair.sh tests/t/t3301-repair-mbx.sh \
+		tests/t/t5101-spool-move.sh tests/t/t5105-crash-deliver.sh
 
 demo: deps-build
 	@$(MAKE) --no-print-directory $(BIN)
