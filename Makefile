@@ -62,7 +62,7 @@ BIN       := $(B)/bin/mailbag
 LOCKBIN   := $(B)/bin/mailbag-lock
 
 .PHONY: all check check-unit check-t demo bench install uninstall clean deps \
-        deps-build lint torture
+        deps-build deps-bench lint torture
 
 all: $(BIN) $(LOCKBIN) $(UNIT_BINS) $(HELP_BINS)
 
@@ -113,6 +113,9 @@ deps:
 deps-build:
 	@sh contrib/install-deps.sh build
 
+deps-bench:
+	@sh contrib/install-deps.sh bench
+
 # Every test: C unit tests and shell end-to-end tests, all TAP, one prove run.
 check: deps
 	@$(MAKE) --no-print-directory all
@@ -143,7 +146,7 @@ demo: deps-build
 	@$(MAKE) --no-print-directory $(BIN)
 	@sh contrib/demo.sh $(CURDIR)/$(BIN)
 
-bench: deps
+bench: deps-bench
 	@$(MAKE) --no-print-directory OPT=-O2 all
 	@sh tests/bench/bench.sh $(CURDIR)/$(B)
 
