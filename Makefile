@@ -140,7 +140,7 @@ torture: deps
 	MAILBAG_BUILD=$(CURDIR)/$(B) $(PROVE) -j$(JOBS) --exec $(CURDIR)/tests/run-test \
 		tests/t/t3100-crash-convert.sh tests/t/t3101-crash-rewrite.sh \
 		tests/t/t3300-repair.sh tests/t/t3301-repair-mbx.sh \
-		tests/t/t5101-spool-move.sh tests/t/t5105-crash-deliver.sh
+		tests/t/t5101-spool-move.sh tests/t/t5105-crash-delivery.sh
 
 demo: deps-build
 	@$(MAKE) --no-print-directory $(BIN)

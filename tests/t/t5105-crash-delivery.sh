@@ -1,10 +1,10 @@
 #!/bin/bash
-test_description='deliver killed with SIGKILL at seeded random points, retried as an MTA retries: nothing lost, nothing duplicated, the mailbox always checks'
+test_description='deliver and spool-move killed with SIGKILL at seeded random points, then retried or run again: nothing lost, nothing duplicated, every mailbox always checks'
 . "$(dirname "$0")/lib.sh"
 . "$TESTS_DIR/t/uw.sh"
 
-# Knobs: CRASH_SEED (the random points), CRASH_RUNS (deliveries per
-# mailbox; make torture raises it).
+# Knobs: CRASH_SEED (the random points and spools), CRASH_RUNS (runs per
+# mailbox format and command; make torture raises it).
 SEED=${CRASH_SEED:-5105}
 RUNS=${CRASH_RUNS:-25}
 SHIM=$HELPER/crashinject.so
@@ -157,6 +157,82 @@ test_expect_success 'nothing of the killed writers is left behind but unused jou
 		test "$(stat -c %s "$f")" -le 512 || return 1
 	done &&
 	echo "journal temporaries left: $(grep -c mbtmp left.home)" &&
+	cat summary
+'
+
+# --- spool-move: seeded spools, killed at a seeded point, run again
+
+# spool_runs FORMAT: RUNS times a fresh spool of 1 to 12 seeded messages
+# (unix or MMDF, as MTAs write them) is moved into one destination of
+# FORMAT that keeps growing, the move killed at a random counted call
+# (torn writes half the time; a point past the end lets it finish), then
+# run again as cron would.  After every run: the spool is empty, the
+# destination checks and holds every message moved so far exactly once
+# (the generator's Message-IDs; not UW's pseudo-message of a unix one).
+spool_runs() {
+	local fmt=$1 dir=sm.$1 i p torn n sf rc fails=0 nk=0 nn=0
+	rm -rf $dir && mkdir $dir || return 1
+	: >$dir/want
+	i=0
+	while read -r p torn n sf; do
+		i=$((i + 1))
+		"$HELPER/gen-mbox" --seed $((SEED * 1000 + i)) --count "$n" \
+			--format "$sf" -o $dir/spool 2>/dev/null || return 1
+		grep -a "^Message-ID: <.*@gen\.example>" $dir/spool | tr -d "\r" >>$dir/want
+		rc=0
+		env LD_PRELOAD="$SHIM" ASAN_OPTIONS="$CRASH_ASAN" CRASH_AT=$p \
+			CRASH_TORN=$torn "$MAILBAG" spool-move -q --format="$fmt" \
+			$dir/spool $dir/dst >out 2>&1 || rc=$?
+		case $rc in
+		0) nn=$((nn + 1)) ;;
+		137) nk=$((nk + 1)) ;;
+		*) echo "run $i (point $p torn $torn): exit $rc"; cat out
+			fails=$((fails + 1)); continue ;;
+		esac
+		if ! "$MAILBAG" spool-move -q --format="$fmt" $dir/spool $dir/dst >out 2>&1; then
+			echo "run $i (point $p torn $torn): the second run failed"; cat out
+			fails=$((fails + 1)); continue
+		fi
+		test -s $dir/spool && { echo "run $i: spool not emptied"; fails=$((fails + 1)); }
+		if ! "$MAILBAG" check -q $dir/dst >chk 2>&1; then
+			echo "run $i (point $p torn $torn): check failed"; cat chk
+			fails=$((fails + 1))
+		fi
+		if ! grep -a "^Message-ID: <.*@gen\.example>" $dir/dst | tr -d "\r" | sort | uniq -c |
+			cmp -s - <(sort $dir/want | uniq -c); then
+			echo "run $i (point $p torn $torn): Message-IDs differ"
+			grep -a "^Message-ID: <.*@gen\.example>" $dir/dst | tr -d "\r" | sort | uniq -c |
+				diff <(sort $dir/want | uniq -c) - | head -5
+			fails=$((fails + 1))
+		fi
+		[ "$fails" -gt 5 ] && break
+	done < <(awk -v n="$RUNS" -v seed="$SEED" 'BEGIN {
+		srand(seed + 7)
+		for (i = 0; i < n; i++)
+			print 1 + int(rand() * 60), (rand() < 0.5 ? 1 : 0),
+				1 + int(rand() * 12), (rand() < 0.7 ? "unix" : "mmdf")
+	}')
+	echo "# spool-move into $fmt: $i runs: $nk killed, $nn finished; $(wc -l <$dir/want) messages moved"
+	echo "spool-$fmt $i $nk - - $nn" >>summary
+	ls -A $dir | grep -v -x -e dst -e spool -e want >stray
+	test_must_be_empty stray &&
+	[ "$i" = "$RUNS" ] && [ "$fails" = 0 ]
+}
+
+test_expect_success 'spool-move into mbx: seeded spools, seeded SIGKILLs' '
+	spool_runs mbx
+'
+
+test_expect_success 'spool-move into unix: seeded spools, seeded SIGKILLs' '
+	spool_runs unix
+'
+
+test_expect_success 'UW mailutil counts both destinations' '
+	for f in mbx unix; do
+		uw_put sm.$f/dst sm$f &&
+		uw_run mailutil check sm$f >uw.out 2>&1; cat uw.out &&
+		grep -q " $(wc -l <sm.$f/want) total in" uw.out || return 1
+	done &&
 	cat summary
 '
 
