@@ -228,7 +228,7 @@ drop_dead_post(struct mb_ctx *ctx, const char *lock, const struct stat *st,
 
 /* lstat path into *now: 0 when it is still st's file, with one name. */
 static int
-fstat_path_nlink1(const char *path, const struct stat *st, struct stat *now)
+still_one_name(const char *path, const struct stat *st, struct stat *now)
 {
 	if (lstat(path, now) != 0 || now->st_dev != st->st_dev ||
 	    now->st_ino != st->st_ino || now->st_nlink != 1)
@@ -263,7 +263,7 @@ dotlock_break_dead(struct mb_ctx *ctx, struct mbi_dotlock *dl,
 		return false;
 	if (fst.st_nlink == 2) {
 		if (!drop_dead_post(ctx, dl->path, &fst, pid) ||
-		    fstat_path_nlink1(dl->path, &fst, &again) != 0)
+		    still_one_name(dl->path, &fst, &again) != 0)
 			return false;
 		fst = again;
 	}
