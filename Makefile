@@ -71,7 +71,7 @@ BIN       := $(B)/bin/mailbag
 LOCKBIN   := $(B)/bin/mailbag-lock
 
 .PHONY: all check check-unit check-t demo bench install uninstall clean deps \
-        deps-build lint torture
+        deps-build deps-bench lint torture
 
 all: $(BIN) $(LOCKBIN) $(UNIT_BINS) $(HELP_BINS)
 
@@ -126,6 +126,9 @@ deps:
 deps-build:
 	@sh contrib/install-deps.sh build
 
+deps-bench:
+	@sh contrib/install-deps.sh bench
+
 # Every test: C unit tests and shell end-to-end tests, all TAP, one prove run.
 check: deps
 	@$(MAKE) --no-print-directory all
@@ -140,19 +143,23 @@ check-t: all
 		$(sort $(wildcard tests/t/t*.sh))
 
 # Long seeded runs, not part of `make check`: ten times the corruption
-# seeds of the repair tests and more crash points.
+# seeds of the repair tests, more crash points, and 500 SIGKILLed
+# deliveries per mailbox format (CRASH_RUNS); CRASH_SEED picks the
+# random points of the delivery and spool-move runs.
 torture: deps
 	@$(MAKE) --no-print-directory all
 	REPAIR_SEEDS=$${REPAIR_SEEDS:-1000} CRASH_POINTS=$${CRASH_POINTS:-400} \
+	CRASH_RUNS=$${CRASH_RUNS:-500} \
 	MAILBAG_BUILD=$(CURDIR)/$(B) $(PROVE) -j$(JOBS) --exec $(CURDIR)/tests/run-test \
 		tests/t/t3100-crash-convert.sh tests/t/t3101-crash-rewrite.sh \
-		tests/t/t3300-repair.sh tests/t/t3301-repair-mbx.sh
+		tests/t/t3300-repair.sh tests/t/t3301-repair-mbx.sh \
+		tests/t/t5101-spool-move.sh tests/t/t5105-crash-delivery.sh
 
 demo: deps-build
 	@$(MAKE) --no-print-directory $(BIN)
 	@sh contrib/demo.sh $(CURDIR)/$(BIN)
 
-bench: deps
+bench: deps-bench
 	@$(MAKE) --no-print-directory OPT=-O2 all
 	@sh tests/bench/bench.sh $(CURDIR)/$(B)
 

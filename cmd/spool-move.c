@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,12 +234,43 @@ move_one(struct sm *s, const char *spool_arg, const char *dest_arg)
 	return 0;
 }
 
-/* Become pw for good: groups, gid, uid, and check it took. */
-static int
-become(const struct passwd *pw)
+/*
+ * The group that may write the spool directory dir when that is how the
+ * system lets delivery agents lock there (Debian: /var/mail 2775
+ * root:mail), or (gid_t)-1.  The children keep it, as deliver's do, so
+ * they make the dot-lock themselves instead of through the helper.
+ */
+static gid_t
+spool_group(const char *dir)
 {
-	if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+	struct stat st;
+
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return (gid_t)-1;
+	if ((st.st_mode & S_IWGRP) && !(st.st_mode & S_IWOTH) && st.st_gid != 0)
+		return st.st_gid;
+	return (gid_t)-1;
+}
+
+/* Become pw for good: groups (plus extra, unless (gid_t)-1), gid, uid,
+ * and check it took. */
+static int
+become(const struct passwd *pw, gid_t extra)
+{
+	gid_t groups[NGROUPS_MAX + 1];
+	int n;
+
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0)
+		return -1;
+	if (extra != (gid_t)-1) {
+		n = getgroups(NGROUPS_MAX, groups);
+		if (n < 0)
+			return -1;
+		groups[n++] = extra;
+		if (setgroups((size_t)n, groups) != 0)
+			return -1;
+	}
+	if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0)
 		return -1;
 	if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid ||
@@ -279,6 +311,15 @@ move_user(struct sm *s, const char *dir, const char *name)
 	}
 	if (st.st_size == 0)
 		return 0;
+	/* No home, no INBOX to move to: the mail stays where it is. */
+	if (pw->pw_dir == NULL || pw->pw_dir[0] != '/' ||
+	    stat(pw->pw_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		logmsg(s, LOG_WARNING,
+		       "%s: %s has no home directory (%s), skipped; the mail "
+		       "stays in the spool",
+		       spool, name, pw->pw_dir ? pw->pw_dir : "none");
+		return 0;
+	}
 	fflush(stdout);
 	pid = fork();
 	if (pid < 0) {
@@ -286,7 +327,7 @@ move_user(struct sm *s, const char *dir, const char *name)
 		return EX_OSERR;
 	}
 	if (pid == 0) {
-		if (become(pw) != 0) {
+		if (become(pw, spool_group(dir)) != 0) {
 			logmsg(s, LOG_ERR, "cannot become %s: %s", name,
 			       strerror(errno));
 			_exit(EX_OSERR);

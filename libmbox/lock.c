@@ -7,6 +7,7 @@
  * backing off to once a second, so nothing here touches signals or
  * alarms and a short lock held by another process costs little.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -101,13 +102,187 @@ host_name(struct mb_ctx *ctx, char *out, size_t size)
 }
 
 /*
+ * What our dot-locks hold: one line naming the owner,
+ *
+ *	mailbag PID HOST PIDNS
+ *
+ * PIDNS is the inode of the process's PID namespace (/proc/self/ns/pid),
+ * so that a container sharing the directory under the same host name is
+ * not taken for this host.  UW and procmail write no owner (UW's file is
+ * empty, procmail's holds "0"), so their locks only ever go stale.
+ */
+#define OWNER_MAX 400
+
+static unsigned long long
+pid_ns(void)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/pid", &st) != 0)
+		return 0;
+	return (unsigned long long)st.st_ino;
+}
+
+static int
+owner_line(struct mb_ctx *ctx, char *out, size_t size)
+{
+	char host[256];
+
+	host_name(ctx, host, sizeof(host));
+	return snprintf(out, size, "mailbag %ld %s %llu\n", (long)getpid(),
+			host, pid_ns());
+}
+
+/*
+ * Is the lock file st (open on fd) one of ours whose process is gone?
+ * Only when it holds exactly our owner line, for this host and this PID
+ * namespace, and that PID does not run: then nobody can be relying on
+ * it.  Anything else (UW's, procmail's, another host's, a live one, a
+ * damaged line) is left to the staleness rule.
+ */
+static bool
+owner_dead(struct mb_ctx *ctx, int fd, const struct stat *st, long *owner)
+{
+	char buf[OWNER_MAX + 1], host[256], want[OWNER_MAX];
+	unsigned long long ns;
+	long pid;
+	ssize_t n;
+	int len;
+
+	if (!S_ISREG(st->st_mode) || st->st_size <= 0 ||
+	    st->st_size > OWNER_MAX || st->st_nlink < 1 || st->st_nlink > 2)
+		return false;
+	n = mbi_pread_full(fd, buf, (size_t)st->st_size, 0);
+	if (n != (ssize_t)st->st_size)
+		return false;
+	buf[n] = '\0';
+	if (sscanf(buf, "mailbag %ld %255s %llu", &pid, host, &ns) != 3 ||
+	    pid <= 0 || pid == (long)getpid())
+		return false;
+	/* the line must be exactly what that process would have written */
+	host_name(ctx, want, sizeof(want));
+	if (strcmp(host, want) != 0 || ns == 0 || ns != pid_ns())
+		return false;
+	len = snprintf(want, sizeof(want), "mailbag %ld %s %llu\n", pid, host,
+		       ns);
+	if (len != (int)n || memcmp(want, buf, (size_t)n) != 0)
+		return false;
+	*owner = pid;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/*
+ * A writer killed between link() and the unlink of its hitching post
+ * leaves the lock with a second name, "<lock>.TIME.PID.HOST".  Remove
+ * that name when it is this very file and pid's post; false when the
+ * second name is anything else (then the lock is not provably ours).
+ */
+static bool
+drop_dead_post(struct mb_ctx *ctx, const char *lock, const struct stat *st,
+	       long pid)
+{
+	char dir[PATH_MAX], tail[300], full[PATH_MAX + 300], host[256];
+	const char *base, *slash = strrchr(lock, '/');
+	struct dirent *d;
+	struct stat pst;
+	bool done = false;
+	size_t bl, tl;
+	DIR *dp;
+
+	if (slash == NULL) {
+		snprintf(dir, sizeof(dir), ".");
+		base = lock;
+	} else {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - lock), lock);
+		if (dir[0] == '\0')
+			snprintf(dir, sizeof(dir), "/");
+		base = slash + 1;
+	}
+	host_name(ctx, host, sizeof(host));
+	snprintf(tail, sizeof(tail), ".%ld.%s", pid, host);
+	bl = strlen(base);
+	tl = strlen(tail);
+	dp = opendir(dir);
+	if (dp == NULL)
+		return false;
+	while (!done && (d = readdir(dp)) != NULL) {
+		const char *n = d->d_name, *t;
+		size_t len = strlen(n);
+
+		if (len <= bl + 1 + tl || strncmp(n, base, bl) != 0 ||
+		    n[bl] != '.' || strcmp(n + len - tl, tail) != 0)
+			continue;
+		for (t = n + bl + 1; t < n + len - tl; t++)
+			if (*t < '0' || *t > '9')
+				break;
+		if (t != n + len - tl)
+			continue;
+		snprintf(full, sizeof(full), "%s/%s", dir, n);
+		if (lstat(full, &pst) == 0 && pst.st_dev == st->st_dev &&
+		    pst.st_ino == st->st_ino)
+			done = unlink(full) == 0;
+	}
+	closedir(dp);
+	return done;
+}
+
+/* lstat path into *now: 0 when it is still st's file, with one name. */
+static int
+still_one_name(const char *path, const struct stat *st, struct stat *now)
+{
+	if (lstat(path, now) != 0 || now->st_dev != st->st_dev ||
+	    now->st_ino != st->st_ino || now->st_nlink != 1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Remove the lock at dl->path when it is ours and its process is dead
+ * (a writer killed with SIGKILL leaves it behind; others would wait five
+ * minutes for it to go stale).  True when it was removed.
+ */
+static bool
+dotlock_break_dead(struct mb_ctx *ctx, struct mbi_dotlock *dl,
+		   const struct stat *seen)
+{
+	struct stat fst, again;
+	long pid = 0;
+	bool dead;
+	int fd;
+
+	if (!S_ISREG(seen->st_mode) || seen->st_size <= 0 ||
+	    seen->st_size > OWNER_MAX)
+		return false;
+	fd = open(dl->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	dead = fstat(fd, &fst) == 0 && fst.st_dev == seen->st_dev &&
+	       fst.st_ino == seen->st_ino && owner_dead(ctx, fd, &fst, &pid);
+	close(fd);
+	if (!dead)
+		return false;
+	if (fst.st_nlink == 2) {
+		if (!drop_dead_post(ctx, dl->path, &fst, pid) ||
+		    still_one_name(dl->path, &fst, &again) != 0)
+			return false;
+		fst = again;
+	}
+	/* the same file still, not one a live locker just made */
+	if (lstat(dl->path, &again) != 0 || again.st_dev != fst.st_dev ||
+	    again.st_ino != fst.st_ino || again.st_ctime != fst.st_ctime ||
+	    again.st_nlink != 1)
+		return false;
+	return unlink(dl->path) == 0;
+}
+
+/*
  * One attempt at creating the lock.  Returns MB_OK (got it), MB_RETRY
  * (someone else has it) or MB_FAILED.
  */
 static int
 dotlock_try(struct mb_ctx *ctx, struct mbi_dotlock *dl, struct mb_err *e)
 {
-	char host[256], post[PATH_MAX + 320];
+	char host[256], post[PATH_MAX + 320], owner[OWNER_MAX];
 	struct stat st;
 	int fd, n, err;
 	bool linked;
@@ -131,6 +306,11 @@ dotlock_try(struct mb_ctx *ctx, struct mbi_dotlock *dl, struct mb_err *e)
 				   "cannot create lock file '%s'", dl->path);
 	}
 	(void)fchmod(fd, 0666); /* undo the umask, as UW does */
+	/* who holds it, so that our next locker can clear it if we die */
+	n = owner_line(ctx, owner, sizeof(owner));
+	if (n > 0 && (size_t)n < sizeof(owner) &&
+	    mbi_write_all(fd, owner, (size_t)n, post, NULL) != MB_OK)
+		(void)!ftruncate(fd, 0); /* an empty lock is still a lock */
 	close(fd);
 
 	linked = link(post, dl->path) == 0;
@@ -152,6 +332,10 @@ dotlock_try(struct mb_ctx *ctx, struct mbi_dotlock *dl, struct mb_err *e)
 					   dl->path);
 		}
 		(void)fchmod(fd, 0666);
+		n = owner_line(ctx, owner, sizeof(owner));
+		if (n > 0 && (size_t)n < sizeof(owner) &&
+		    mbi_write_all(fd, owner, (size_t)n, post, NULL) != MB_OK)
+			(void)!ftruncate(fd, 0);
 		if (fstat(fd, &st) != 0) {
 			err = errno;
 			close(fd);
@@ -504,6 +688,11 @@ mbi_dotlock_take(struct mb_ctx *ctx, const char *mailbox,
 				    unlink(dl->path) == 0 || errno == ENOENT)
 					continue;
 				/* Cannot remove it: wait like for a live one. */
+			}
+			if (dotlock_break_dead(ctx, dl, &st)) {
+				/* and what else that writer left there */
+				mbi_cleanup_stale(mailbox, ctx->localhost);
+				continue;
 			}
 			r = MB_RETRY;
 		} else if (errno != ENOENT) {

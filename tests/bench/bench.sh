@@ -10,7 +10,8 @@
 #   BENCH_STRICT   1 (default): a missed target makes the exit status 2
 #   BENCH_USER     unprivileged user for mailutil/doveadm when run as root (nobody)
 #   BENCH_JOBS     job groups to run, default all:
-#                  "check unix mmdf mbx repair maildir mix gz"
+#                  "check unix mmdf mbx repair maildir mix gz deliver spool"
+#   BENCH_DELIVERIES deliveries per run of a deliver job, default 200
 #   BENCH_RUNS_SLOW runs of the slow peers (doveadm, python) on corpora
 #                  >= 1 GiB, default 1
 # Exit status: 0 all good, 1 a job failed or a tool is missing,
@@ -35,9 +36,10 @@ RUNS_BIG=${BENCH_RUNS_BIG:-3}
 SEED=${BENCH_SEED:-1}
 STRICT=${BENCH_STRICT:-1}
 MU_USER=${BENCH_USER:-nobody}
-ALL_JOBS="check unix mmdf mbx repair maildir mix gz"
+ALL_JOBS="check unix mmdf mbx repair maildir mix gz deliver spool"
 JOBS=${BENCH_JOBS:-$ALL_JOBS}
 RUNS_SLOW=${BENCH_RUNS_SLOW:-1}
+NDEL=${BENCH_DELIVERIES:-200}
 for j in $JOBS; do
 	case " $ALL_JOBS " in
 	*" $j "*) ;;
@@ -53,6 +55,10 @@ MAILUTIL=$(command -v mailutil 2>/dev/null || true)
 DOVEADM=$(command -v doveadm 2>/dev/null || true)
 MB2MD=$(command -v mb2md 2>/dev/null || true)
 PYTHON=$(command -v python3 2>/dev/null || true)
+TMAIL=$(command -v tmail 2>/dev/null || true)
+DMAIL=$(command -v dmail 2>/dev/null || true)
+MOVEMAIL=$(command -v movemail 2>/dev/null || true)
+LDA=/usr/lib/dovecot/dovecot-lda
 TIME=/usr/bin/time
 
 # targets
@@ -200,7 +206,60 @@ mu_link() { # corpus path -> MUNAME (name relative to MUHOME)
 
 mu_ok=0
 if mu_setup; then mu_ok=1; else log "bench: mailutil unavailable"; fi
-trap 'rm -rf "$MUHOME" "$OUT"' EXIT
+
+# --- delivery and spool jobs: a throwaway user with a home in DATA ----------
+#
+# Delivery agents deliver into the recipient's home (pw_dir), so the
+# deliver and spool groups make a user of their own (root only), whose
+# home DHOME holds the INBOXes; DSPOOL is a private spool directory
+# (mode 1777: every tool can make its dot-lock there).
+
+DU=
+DHOME=$DATA/dhome
+DSPOOL=$DATA/dspool
+du_cleanup() {
+	[ -n "$DU" ] || return 0
+	userdel "$DU" 2>/dev/null
+	DU=
+}
+du_setup() {
+	[ "$(id -u)" = 0 ] || { log "bench: deliver/spool jobs need root"; return 1; }
+	command -v useradd >/dev/null 2>&1 || { log "bench: useradd missing"; return 1; }
+	rm -rf "$DHOME" "$DSPOOL"
+	mkdir -p "$DHOME" "$DSPOOL" && chmod 1777 "$DSPOOL" || return 1
+	DU=mbbench$$
+	useradd -M -d "$DHOME" -s /bin/sh "$DU" 2>>"$LOG" || { DU=; return 1; }
+	chown "$DU:" "$DHOME" && chmod 700 "$DHOME" || return 1
+	if ! runuser -u "$DU" -- test -w "$DHOME"; then
+		log "bench: $DU cannot reach $DHOME (parent directory modes?)"
+		return 1
+	fi
+	# one small message, as an MTA hands it over
+	{
+		echo "From sender@example.com Mon Jan  1 00:00:00 2024"
+		echo "Return-Path: <sender@example.com>"
+		echo "From: Sender <sender@example.com>"
+		echo "To: $DU@localhost"
+		echo "Subject: bench delivery"
+		echo "Date: Mon, 1 Jan 2024 00:00:00 +0000"
+		echo "Message-ID: <bench@example.com>"
+		echo
+		i=0
+		while [ $i -lt 30 ]; do
+			echo "A line of body text, about seventy characters long, for the bench $i."
+			i=$((i + 1))
+		done
+	} >"$DATA/dmsg" && chmod 644 "$DATA/dmsg" || return 1
+	printf 'log_path = /dev/stderr\ninfo_log_path = /dev/null\nmail_location = mbox:~/mail:INBOX=~/mbox\n' \
+		>"$DHOME/lda.conf" && chown "$DU:" "$DHOME/lda.conf"
+	DU_RUN="runuser -u $DU -- env -i HOME=$(q "$DHOME") USER=$DU LOGNAME=$DU PATH=/usr/bin:/bin"
+	return 0
+}
+du_ok=0
+if want deliver || want spool; then
+	if du_setup; then du_ok=1; else log "bench: no delivery user: deliver/spool jobs fail"; fi
+fi
+trap 'rm -rf "$MUHOME" "$OUT" "$DHOME" "$DSPOOL"; du_cleanup' EXIT
 trap 'exit 130' INT TERM
 
 # Python's mailbox module: mbox -> Maildir, flags through MaildirMessage
@@ -255,6 +314,25 @@ v_files() { # $2 = a maildir: NMSG files in cur/ and new/
 v_py() { # python's own count and the files
 	grep -q "^messages=$NMSG\$" "$1" || { VMSG="python: not $NMSG messages"; return 1; }
 	v_files "$@"
+}
+v_delivered() { # $2 = the mailbox: NMSG + NDEL messages (the corpus
+	# keeps its planted UID defect; nothing else may be reported)
+	"$MAILBAG" check "$2" >"$DATA/verify.out" 2>&1
+	n=$((NMSG + NDEL))
+	if grep -q ", $n messages," "$DATA/verify.out" &&
+		[ "$(grep -c "^$2: at byte" "$DATA/verify.out")" -le 1 ]; then
+		return 0
+	fi
+	VMSG="not $n messages: $(head -c 200 "$DATA/verify.out" | tr '\n' ' ')"
+	return 1
+}
+v_moved() { # $2 = DEST (NMSG messages); the spool left empty or gone
+	v_count "$@" || return 1
+	[ ! -s "$SPOOLF" ] && return 0
+	# UW leaves its pseudo-message in an emptied mailbox
+	"$MAILBAG" check "$SPOOLF" 2>&1 | grep -q ", 0 messages," && return 0
+	VMSG="spool $SPOOLF not emptied"
+	return 1
 }
 v_mmdf_out() {
 	[ "$(head -c 4 "$2" 2>/dev/null | od -An -c | tr -d ' ')" = '001001001001' ] && return 0
@@ -544,6 +622,103 @@ import -s mbox:$mh/dv-none:INBOX=$mh/$(q "$MUCORPUS"):INDEX=MEMORY '' all && syn
 			missing repair mailbag "mbx repair"
 		fi
 	fi
+
+	# deliveries per second (issue 5): NDEL deliveries of one small
+	# message in a row into an INBOX that holds this corpus, in UNIX
+	# format (~/mbox) and in mbx (~/inbox.mbx); mailbag deliver and UW
+	# tmail as root (as an MTA runs them), mailbag dmail, UW dmail and
+	# dovecot-lda (mbox only: it has no mbx) as the user.
+	if want deliver; then
+		if [ $du_ok = 1 ]; then
+			qdm=$(q "$DATA/dmsg")
+			loop() { # CMD run NDEL times, stdin the message
+				echo "i=0; while [ \$i -lt $NDEL ]; do $1 <$qdm || exit 1; i=\$((i + 1)); done"
+			}
+			MB="$DHOME/mbox"
+			prep="cp $qf $(q "$MB") && chown $DU: $(q "$MB") && chmod 600 $(q "$MB")"
+			v_mb() { v_delivered "$1" "$MB"; }
+			job deliver-mbox mailbag 0 v_mb "" \
+				"$(loop "$(q "$MAILBAG") deliver $DU+mbox")" "$prep"
+			job deliver-mbox mb-dmail 0 v_mb "" \
+				"$(loop "$DU_RUN $(q "$MAILBAG") dmail +mbox")" "$prep"
+			if [ -n "$TMAIL" ]; then
+				job deliver-mbox tmail 0 v_mb "" "$(loop "$TMAIL $DU+mbox")" "$prep"
+			else
+				missing deliver-mbox tmail tmail
+			fi
+			if [ -n "$DMAIL" ]; then
+				job deliver-mbox dmail 0 v_mb "" "$(loop "$DU_RUN $DMAIL +mbox")" "$prep"
+			else
+				missing deliver-mbox dmail dmail
+			fi
+			if [ -x "$LDA" ]; then
+				job deliver-mbox dove-lda 0 v_mb "" \
+					"$(loop "$DU_RUN $LDA -c $(q "$DHOME/lda.conf") -f sender@example.com")" "$prep"
+			else
+				missing deliver-mbox dove-lda dovecot-lda
+			fi
+			rm -f "$MB"
+
+			MBX="$F.mbx"
+			[ -s "$MBX" ] && ! newer "$F" "$MBX" ||
+				{ rm -f "$MBX" && "$MAILBAG" convert -q --to mbx "$F" "$MBX"; }
+			XB="$DHOME/inbox.mbx"
+			prep="cp $(q "$MBX") $(q "$XB") && chown $DU: $(q "$XB") && chmod 600 $(q "$XB")"
+			v_xb() { v_delivered "$1" "$XB"; }
+			job deliver-mbx mailbag 0 v_xb "" \
+				"$(loop "$(q "$MAILBAG") deliver $DU+inbox.mbx")" "$prep"
+			job deliver-mbx mb-dmail 0 v_xb "" \
+				"$(loop "$DU_RUN $(q "$MAILBAG") dmail +inbox.mbx")" "$prep"
+			if [ -n "$TMAIL" ]; then
+				job deliver-mbx tmail 0 v_xb "" "$(loop "$TMAIL $DU+inbox.mbx")" "$prep"
+			else
+				missing deliver-mbx tmail tmail
+			fi
+			if [ -n "$DMAIL" ]; then
+				job deliver-mbx dmail 0 v_xb "" "$(loop "$DU_RUN $DMAIL +inbox.mbx")" "$prep"
+			else
+				missing deliver-mbx dmail dmail
+			fi
+			rm -f "$XB"
+		else
+			missing deliver-mbox mailbag "delivery user"
+		fi
+	fi
+
+	# spool-move (issue 5): the whole corpus as the user's spool file,
+	# moved into a new mailbox in the home directory by mailbag (UNIX
+	# format, as movemail writes, and mbx, what it makes by default),
+	# GNU movemail and UW mailutil move (which takes names in the home
+	# only, so its spool file lies there); all as the user, ending with
+	# sync.
+	if want spool; then
+		if [ $du_ok = 1 ]; then
+			SPOOLF=$DSPOOL/$DU
+			D="$DHOME/moved"
+			prep="rm -rf $(q "$D") && cp $qf $(q "$SPOOLF") && chown $DU: $(q "$SPOOLF") && chmod 600 $(q "$SPOOLF")"
+			job spool mailbag 0 v_moved "$D" \
+				"$DU_RUN $(q "$MAILBAG") spool-move -q --format=unix $(q "$SPOOLF") $(q "$D") && sync" "$prep"
+			job spool mbag-mbx 0 v_moved "$D" \
+				"$DU_RUN $(q "$MAILBAG") spool-move -q --format=mbx $(q "$SPOOLF") $(q "$D") && sync" "$prep"
+			if [ -n "$MOVEMAIL" ]; then
+				job spool movemail 0 v_moved "$D" \
+					"$DU_RUN $(q "$MOVEMAIL") --no-config $(q "$SPOOLF") $(q "$D") && sync" "$prep"
+			else
+				missing spool movemail "movemail (package mailutils)"
+			fi
+			if [ -n "$MAILUTIL" ]; then
+				SPOOLF=$DHOME/spool.mbox
+				prep="rm -rf $(q "$D") && cp $qf $(q "$SPOOLF") && chown $DU: $(q "$SPOOLF") && chmod 600 $(q "$SPOOLF")"
+				job spool mailutil 0 v_moved "$D" \
+					"$DU_RUN $MAILUTIL move spool.mbox moved && sync" "$prep"
+			else
+				missing spool mailutil mailutil
+			fi
+			rm -f "$DSPOOL/$DU" "$DHOME/spool.mbox"
+		else
+			missing spool mailbag "delivery user"
+		fi
+	fi
 done
 
 
@@ -670,6 +845,37 @@ for size in $SIZES; do
 		exit miss
 	}' "$RES" >>"$REPORT.tmp" || missed=1
 done
+if want deliver; then
+	{
+		echo
+		echo "deliveries per second ($NDEL in a row, median run; INBOX = the corpus):"
+		awk -F '\t' -v n="$NDEL" '
+		$1 ~ /^deliver-/ {
+			if ($5 == "ok" && $6 > 0)
+				printf "  %-5s %-13s %-9s %8.1f /s\n", $3, $1, $2, n / $6
+			else
+				printf "  %-5s %-13s %-9s %8s    %s\n", $3, $1, $2, "-", $5
+		}' "$RES"
+	} >>"$REPORT.tmp"
+fi
+if want spool; then
+	{
+		echo
+		echo "spool-move of the corpus (as the user, ending with sync):"
+		awk -F '\t' '
+		$1 == "spool" && $5 == "ok" { m[$3 SUBSEP $2] = $6 }
+		$1 == "spool" { sz[$3] = 1; tl[$2] = 1; st[$3 SUBSEP $2] = $5 }
+		END {
+			for (s in sz) for (t in tl) {
+				k = s SUBSEP t
+				if (!(k in st)) continue
+				if (k in m && (s SUBSEP "mailbag") in m && m[s SUBSEP "mailbag"] > 0)
+					printf "  %-5s %-9s %9.4f s  %6.2fx mailbag\n", s, t, m[k], m[k] / m[s SUBSEP "mailbag"]
+				else printf "  %-5s %-9s %9s    %s\n", s, t, "-", st[k]
+			}
+		}' "$RES" | sort
+	} >>"$REPORT.tmp"
+fi
 {
 	echo
 	[ $failed = 0 ] || echo "RESULT: some jobs FAILED (see $LOG)"

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -487,6 +488,138 @@ test_dotlock_procmail(void)
 	mbi_dotlock_release(&dl);
 }
 
+/* Write text into path, replacing it. */
+static void
+put(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+
+	if (fd >= 0) {
+		(void)!write(fd, text, strlen(text));
+		close(fd);
+	}
+}
+
+/* A PID that has just exited (reaped), so is not running. */
+static pid_t
+dead_pid(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	return pid;
+}
+
+/*
+ * Our dot-lock names its owner; one whose process is gone (a writer
+ * killed with SIGKILL) is cleared by the next locker at once, and only
+ * then: a live owner, another host, another PID namespace, or a lock
+ * that is not ours in exactly our form (UW's empty one, procmail's "0")
+ * waits for the staleness rule.
+ */
+static void
+test_dotlock_dead(void)
+{
+	struct mb_ctx ctx;
+	struct mbi_dotlock dl;
+	struct mb_err e;
+	struct stat st;
+	char want[512], got[512], text[512];
+	unsigned long long ns = 0;
+	ssize_t n;
+	pid_t pid;
+	int fd, status;
+
+	ctx_init(&ctx);
+	touch("dbox");
+	if (stat("/proc/self/ns/pid", &st) == 0)
+		ns = (unsigned long long)st.st_ino;
+	is_int(mbi_dotlock_take(&ctx, "dbox", &dl, 0, &e), MB_OK,
+	       "dead: take");
+	snprintf(want, sizeof(want), "mailbag %ld testhost %llu\n",
+		 (long)getpid(), ns);
+	fd = open("dbox.lock", O_RDONLY);
+	n = fd >= 0 ? read(fd, got, sizeof(got) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	got[n > 0 ? n : 0] = '\0';
+	is_str(got, want, "dead: the lock names its owner, host, namespace");
+	mbi_dotlock_release(&dl);
+
+	/* a locker that dies holding it */
+	pid = fork();
+	if (pid == 0) {
+		struct mbi_dotlock cdl;
+
+		_exit(mbi_dotlock_take(&ctx, "dbox", &cdl, 0, &e) == MB_OK
+			      ? 0
+			      : 1);
+	}
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 && exists("dbox.lock"),
+	   "dead: a process exiting without release leaves its lock");
+	is_int(mbi_dotlock_take(&ctx, "dbox", &dl, 0, &e), MB_OK,
+	   "dead: the next locker clears a dead owner's lock at once");
+	mbi_dotlock_release(&dl);
+
+	/* what must be left alone */
+	pid = dead_pid();
+	snprintf(text, sizeof(text), "mailbag 1 testhost %llu\n", ns);
+	put("dbox.lock", text);
+	is_int(mbi_dotlock_take(&ctx, "dbox", &dl, 0, &e), MB_RETRY,
+	       "dead: a live owner's lock is respected");
+	snprintf(text, sizeof(text), "mailbag %ld otherhost %llu\n",
+		 (long)pid, ns);
+	put("dbox.lock", text);
+	is_int(mbi_dotlock_take(&ctx, "dbox", &dl, 0, &e), MB_RETRY,
+	       "dead: another host's lock is respected");
+	snprintf(text, sizeof(text), "mailbag %ld testhost %llu\n",
+		 (long)pid, ns + 1);
+	put("dbox.lock", text);
+	is_int(mbi_dotlock_take(&ctx, "dbox", &dl, 0, &e), MB_RETRY,
+	       "dead: another PID namespace's lock is respected");
+	snprintf(text, sizeof(text), "mailbag %ld testhost %llu\nx", (long)pid,
+		 ns);
+	put("dbox.lock", text);
+	is_int(mbi_dotlock_take(&ctx, "dbox", &dl, 0, &e), MB_RETRY,
+	       "dead: a line not exactly ours is respected");
+	put("dbox.lock", "");
+	is_int(mbi_dotlock_take(&ctx, "dbox", &dl, 0, &e), MB_RETRY,
+	       "dead: UW's empty lock is respected");
+	put("dbox.lock", "0");
+	is_int(mbi_dotlock_take(&ctx, "dbox", &dl, 0, &e), MB_RETRY,
+	       "dead: procmail's lock is respected");
+	snprintf(text, sizeof(text), "mailbag %ld testhost %llu\n", (long)pid,
+		 ns);
+	put("dbox.lock", text);
+	ok(link("dbox.lock", "dbox.lock.extra") == 0, "dead: second link");
+	is_int(mbi_dotlock_take(&ctx, "dbox", &dl, 0, &e), MB_RETRY,
+	       "dead: a lock with two names is respected");
+	unlink("dbox.lock.extra");
+	{
+		char post[256];
+
+		/* killed between link() and the post's unlink */
+		snprintf(post, sizeof(post), "dbox.lock.1700000000.%ld.testhost",
+			 (long)pid);
+		ok(link("dbox.lock", post) == 0, "dead: hitching post link");
+		is_int(mbi_dotlock_take(&ctx, "dbox", &dl, 0, &e), MB_OK,
+		       "dead: a lock still linked to its dead post is cleared");
+		ok(!exists(post), "dead: the post went too");
+		mbi_dotlock_release(&dl);
+		snprintf(text, sizeof(text), "mailbag %ld testhost %llu\n",
+			 (long)pid, ns);
+		put("dbox.lock", text);
+	}
+	is_int(mbi_dotlock_take(&ctx, "dbox", &dl, 0, &e), MB_OK,
+	       "dead: the same line, alone, is cleared");
+	mbi_dotlock_release(&dl);
+	ok(!exists("dbox.lock"), "dead: released");
+}
+
 /* ------------------------------------------------------------------ */
 
 static void
@@ -722,6 +855,7 @@ main(void)
 	test_dotlock_symlink();
 	test_dotlock_perm();
 	test_dotlock_procmail();
+	test_dotlock_dead();
 	contend_kernel(false);
 	contend_kernel(true);
 	test_tmplock();
