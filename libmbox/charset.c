@@ -49,7 +49,8 @@ static const struct {
 
 struct mb_conv {
 	iconv_t cd;
-	bool utf8; /* validate only */
+	bool utf8;  /* validate only */
+	bool ascii; /* "US-ASCII": valid UTF-8 as such, other bytes CP1252 */
 	unsigned char pend[16];
 	size_t npend;
 };
@@ -113,6 +114,15 @@ mb_conv_new(const char *charset)
 	if (c->cd == (iconv_t)-1 && !c->utf8) {
 		free(c);
 		return NULL;
+	}
+	if (!c->utf8) {
+		char name[64];
+
+		/* 8-bit text labelled ASCII is mostly UTF-8 today (as
+		 * Dovecot reads it), else Windows' code page */
+		norm_name(charset, name, sizeof(name));
+		c->ascii = strcmp(name, "us-ascii") == 0 ||
+			   strcmp(name, "ascii") == 0;
 	}
 	return c;
 }
@@ -181,9 +191,10 @@ utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
-/* UTF-8 where valid; invalid bytes as Latin-1 (latin1) or U+FFFD. */
+/* UTF-8 where valid; invalid bytes as Latin-1 (latin1), through cd
+ * (a single-byte charset) when it is open, else U+FFFD. */
 static int
-feed_utf8(const unsigned char *s, size_t n, bool latin1, bool final,
+feed_utf8(const unsigned char *s, size_t n, bool latin1, iconv_t cd, bool final,
 	  size_t *used, char **out, size_t *len, size_t *cap)
 {
 	size_t i = 0;
@@ -199,7 +210,17 @@ feed_utf8(const unsigned char *s, size_t n, bool latin1, bool final,
 			i += (size_t)l;
 			continue;
 		}
-		if (latin1) {
+		if (cd != (iconv_t)-1) {
+			char b[8], *ip = (char *)s + i, *op = b;
+			size_t il = 1, ol = sizeof(b);
+
+			if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1)
+				op = b; /* undefined in the code page */
+			iconv(cd, NULL, NULL, NULL, NULL);
+			if (put(out, len, cap, op == b ? fffd : b,
+				op == b ? 3 : (size_t)(op - b)) < 0)
+				return -1;
+		} else if (latin1) {
 			char u[2] = { (char)(0xc0 | (s[i] >> 6)),
 				      (char)(0x80 | (s[i] & 0x3f)) };
 
@@ -221,8 +242,9 @@ conv_run(struct mb_conv *c, const unsigned char *in, size_t n, bool final,
 	char *ip = (char *)in, *op;
 	size_t il = n, ol, r;
 
-	if (c->utf8)
-		return feed_utf8(in, n, false, final, used, out, len, cap);
+	if (c->utf8 || c->ascii)
+		return feed_utf8(in, n, false, c->utf8 ? (iconv_t)-1 : c->cd,
+				 final, used, out, len, cap);
 	while (il > 0) {
 		if (grow(out, len, cap, il * 4 + 16) < 0)
 			return -1;
@@ -334,7 +356,8 @@ mb_to_utf8(const char *charset, const void *in, size_t n)
 	if (charset != NULL && charset[0])
 		c = mb_conv_new(charset);
 	if (c == NULL) {
-		if (feed_utf8(in, n, true, true, &used, &out, &len, &cap) < 0 ||
+		if (feed_utf8(in, n, true, (iconv_t)-1, true, &used, &out, &len,
+			      &cap) < 0 ||
 		    grow(&out, &len, &cap, 0) < 0) {
 			free(out);
 			return NULL;

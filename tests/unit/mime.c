@@ -336,6 +336,21 @@ test_charsets(void)
 	u = mb_to_utf8("utf-8", "a\xff" "b", 3);
 	is_str(u, "a\xef\xbf\xbd" "b", "invalid UTF-8 becomes U+FFFD");
 	free(u);
+	/* 8-bit text labelled US-ASCII: UTF-8 where it is, else CP1252 */
+	u = mb_to_utf8("us-ascii", "caf\xc3\xa9 \x93q\x94 \x81", 11);
+	is_str(u, "caf\xc3\xa9 \xe2\x80\x9cq\xe2\x80\x9d \xef\xbf\xbd",
+	       "US-ASCII: UTF-8 kept, CP1252 bytes, undefined byte U+FFFD");
+	free(u);
+	c = mb_conv_new("US-ASCII");
+	for (i = 0; i < 5; i++)
+		mb_conv_feed(c, "\xc3\xa9\xe9" "ab" + i, 1, &out, &len, &cap);
+	mb_conv_finish(c, &out, &len, &cap);
+	is_str(out, "\xc3\xa9\xc3\xa9" "ab",
+	       "US-ASCII fed byte by byte: a split UTF-8 sequence");
+	mb_conv_free(&c);
+	free(out);
+	out = NULL;
+	len = cap = 0;
 	ok(!mb_charset_known("x-no-such-charset"), "unknown charset");
 	/* a stateful charset split inside its escape sequence */
 	c = mb_conv_new("iso-2022-jp");
