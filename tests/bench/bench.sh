@@ -10,9 +10,11 @@
 #   BENCH_STRICT   1 (default): a missed target makes the exit status 2
 #   BENCH_USER     unprivileged user for mailutil/doveadm when run as root (nobody)
 #   BENCH_JOBS     job groups to run, default all:
-#                  "check unix mmdf mbx repair maildir mix gz"
+#                  "check unix mmdf mbx repair maildir mix gz search fetch"
 #   BENCH_RUNS_SLOW runs of the slow peers (doveadm, python) on corpora
 #                  >= 1 GiB, default 1
+#   BENCH_FETCH_MSGS messages on the local Dovecot for group fetch (10000)
+#   BENCH_FETCH_RUNS runs per fetch job, default 3
 # Exit status: 0 all good, 1 a job failed or a tool is missing,
 # 2 all jobs ran but a target was missed.
 # See tests/bench/README.md.
@@ -35,9 +37,11 @@ RUNS_BIG=${BENCH_RUNS_BIG:-3}
 SEED=${BENCH_SEED:-1}
 STRICT=${BENCH_STRICT:-1}
 MU_USER=${BENCH_USER:-nobody}
-ALL_JOBS="check unix mmdf mbx repair maildir mix gz"
+ALL_JOBS="check unix mmdf mbx repair maildir mix gz search fetch"
 JOBS=${BENCH_JOBS:-$ALL_JOBS}
 RUNS_SLOW=${BENCH_RUNS_SLOW:-1}
+FETCH_N=${BENCH_FETCH_MSGS:-10000}
+FETCH_RUNS=${BENCH_FETCH_RUNS:-3}
 for j in $JOBS; do
 	case " $ALL_JOBS " in
 	*" $j "*) ;;
@@ -53,6 +57,10 @@ MAILUTIL=$(command -v mailutil 2>/dev/null || true)
 DOVEADM=$(command -v doveadm 2>/dev/null || true)
 MB2MD=$(command -v mb2md 2>/dev/null || true)
 PYTHON=$(command -v python3 2>/dev/null || true)
+MBSYNC=$(command -v mbsync 2>/dev/null || true)
+FETCHMAIL=$(command -v fetchmail 2>/dev/null || true)
+GETMAIL=$(command -v getmail 2>/dev/null || true)
+PROCMAIL=$(command -v procmail 2>/dev/null || true)
 TIME=/usr/bin/time
 
 # targets
@@ -66,6 +74,7 @@ T_GZ_ZCAT=1.3     # mailbag check FILE.gz <= 1.3 x zcat FILE.gz >/dev/null
 OUT=$DATA/out
 MUHOME=$DATA/uw
 RES=$DATA/results.tsv
+COUNTS=$DATA/counts.tsv
 LOG=$DATA/bench.log
 failed=0
 missed=0
@@ -79,6 +88,7 @@ q() {
 
 mkdir -p "$DATA" "$OUT" || exit 1
 : >"$RES"
+: >"$COUNTS"
 : >"$LOG"
 
 # --- environment checks -------------------------------------------------
@@ -255,6 +265,15 @@ v_files() { # $2 = a maildir: NMSG files in cur/ and new/
 v_py() { # python's own count and the files
 	grep -q "^messages=$NMSG\$" "$1" || { VMSG="python: not $NMSG messages"; return 1; }
 	v_files "$@"
+}
+v_nonzero() { # the job printed a count; kept for the report
+	c=$(tail -n 1 "$1" | tr -d ' ')
+	case $c in
+	'' | *[!0-9]*) VMSG="no count: $(head -c 200 "$1" | tr '\n' ' ')"; return 1 ;;
+	0) VMSG="no match"; return 1 ;;
+	esac
+	printf '%s\t%s\t%s\t%s\n' "$g" "$tool" "$size" "$c" >>"$COUNTS"
+	return 0
 }
 v_mmdf_out() {
 	[ "$(head -c 4 "$2" 2>/dev/null | od -An -c | tr -d ' ')" = '001001001001' ] && return 0
@@ -490,6 +509,46 @@ import -s mbox:$mh/dv-none:INBOX=$mh/$(q "$MUCORPUS"):INDEX=MEMORY '' all && syn
 			missing gz zcat "gzip corpus"
 		fi
 	fi
+	# search (issue 7): a header term and a body term over the whole
+	# mbox, against grep -c (the floor: no parsing, no decoding) and
+	# Dovecot's doveadm search over the same file (read-only, indexes in
+	# memory, as the unprivileged user); mailbag also with a PCRE2
+	# header regex.  Each job's count of matches is kept for the report.
+	if want search; then
+		S_HDR=budget
+		S_RE='^(Re: )?(the|quarterly) (budget|report)$'
+		S_BODY=smörgåsbord
+		job search-hdr grep 0 v_nonzero "" \
+			"grep -c -i -E '^Subject:.*$S_HDR' $qf"
+		if [ -x "$MAILBAG" ]; then
+			job search-hdr mailbag 0 v_nonzero "" \
+				"$(q "$MAILBAG") search $qf SUBJECT $S_HDR | wc -l"
+			job search-hdr mbag-re 0 v_nonzero "" \
+				"$(q "$MAILBAG") search --match $(q "Subject:$S_RE") $qf | wc -l"
+			job search-bdy mailbag 0 v_nonzero "" \
+				"$(q "$MAILBAG") search $qf BODY $S_BODY | wc -l"
+		else
+			missing search-hdr mailbag mailbag
+			missing search-bdy mailbag mailbag
+		fi
+		job search-bdy grep 0 v_nonzero "" "grep -c -i $S_BODY $qf"
+		if [ -n "$DOVEADM" ] && [ $mu_here = 1 ]; then
+			printf 'log_path = /dev/stderr\nmail_location = maildir:%s/dv-none\n' \
+				"$MUHOME" >"$MUHOME/dc.conf"
+			mh=$(q "$MUHOME")
+			[ "$(id -u)" = 0 ] && chown "$MU_USER" "$MUHOME/dc.conf"
+			dvs="$DV_RUN $(q "$DOVEADM") -f flow -c $mh/dc.conf \
+-o mail_location=mbox:$mh/dv-none:INBOX=$mh/$(q "$MUCORPUS"):INDEX=MEMORY \
+fetch uid mailbox INBOX"
+			JOB_RUNS=$slow_runs job search-hdr doveadm 0 v_nonzero "" \
+				"$dvs SUBJECT $S_HDR | wc -l"
+			JOB_RUNS=$slow_runs job search-bdy doveadm 0 v_nonzero "" \
+				"$dvs BODY $S_BODY | wc -l"
+		else
+			missing search-hdr doveadm doveadm
+			missing search-bdy doveadm doveadm
+		fi
+	fi
 	[ $mu_here = 1 ] && rm -f "$MUHOME/$MUCORPUS"
 
 	if want mbx; then
@@ -581,6 +640,11 @@ done
 				nr[i], med, mbs, rss, ratio, st[i]
 		}
 	}' "$RES"
+	if [ -s "$COUNTS" ]; then
+		echo
+		echo "matches (search: messages, grep -c: lines; fetch: messages stored; the last run's):"
+		sort -u "$COUNTS" | awk -F '\t' '{ printf "  %-10s %-9s %6s %s\n", $1, $2, $3, $4 }'
+	fi
 	echo
 	echo "targets (ratio targets apply to corpora >= 64 MiB):"
 } >"$REPORT.tmp"
