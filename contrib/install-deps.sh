@@ -6,7 +6,7 @@
 #          prove, python3, /usr/bin/time, setpriv/runuser (util-linux),
 #          and the peers the format tests compare with: Dovecot (doveadm),
 #          mutt, mblaze, bzip2/xz/zstd and bsdtar (libarchive-tools);
-#          for `make bench`: mb2md
+#          for `make bench`: mb2md, isync (mbsync), fetchmail, getmail6
 #
 # Quiet and idempotent: when everything is installed it prints nothing.
 # Otherwise it runs apt-get update + install, as root or through `sudo -n`;
@@ -16,7 +16,7 @@ set -eu
 
 mode=${1:-test}
 build_pkgs="gcc make pkg-config zlib1g-dev libssl-dev libarchive-dev libpcre2-dev libcrypt-dev"
-test_pkgs="$build_pkgs uw-mailutils procmail python3 perl time util-linux dovecot-core dovecot-imapd dovecot-pop3d mutt mblaze mb2md bzip2 xz-utils zstd libarchive-tools"
+test_pkgs="$build_pkgs uw-mailutils procmail python3 perl time util-linux dovecot-core dovecot-imapd dovecot-pop3d mutt mblaze mb2md isync fetchmail getmail6 bzip2 xz-utils zstd libarchive-tools"
 
 case $mode in
 build) pkgs=$build_pkgs ;;

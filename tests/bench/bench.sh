@@ -210,7 +210,8 @@ mu_link() { # corpus path -> MUNAME (name relative to MUHOME)
 
 mu_ok=0
 if mu_setup; then mu_ok=1; else log "bench: mailutil unavailable"; fi
-trap 'rm -rf "$MUHOME" "$OUT"' EXIT
+DCS=
+trap 'fetch_stop; rm -rf "$MUHOME" "$OUT"' EXIT
 trap 'exit 130' INT TERM
 
 # Python's mailbox module: mbox -> Maildir, flags through MaildirMessage
@@ -345,9 +346,212 @@ missing() { # GROUP TOOL WHAT
 	failed=1
 }
 
+# --- fetch: a local Dovecot, mailbag fetch vs mbsync, fetchmail, getmail --
+#
+# Dovecot runs as the unprivileged user from $MUHOME/dcsrv, listening on
+# 127.0.0.1 without TLS (every client logs in with a password in clear
+# on the loopback, so none pays for TLS), over a maildir of the FETCH_N
+# messages of a generated corpus (written by mailbag; Dovecot indexes it
+# once before the first job).  Each job starts from an empty destination
+# and empty client state (removed outside the timing) and leaves the mail
+# on the server.  The clients run as the same unprivileged user (getmail
+# and procmail refuse to deliver as root), in $MUHOME/fout.  Sinks: mailbag and getmail write the maildir or the
+# mailbox themselves (getmail's Mboxrd for the mbox rows, mailbag mbx);
+# mbsync syncs to a maildir (it has no mbox); fetchmail hands each
+# message to an MDA, `procmail -f- RC` with DEFAULT the maildir or the
+# mbox (the usual fetchmail setup without an MTA: one process per
+# message; -f- makes procmail write the mbox "From " line).
+
+FU=bench FP=benchpw
+fetch_stop() {
+	[ -n "$DCS" ] && [ -f "$DCS/run/master.pid" ] || return 0
+	kill "$(cat "$DCS/run/master.pid")" 2>/dev/null
+	i=0
+	while [ $i -lt 50 ] && [ -f "$DCS/run/master.pid" ] &&
+		kill -0 "$(cat "$DCS/run/master.pid" 2>/dev/null)" 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+free_port() {
+	"$PYTHON" -c 'import socket
+s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+dovecot_conf() { # $1 user, $2 group
+	printf 'base_dir = %s/run\nstate_dir = %s/state\nlog_path = %s/dovecot.log\n' \
+		"$DCS" "$DCS" "$DCS"
+	printf 'protocols = imap pop3\nlisten = 127.0.0.1\nssl = no\n'
+	printf 'disable_plaintext_auth = no\nauth_mechanisms = plain login\n'
+	printf 'mail_location = maildir:~/Maildir\nmail_fsync = never\n'
+	printf 'pop3_uidl_format = %%08Xu%%08Xv\n'
+	printf 'default_internal_user = %s\ndefault_internal_group = %s\n' "$1" "$2"
+	printf 'default_login_user = %s\n' "$1"
+	printf 'passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%%u %s/passwd\n}\n' "$DCS"
+	printf 'userdb {\n  driver = static\n  args = uid=%s gid=%s home=%s/home/%%u\n}\n' "$1" "$2" "$DCS"
+	printf 'service imap-login {\n  chroot =\n  inet_listener imap {\n    address = 127.0.0.1\n    port = %s\n  }\n  inet_listener imaps {\n    port = 0\n  }\n}\n' "$FIMAP"
+	printf 'service pop3-login {\n  chroot =\n  inet_listener pop3 {\n    address = 127.0.0.1\n    port = %s\n  }\n  inet_listener pop3s {\n    port = 0\n  }\n}\n' "$FPOP3"
+	printf 'service anvil {\n  chroot =\n}\n'
+	printf 'service stats {\n  unix_listener stats-reader {\n    mode = 0600\n  }\n  unix_listener stats-writer {\n    mode = 0600\n  }\n}\n'
+	printf 'namespace inbox {\n  inbox = yes\n  separator = /\n}\n'
+}
+fetch_setup() {
+	[ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] &&
+		[ -x /usr/lib/dovecot/pop3 ] && [ -n "$PYTHON" ] &&
+		[ -x "$MAILBAG" ] && [ $mu_ok = 1 ] || return 1
+	FC=$DATA/fetch-$FETCH_N-s$SEED.mbox
+	if [ ! -s "$FC" ] || newer "$GEN_SRC" "$FC"; then
+		"$GEN" --seed "$SEED" --count "$FETCH_N" --no-uw-metadata \
+			-o "$FC.tmp" 2>/dev/null && mv "$FC.tmp" "$FC" || return 1
+	fi
+	DCS=$MUHOME/dcsrv
+	rm -rf "$DCS"
+	mkdir -p "$DCS/run" "$DCS/state" "$DCS/home/$FU" || return 1
+	"$MAILBAG" convert -q --to maildir "$FC" "$DCS/home/$FU/Maildir" || return 1
+	FIMAP=$(free_port) FPOP3=$(free_port)
+	if [ "$(id -u)" = 0 ]; then
+		dovecot_conf "$MU_USER" "$(id -gn "$MU_USER")" >"$DCS/dovecot.conf"
+		chown -R "$MU_USER" "$DCS" || return 1
+		DCAS="runuser -u $MU_USER --"
+	else
+		dovecot_conf "$(id -un)" "$(id -gn)" >"$DCS/dovecot.conf"
+		DCAS=
+	fi
+	printf '%s:{PLAIN}%s::::::\n' "$FU" "$FP" >"$DCS/passwd"
+	$DCAS /usr/sbin/dovecot -c "$DCS/dovecot.conf" || return 1
+	i=0
+	until "$PYTHON" -c 'import socket,sys
+for p in sys.argv[1:]: socket.create_connection(("127.0.0.1",int(p)),1).close()' \
+		"$FIMAP" "$FPOP3" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { cat "$DCS/dovecot.log" >&2; return 1; }
+		sleep 0.1
+	done
+	# Dovecot's index of the maildir, built once, outside the timing
+	n=$($DCAS doveadm -c "$DCS/dovecot.conf" -f flow fetch -u "$FU" uid \
+		mailbox INBOX all | wc -l)
+	[ "$n" = "$FETCH_N" ] || { log "bench: Dovecot sees $n messages, not $FETCH_N"; return 1; }
+	FOUT=$MUHOME/fout
+	rm -rf "$FOUT"
+	mkdir -p "$FOUT/home" || return 1
+	printf '%s\n' "$FP" >"$FOUT/pw" && chmod 600 "$FOUT/pw"
+	if [ "$(id -u)" = 0 ]; then
+		chown -R "$MU_USER" "$FOUT" || return 1
+		CL="runuser -u $MU_USER -- env HOME=$(q "$FOUT/home")"
+	else
+		CL="env HOME=$(q "$FOUT/home")"
+	fi
+}
+# fjob GROUP TOOL VERIFY OUTFILE CMD [PREP]: job with CMD and PREP run
+# as the client user
+fjob() {
+	job "$1" "$2" 0 "$3" "$4" "$CL sh -c $(q "$5")" "${6:+$CL sh -c $(q "$6")}"
+}
+
+# the peers' configurations
+mbsync_rc() { # $1 = the maildir
+	printf 'IMAPAccount bench\nHost 127.0.0.1\nPort %s\nUser %s\nPass %s\n' \
+		"$FIMAP" "$FU" "$FP"
+	printf 'SSLType None\nAuthMechs LOGIN\n\nIMAPStore far\nAccount bench\n\n'
+	printf 'MaildirStore near\nPath %s/mbsync-dirs/\nInbox %s\n\n' "$FOUT" "$1"
+	printf 'Channel bench\nFar :far:\nNear :near:\nPatterns INBOX\n'
+	printf 'Sync Pull\nCreate Near\nSyncState *\n'
+}
+getmail_rc() { # $1 = imap|pop3, $2 = maildir|mbox, $3 = the destination
+	if [ "$1" = imap ]; then
+		printf '[retriever]\ntype = SimpleIMAPRetriever\nport = %s\nmailboxes = ("INBOX",)\n' "$FIMAP"
+	else
+		printf '[retriever]\ntype = SimplePOP3Retriever\nport = %s\n' "$FPOP3"
+	fi
+	printf 'server = 127.0.0.1\nusername = %s\npassword = %s\n' "$FU" "$FP"
+	if [ "$2" = maildir ]; then
+		printf '[destination]\ntype = Maildir\npath = %s/\n' "$3"
+	else
+		printf '[destination]\ntype = Mboxrd\npath = %s\n' "$3"
+	fi
+	printf '[options]\nread_all = true\ndelete = false\nverbose = 0\nmessage_log_syslog = false\n'
+}
+fetchmail_rc() { # $1 = imap|pop3
+	if [ "$1" = imap ]; then
+		printf 'poll 127.0.0.1 service %s protocol IMAP auth password\n' "$FIMAP"
+	else
+		printf 'poll 127.0.0.1 service %s protocol POP3 auth password\n' "$FPOP3"
+	fi
+	printf '  user "%s" password "%s" keep fetchall sslproto ""\n' "$FU" "$FP"
+	printf '  mda "%s -f- %s/fm.procmailrc"\n' "$PROCMAIL" "$FOUT"
+}
+
+fetch_jobs() {
+	size=${FETCH_N}msg
+	BYTES=$(wc -c <"$FC" | tr -d ' ')
+	NMSG=$FETCH_N
+	n_runs=$FETCH_RUNS
+	qo=$(q "$FOUT")
+	for proto in imap pop3; do
+		if [ $proto = imap ]; then
+			R="{127.0.0.1:$FIMAP/imap/notls/user=$FU}INBOX"
+		else
+			R="{127.0.0.1:$FPOP3/pop3/notls/user=$FU}INBOX"
+		fi
+		for sink in maildir mbx; do
+			if [ $sink = maildir ]; then
+				g=$proto-md v=v_files
+			else
+				g=$proto-mbox v=v_count
+			fi
+			d=$FOUT/mb.$sink
+			fjob "$g" mailbag "$v" "$d" \
+				"$(q "$MAILBAG") fetch -q --allow-plaintext --auth plain \
+--password-file $qo/pw --state $qo/mb.state -f $sink $(q "$R") $(q "$d") && sync" \
+				"rm -f $qo/mb.state"
+			# the peers write a maildir, or an mbox for the mbx rows
+			if [ $sink = maildir ]; then
+				d=$FOUT/peer.maildir
+				mk="mkdir -p $(q "$d")/cur $(q "$d")/new $(q "$d")/tmp"
+				pmrc="DEFAULT=$d/"
+			else
+				d=$FOUT/peer.mbox
+				mk=": >$(q "$d")"
+				pmrc="DEFAULT=$d"
+			fi
+			if [ $proto = imap ] && [ $sink = maildir ]; then
+				if [ -n "$MBSYNC" ]; then
+					mbsync_rc "$d" >"$FOUT/mbsyncrc"
+					fjob "$g" mbsync "$v" "$d" \
+						"$(q "$MBSYNC") -q -c $qo/mbsyncrc bench && sync" \
+						"rm -rf $qo/mbsync-dirs && mkdir $qo/mbsync-dirs"
+				else
+					missing "$g" mbsync mbsync
+				fi
+			fi
+			if [ -n "$GETMAIL" ]; then
+				getmail_rc $proto $sink "$d" >"$FOUT/getmailrc.$g"
+				fjob "$g" getmail "$v" "$d" \
+					"$mk && $(q "$GETMAIL") -q --rcfile=$qo/getmailrc.$g --getmaildir=$qo/gm && sync" \
+					"rm -rf $qo/gm && mkdir $qo/gm"
+			else
+				missing "$g" getmail getmail
+			fi
+			if [ -n "$FETCHMAIL" ] && [ -n "$PROCMAIL" ]; then
+				fetchmail_rc $proto >"$FOUT/fetchmailrc.$g"
+				chmod 600 "$FOUT/fetchmailrc.$g"
+				printf 'MAILDIR=%s\n%s\nLOGFILE=/dev/null\n' "$FOUT" "$pmrc" >"$FOUT/fm.procmailrc.$g"
+				[ "$(id -u)" = 0 ] && chown "$MU_USER" "$FOUT"/*rc*
+				fjob "$g" fetchmail "$v" "$d" \
+					"$mk && cp $qo/fm.procmailrc.$g $qo/fm.procmailrc && \
+HOME=$qo/fmhome $(q "$FETCHMAIL") -s -N --nosyslog -f $qo/fetchmailrc.$g \
+--idfile $qo/fmhome/ids --pidfile $qo/fmhome/pid && sync" \
+					"rm -rf $qo/fmhome && mkdir $qo/fmhome"
+			else
+				missing "$g" fetchmail "fetchmail/procmail"
+			fi
+		done
+	done
+}
+
 # --- main loop -----------------------------------------------------------
 
 [ -x "$MAILBAG" ] || log "bench: $MAILBAG missing (mailbag jobs will fail)"
+[ "$JOBS" = fetch ] && SIZES= # group fetch has its own mailbox
 for size in $SIZES; do
 	bytes=$(to_bytes "$size")
 	case $bytes in '' | *[!0-9]*) log "bench: bad size $size"; failed=1; continue ;; esac
@@ -605,6 +809,17 @@ fetch uid mailbox INBOX"
 	fi
 done
 
+if want fetch; then
+	if fetch_setup; then
+		log "bench: fetch: $FETCH_N messages ($(wc -c <"$FC" | tr -d ' ') bytes) on Dovecot at 127.0.0.1:$FIMAP (IMAP), :$FPOP3 (POP3)"
+		fetch_jobs
+	else
+		size=${FETCH_N}msg BYTES=0
+		log "bench: fetch: no local Dovecot server (needs dovecot-imapd, dovecot-pop3d, python3, user $MU_USER)"
+		missing imap-md dovecot "Dovecot server"
+	fi
+	fetch_stop
+fi
 
 # --- report ----------------------------------------------------------------
 
@@ -734,6 +949,32 @@ for size in $SIZES; do
 		exit miss
 	}' "$RES" >>"$REPORT.tmp" || missed=1
 done
+# fetch: mailbag faster than every peer of the same group
+if want fetch; then
+	awk -F '\t' '
+	$1 ~ /^(imap|pop3)-/ { key[$1 "/" $2] = $5 == "ok" ? $6 : ""; size = $3
+		if (!($1 in seen)) { seen[$1] = 1; order[++ng] = $1 }
+		if ($2 != "mailbag") peers[$1] = peers[$1] " " $2 }
+	END {
+		for (i = 1; i <= ng; i++) {
+			g = order[i]; c = key[g "/mailbag"]
+			np = split(peers[g], p, " ")
+			for (k = 1; k <= np; k++) {
+				f = key[g "/" p[k]]
+				if (c != "" && f != "" && c > 0) {
+					ok = c < f
+					printf "  %-7s fetch %-9s: %-9s = %6.2fx faster   target > 1  %s\n",
+						size, g, p[k], f / c, ok ? "ok" : "** MISS **"
+					if (!ok) miss = 1
+				} else {
+					printf "  %-7s fetch %-9s: %-9s =    n/a   target > 1  ** NO DATA **\n", size, g, p[k]
+					miss = 1
+				}
+			}
+		}
+		exit miss
+	}' "$RES" >>"$REPORT.tmp" || missed=1
+fi
 {
 	echo
 	[ $failed = 0 ] || echo "RESULT: some jobs FAILED (see $LOG)"
