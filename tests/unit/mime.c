@@ -488,6 +488,8 @@ test_structure(void)
 	section(m, "2", false, 0, -1, "aGVsbG8=");
 	section(m, "2", true, 0, -1, "hello");
 	section(m, "1", true, 0, -1, "hello");
+	/* BINARY of a message part: its body as it is (as Dovecot) */
+	section(m, "3", true, 0, -1, "Subject: inner\r\n\r\ninner body\r\ntwo");
 	section(m, "1.MIME", false, 0, -1,
 		"Content-Type: text/plain\r\nContent-Language: en, de\r\n\r\n");
 	section(m, "3", false, 0, -1,
