@@ -363,6 +363,14 @@ test_charsets(void)
 	u = mb_utf8_fold("\xc3\x89T\xc3\xa9 \xd0\x9f\xce\xa3", 10);
 	is_str(u, "\xc3\xa9t\xc3\xa9 \xd0\xbf\xcf\x83", "case folding");
 	free(u);
+	/* other scripts through glibc: Armenian, Georgian Mtavruli,
+	 * fullwidth Latin, Deseret (4 bytes), Turkish dotted I */
+	u = mb_utf8_fold("\xd4\xb1 \xe1\xb2\x90 \xef\xbc\xa1 "
+			 "\xf0\x90\x90\x80 \xc4\xb0",
+			 18);
+	is_str(u, "\xd5\xa1 \xe1\x83\x90 \xef\xbd\x81 \xf0\x90\x90\xa8 i",
+	       "case folding beyond Latin, Greek and Cyrillic");
+	free(u);
 }
 
 /* ------------------------------------------------------------------ */
