@@ -2,8 +2,9 @@
  * prune.c - `mailbag prune`: delete and expunge the selected messages of
  * a mailbox (UW mailutil prune, shared/spec/uw-formats.md 16, but with
  * exit status 0 on success).  Messages that were \Deleted before and are
- * not selected stay, with their flag.  Selection is select.c's: an IMAP
- * sequence set of numbers or UIDs today.
+ * not selected stay, with their flag.  Selection is select.c's: IMAP
+ * SEARCH criteria (a sequence set of numbers, or of UIDs with --uid, is
+ * one), and PCRE2 --match/--body-match.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -13,29 +14,39 @@
 #include "util.h"
 
 const char cmd_prune_usage[] =
-	"usage: mailbag prune [-nq] [--json] [--uid] MAILBOX SET\n"
+	"usage: mailbag prune [-nq] [--json] [--uid] [--match=HEADER:REGEX]...\n"
+	"                     [--body-match=REGEX]... MAILBOX CRITERIA...\n"
 	"\n"
-	"Delete the messages of MAILBOX selected by SET, an IMAP sequence set\n"
-	"of message numbers (1:5,7,10:*; * is the last) or, with --uid, of\n"
-	"UIDs, and expunge them.\n"
+	"Delete the messages of MAILBOX that match CRITERIA and expunge them.\n"
+	"CRITERIA are IMAP SEARCH keys as mailbag search takes them (see\n"
+	"mailbag-search(1)): a sequence set of message numbers (1:5,7,10:*;\n"
+	"* is the last), FLAGGED, BEFORE 1-Jan-2024, SUBJECT \"some words\",\n"
+	"OR K1 K2, NOT K, ...; keys in a row must all match.  Prune all with\n"
+	"ALL.\n"
 	"\n"
-	"   -u, --uid        SET holds UIDs\n"
+	"   -u, --uid        the first criterion is a set of UIDs\n"
+	"       --match=HEADER:REGEX\n"
+	"                    also require a HEADER field whose decoded value\n"
+	"                    matches the PCRE2 REGEX (repeatable)\n"
+	"       --body-match=REGEX\n"
+	"                    also require a line of decoded body text to\n"
+	"                    match REGEX (repeatable)\n"
 	"   -n, --dry-run    say what would be pruned\n"
 	"   -q, --quiet      print nothing on success\n"
 	"       --json       print the result as a JSON object\n"
 	"   -h, --help       this text\n"
 	"       --version    print the version\n"
 	"\n"
-	"Exit status: 0 done (also when SET selects nothing); 66 no such\n"
+	"Exit status: 0 done (also when nothing matches); 66 no such\n"
 	"mailbox; 69 the format cannot expunge; 75 the mailbox is busy (try\n"
-	"later); 64 usage or a bad SET.\n";
+	"later); 64 usage or bad CRITERIA.\n";
 
 int
 cmd_prune(int argc, char **argv, struct cmd_env *env)
 {
 	static const struct option opts[] = {
 		MG_COMMON_LONGOPTS,
-		{ "uid", no_argument, NULL, 'u' },
+		SEL_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mg_opts o = { 0 };
@@ -43,8 +54,9 @@ cmd_prune(int argc, char **argv, struct cmd_env *env)
 	struct mg_name n;
 	struct mb_err e;
 	struct sel sel;
+	struct sel_args a = { 0 };
 	struct json j;
-	bool uid = false, *marks = NULL;
+	bool *marks = NULL;
 	uint32_t count = 0, selected = 0, expunged = 0;
 	char why[512];
 	int c, rc;
@@ -55,13 +67,18 @@ cmd_prune(int argc, char **argv, struct cmd_env *env)
 			return rc;
 		if (rc == -1)
 			continue;
-		uid = true; /* 'u' */
+		sel_opt(&a, c, optarg);
 	}
-	if (argc - optind != 2)
-		return cmd_usage_error(env, "MAILBOX SET, please");
-	if (!sel_parse(&sel, uid ? SEL_UID : SEL_SEQ, argv[optind + 1], why,
-		       sizeof(why)))
+	if (argc - optind < 1 || (argc - optind < 2 && a.nre == 0)) {
+		sel_args_free(&a);
+		return cmd_usage_error(env, "MAILBOX CRITERIA, please");
+	}
+	if (!sel_parse_search(&sel, &a, argc - optind - 1, argv + optind + 1,
+			      why, sizeof(why))) {
+		sel_args_free(&a);
 		return cmd_usage_error(env, "%s", why);
+	}
+	sel_args_free(&a);
 	if ((rc = cmd_load_config(env)) != 0 ||
 	    (rc = mg_resolve(env, argv[optind], &n)) != 0)
 		goto out;

@@ -1,11 +1,13 @@
 /*
- * select.c - message selection by IMAP sequence set, see select.h.
+ * select.c - message selection by IMAP sequence set or search criteria,
+ * see select.h.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mb-msg.h"
 #include "select.h"
 #include "util.h"
 
@@ -96,6 +98,85 @@ sel_free(struct sel *s)
 	free(s->r);
 	s->r = NULL;
 	s->n = 0;
+	mb_search_free(&s->search);
+}
+
+bool
+sel_opt(struct sel_args *a, int c, const char *arg)
+{
+	switch (c) {
+	case 'u':
+		a->uid = true;
+		return true;
+	case SEL_OPT_MATCH:
+	case SEL_OPT_BODY_MATCH:
+		a->re = xreallocarray(a->re, a->nre + 1, sizeof(*a->re));
+		a->re_hdr = xreallocarray(a->re_hdr, a->nre + 1,
+					  sizeof(*a->re_hdr));
+		a->re[a->nre] = arg;
+		a->re_hdr[a->nre++] = c == SEL_OPT_MATCH;
+		return true;
+	}
+	return false;
+}
+
+void
+sel_args_free(struct sel_args *a)
+{
+	free(a->re);
+	free(a->re_hdr);
+	memset(a, 0, sizeof(*a));
+}
+
+bool
+sel_parse_search(struct sel *s, const struct sel_args *a, int argc,
+		 char *const *argv, char *why, size_t size)
+{
+	char **words = NULL;
+	struct sel set;
+	struct mb_err e;
+	size_t i;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	/* A lone set is matched here, without the search engine. */
+	if (argc == 1 && a->nre == 0 &&
+	    sel_parse(s, a->uid ? SEL_UID : SEL_SEQ, argv[0], why, size))
+		return true;
+	memset(s, 0, sizeof(*s));
+	s->kind = SEL_SEARCH;
+	mb_err_clear(&e);
+	if (a->uid) {
+		if (argc == 0) {
+			snprintf(why, size, "--uid needs a SET");
+			return false;
+		}
+		if (!sel_parse(&set, SEL_UID, argv[0], why, size))
+			return false;
+		sel_free(&set);
+		/* "UID" before the set, the words after it */
+		words = xcalloc((size_t)argc + 1, sizeof(*words));
+		words[0] = (char *)"UID";
+		memcpy(words + 1, argv, (size_t)argc * sizeof(*words));
+		rc = mb_search_parse_argv(argc + 1, words, &s->search, &e);
+		free(words);
+	} else if (argc > 0) {
+		rc = mb_search_parse_argv(argc, argv, &s->search, &e);
+	} else {
+		rc = mb_search_parse("ALL", &s->search, &e);
+	}
+	if (rc != MB_OK) {
+		snprintf(why, size, "bad search criteria: %s", e.msg);
+		return false;
+	}
+	for (i = 0; i < a->nre; i++)
+		if (mb_search_add_regex(s->search, a->re_hdr[i], a->re[i],
+					&e) != MB_OK) {
+			snprintf(why, size, "%s", e.msg);
+			sel_free(s);
+			return false;
+		}
+	return true;
 }
 
 bool
@@ -147,7 +228,13 @@ sel_mark(const struct sel *s, struct mb_box *box, uint32_t nmsgs, bool **marks,
 			free(v);
 			return MB_FAILED;
 		}
-		v[seq - 1] = sel_match(s, m, nmsgs, last_uid);
+		if (s->kind != SEL_SEARCH)
+			v[seq - 1] = sel_match(s, m, nmsgs, last_uid);
+		else if (mb_search_match(s->search, box, m, nmsgs, last_uid,
+					 &v[seq - 1], e) != MB_OK) {
+			free(v);
+			return MB_FAILED;
+		}
 		if (v[seq - 1])
 			(*count)++;
 	}

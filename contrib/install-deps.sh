@@ -8,7 +8,7 @@
 #          mutt, mblaze, bzip2/xz/zstd and bsdtar (libarchive-tools);
 #          for `make bench`: mb2md
 #   bench  test + the other peers `make bench` times: GNU movemail
-#          (mailutils)
+#          (mailutils), isync (mbsync), fetchmail, getmail6
 #
 # Quiet and idempotent: when everything is installed it prints nothing.
 # Otherwise it runs apt-get update + install, as root or through `sudo -n`;
@@ -19,7 +19,7 @@ set -eu
 mode=${1:-test}
 build_pkgs="gcc make pkg-config zlib1g-dev libssl-dev libarchive-dev libpcre2-dev libcrypt-dev"
 test_pkgs="$build_pkgs uw-mailutils procmail python3 perl time util-linux dovecot-core dovecot-imapd dovecot-pop3d mutt mblaze mb2md bzip2 xz-utils zstd libarchive-tools"
-bench_pkgs="$test_pkgs mailutils"
+bench_pkgs="$test_pkgs mailutils isync fetchmail getmail6"
 
 case $mode in
 build) pkgs=$build_pkgs ;;

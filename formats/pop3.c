@@ -32,8 +32,9 @@ struct pmsg {
 	char *uidl;
 	int64_t size;
 	unsigned flags;
-	bool deleled; /* DELE sent */
-	int64_t boff, blen;
+	bool deleled;	    /* DELE sent */
+	int64_t boff, blen; /* the text in the spool file */
+	int64_t hoff, hlen; /* the header (TOP n 0) in the header spool */
 };
 
 struct pop3_state {
@@ -44,11 +45,13 @@ struct pop3_state {
 	bool capa_ok, stls, pipelining, uidl, top, user_ok;
 	char sasl[512]; /* " PLAIN LOGIN " */
 	int spool_fd;
+	int hspool_fd; /* headers by TOP, made when first needed */
 	struct mbi_buf line;
 	struct pmsg *idx;
 	uint32_t nidx;
 	uint32_t next;
 	uint32_t bfirst, bcount;
+	uint32_t hfirst, hcount;
 	bool dele_sent, quit;
 };
 
@@ -443,6 +446,8 @@ pop3_close(struct mb_box *b)
 	mbi_conn_close(&s->c);
 	if (s->spool_fd >= 0)
 		close(s->spool_fd);
+	if (s->hspool_fd >= 0)
+		close(s->hspool_fd);
 	mbi_buf_free(&s->line);
 	for (i = 0; i < s->nidx; i++)
 		free(s->idx[i].uidl);
@@ -451,12 +456,27 @@ pop3_close(struct mb_box *b)
 	b->priv = NULL;
 }
 
+/* An unlinked temporary file in $TMPDIR for what the server sends. */
+static int
+make_spool(int *fd, struct mb_err *e)
+{
+	char tmpl[PATH_MAX];
+	const char *td = getenv("TMPDIR");
+
+	snprintf(tmpl, sizeof(tmpl), "%s/mailbag-pop3.XXXXXX",
+		 td && *td ? td : "/tmp");
+	*fd = mkostemp(tmpl, O_CLOEXEC);
+	if (*fd < 0)
+		return mbi_err_sys(e, MB_FAILED, errno, tmpl,
+				   "cannot make a spool file");
+	unlink(tmpl);
+	return MB_OK;
+}
+
 static int
 pop3_open(struct mb_box *b, struct mb_err *e)
 {
 	struct pop3_state *s;
-	char tmpl[PATH_MAX];
-	const char *td = getenv("TMPDIR");
 	int rc;
 
 	s = calloc(1, sizeof(*s));
@@ -464,23 +484,15 @@ pop3_open(struct mb_box *b, struct mb_err *e)
 		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
 			       "out of memory");
 	b->priv = s;
-	s->spool_fd = -1;
+	s->spool_fd = s->hspool_fd = -1;
 	mbi_buf_init(&s->line);
 	snprintf(s->name, sizeof(s->name), "%.1000s", b->path);
 	rc = mbi_remote_parse(b->path, &s->r, e);
 	if (rc == MB_OK && strcasecmp(s->r.mailbox, "INBOX") != 0)
 		rc = mbi_err(e, MB_FAILED, MB_ENOENT, b->path, -1,
 			     "a POP3 server has only INBOX");
-	if (rc == MB_OK) {
-		snprintf(tmpl, sizeof(tmpl), "%s/mailbag-pop3.XXXXXX",
-			 td && *td ? td : "/tmp");
-		s->spool_fd = mkostemp(tmpl, O_CLOEXEC);
-		if (s->spool_fd < 0)
-			rc = mbi_err_sys(e, MB_FAILED, errno, tmpl,
-					 "cannot make a spool file");
-		else
-			unlink(tmpl);
-	}
+	if (rc == MB_OK)
+		rc = make_spool(&s->spool_fd, e);
 	if (rc == MB_OK)
 		rc = session(b, e);
 	if (rc == MB_OK)
@@ -513,29 +525,36 @@ pop3_next(struct mb_box *b, struct mb_msg *out, struct mb_err *e)
 	return MB_OK;
 }
 
-/* RETR messages from index position pos on, pipelined when offered. */
+/* RETR messages (or with top, their headers: TOP n 0) from index
+ * position pos on, pipelined when offered, into the (header) spool. */
 static int
-fetch_batch(struct mb_box *b, uint32_t pos, struct mb_err *e)
+fetch_batch(struct mb_box *b, uint32_t pos, bool top, struct mb_err *e)
 {
 	struct pop3_state *s = st_of(b);
+	int fd = top ? s->hspool_fd : s->spool_fd;
 	struct mbi_wbuf w;
 	struct mbi_buf cmd;
 	uint32_t i, k = 0, max = s->pipelining ? BATCH_MSGS : 1;
 	int64_t bytes = 0;
 	int rc = MB_OK;
 
-	if (ftruncate(s->spool_fd, 0) < 0)
+	if (ftruncate(fd, 0) < 0)
 		return mbi_err_sys(e, MB_FATAL, errno, "spool file",
 				   "cannot truncate");
 	mbi_buf_init(&cmd);
 	for (i = pos; i < s->nidx && k < max; i++) {
 		if (s->idx[i].deleled)
 			continue;
-		if (k > 0 && bytes + s->idx[i].size > BATCH_BYTES)
+		if (!top && k > 0 && bytes + s->idx[i].size > BATCH_BYTES)
 			break;
 		bytes += s->idx[i].size;
-		s->idx[i].boff = s->idx[i].blen = -1;
-		rc |= mbi_buf_addf(&cmd, "RETR %u\r\n", s->idx[i].num);
+		if (top) {
+			s->idx[i].hoff = s->idx[i].hlen = -1;
+			rc |= mbi_buf_addf(&cmd, "TOP %u 0\r\n", s->idx[i].num);
+		} else {
+			s->idx[i].boff = s->idx[i].blen = -1;
+			rc |= mbi_buf_addf(&cmd, "RETR %u\r\n", s->idx[i].num);
+		}
 		k++;
 	}
 	if (rc < 0) {
@@ -543,14 +562,18 @@ fetch_batch(struct mb_box *b, uint32_t pos, struct mb_err *e)
 		return mbi_err(e, MB_FATAL, MB_ENOMEM, s->name, -1,
 			       "out of memory");
 	}
-	s->bfirst = pos;
-	s->bcount = i - pos;
+	if (top) {
+		s->hfirst = pos;
+		s->hcount = i - pos;
+	} else {
+		s->bfirst = pos;
+		s->bcount = i - pos;
+	}
 	rc = mbi_conn_write(s->c, cmd.buf, cmd.len, e);
 	mbi_buf_free(&cmd);
-	if (rc != MB_OK ||
-	    mbi_wbuf_init(&w, s->spool_fd, "spool file", 0, e) != MB_OK)
+	if (rc != MB_OK || mbi_wbuf_init(&w, fd, "spool file", 0, e) != MB_OK)
 		goto fail;
-	for (i = pos; i < pos + s->bcount; i++) {
+	for (i = pos; i < pos + (top ? s->hcount : s->bcount); i++) {
 		int64_t start;
 
 		if (s->idx[i].deleled)
@@ -568,8 +591,13 @@ fetch_batch(struct mb_box *b, uint32_t pos, struct mb_err *e)
 		if (rc != 1)
 			break;
 		rc = MB_OK;
-		s->idx[i].boff = start;
-		s->idx[i].blen = w.pos - start;
+		if (top) {
+			s->idx[i].hoff = start;
+			s->idx[i].hlen = w.pos - start;
+		} else {
+			s->idx[i].boff = start;
+			s->idx[i].blen = w.pos - start;
+		}
 	}
 	if (rc == MB_OK)
 		rc = mbi_wbuf_flush(&w, e);
@@ -577,7 +605,10 @@ fetch_batch(struct mb_box *b, uint32_t pos, struct mb_err *e)
 	if (rc == MB_OK)
 		return MB_OK;
 fail:
-	s->bcount = 0;
+	if (top)
+		s->hcount = 0;
+	else
+		s->bcount = 0;
 	return rc == MB_FAILED ? MB_FATAL : rc;
 }
 
@@ -608,7 +639,7 @@ pop3_msg_open(struct mb_box *b, const struct mb_msg *m, struct mb_reader **out,
 			       "message %u is gone", m->seq);
 	if (s->bcount == 0 || (uint32_t)pos < s->bfirst ||
 	    (uint32_t)pos >= s->bfirst + s->bcount || s->idx[pos].blen < 0) {
-		rc = fetch_batch(b, (uint32_t)pos, e);
+		rc = fetch_batch(b, (uint32_t)pos, false, e);
 		if (rc != MB_OK)
 			return rc;
 	}
@@ -617,6 +648,46 @@ pop3_msg_open(struct mb_box *b, const struct mb_msg *m, struct mb_reader **out,
 			       "the server sent no text for message %u",
 			       m->seq);
 	*out = mb_reader_fd(s->spool_fd, s->idx[pos].boff, s->idx[pos].blen);
+	if (*out == NULL)
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, s->name, -1,
+			       "out of memory");
+	return MB_OK;
+}
+
+/*
+ * The header of a message by TOP n 0 (RFC 1939), in pipelined batches
+ * like RETR, when the server lists TOP in its capabilities; else the
+ * whole message.  A message whose text is at hand already is not asked
+ * for again.
+ */
+static int
+pop3_msg_header(struct mb_box *b, const struct mb_msg *m,
+		struct mb_reader **out, struct mb_err *e)
+{
+	struct pop3_state *s = st_of(b);
+	int32_t pos = find_msg(s, m);
+	int rc;
+
+	if (pos < 0 || s->idx[pos].deleled)
+		return mbi_err(e, MB_FAILED, MB_ENOENT, s->name, -1,
+			       "message %u is gone", m->seq);
+	if (!s->top ||
+	    (s->bcount > 0 && (uint32_t)pos >= s->bfirst &&
+	     (uint32_t)pos < s->bfirst + s->bcount && s->idx[pos].blen >= 0))
+		return pop3_msg_open(b, m, out, e);
+	if (s->hspool_fd < 0 && (rc = make_spool(&s->hspool_fd, e)) != MB_OK)
+		return rc;
+	if (s->hcount == 0 || (uint32_t)pos < s->hfirst ||
+	    (uint32_t)pos >= s->hfirst + s->hcount || s->idx[pos].hlen < 0) {
+		rc = fetch_batch(b, (uint32_t)pos, true, e);
+		if (rc != MB_OK)
+			return rc;
+	}
+	if (s->idx[pos].hlen < 0)
+		return mbi_err(e, MB_FAILED, MB_ENOENT, s->name, -1,
+			       "the server sent no header for message %u",
+			       m->seq);
+	*out = mb_reader_fd(s->hspool_fd, s->idx[pos].hoff, s->idx[pos].hlen);
 	if (*out == NULL)
 		return mbi_err(e, MB_FATAL, MB_ENOMEM, s->name, -1,
 			       "out of memory");
@@ -721,6 +792,7 @@ const struct mb_driver mbi_driver_pop3 = {
 	.open = pop3_open,
 	.next = pop3_next,
 	.msg_open = pop3_msg_open,
+	.msg_header = pop3_msg_header,
 	.set_flags = pop3_set_flags,
 	.expunge = pop3_expunge,
 	.commit = pop3_commit,

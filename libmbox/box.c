@@ -643,6 +643,21 @@ mb_msg_open(struct mb_box *b, const struct mb_msg *m, struct mb_reader **out,
 }
 
 int
+mb_msg_open_header(struct mb_box *b, const struct mb_msg *m,
+		   struct mb_reader **out, struct mb_err *e)
+{
+	int rc;
+
+	*out = NULL;
+	CHECK_BOX(b, e);
+	rc = b->drv->msg_header != NULL ? b->drv->msg_header(b, m, out, e) :
+					  b->drv->msg_open(b, m, out, e);
+	if (rc != MB_OK)
+		mbi_unpack_fix_err(b, e);
+	return rc;
+}
+
+int
 mb_append(struct mb_box *b, const struct mb_newmsg *meta,
 	  struct mb_reader *src, uint32_t *uid_out, struct mb_err *e)
 {

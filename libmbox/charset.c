@@ -6,9 +6,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <iconv.h>
+#include <locale.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <wctype.h>
 
 #include "mb-int.h"
 #include "mb-msg.h"
@@ -49,7 +52,8 @@ static const struct {
 
 struct mb_conv {
 	iconv_t cd;
-	bool utf8; /* validate only */
+	bool utf8;  /* validate only */
+	bool ascii; /* "US-ASCII": valid UTF-8 as such, other bytes CP1252 */
 	unsigned char pend[16];
 	size_t npend;
 };
@@ -113,6 +117,15 @@ mb_conv_new(const char *charset)
 	if (c->cd == (iconv_t)-1 && !c->utf8) {
 		free(c);
 		return NULL;
+	}
+	if (!c->utf8) {
+		char name[64];
+
+		/* 8-bit text labelled ASCII is mostly UTF-8 today (as
+		 * Dovecot reads it), else Windows' code page */
+		norm_name(charset, name, sizeof(name));
+		c->ascii = strcmp(name, "us-ascii") == 0 ||
+			   strcmp(name, "ascii") == 0;
 	}
 	return c;
 }
@@ -181,9 +194,10 @@ utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
-/* UTF-8 where valid; invalid bytes as Latin-1 (latin1) or U+FFFD. */
+/* UTF-8 where valid; invalid bytes as Latin-1 (latin1), through cd
+ * (a single-byte charset) when it is open, else U+FFFD. */
 static int
-feed_utf8(const unsigned char *s, size_t n, bool latin1, bool final,
+feed_utf8(const unsigned char *s, size_t n, bool latin1, iconv_t cd, bool final,
 	  size_t *used, char **out, size_t *len, size_t *cap)
 {
 	size_t i = 0;
@@ -199,7 +213,17 @@ feed_utf8(const unsigned char *s, size_t n, bool latin1, bool final,
 			i += (size_t)l;
 			continue;
 		}
-		if (latin1) {
+		if (cd != (iconv_t)-1) {
+			char b[8], *ip = (char *)s + i, *op = b;
+			size_t il = 1, ol = sizeof(b);
+
+			if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1)
+				op = b; /* undefined in the code page */
+			iconv(cd, NULL, NULL, NULL, NULL);
+			if (put(out, len, cap, op == b ? fffd : b,
+				op == b ? 3 : (size_t)(op - b)) < 0)
+				return -1;
+		} else if (latin1) {
 			char u[2] = { (char)(0xc0 | (s[i] >> 6)),
 				      (char)(0x80 | (s[i] & 0x3f)) };
 
@@ -221,8 +245,9 @@ conv_run(struct mb_conv *c, const unsigned char *in, size_t n, bool final,
 	char *ip = (char *)in, *op;
 	size_t il = n, ol, r;
 
-	if (c->utf8)
-		return feed_utf8(in, n, false, final, used, out, len, cap);
+	if (c->utf8 || c->ascii)
+		return feed_utf8(in, n, false, c->utf8 ? (iconv_t)-1 : c->cd,
+				 final, used, out, len, cap);
 	while (il > 0) {
 		if (grow(out, len, cap, il * 4 + 16) < 0)
 			return -1;
@@ -334,7 +359,8 @@ mb_to_utf8(const char *charset, const void *in, size_t n)
 	if (charset != NULL && charset[0])
 		c = mb_conv_new(charset);
 	if (c == NULL) {
-		if (feed_utf8(in, n, true, true, &used, &out, &len, &cap) < 0 ||
+		if (feed_utf8(in, n, true, (iconv_t)-1, true, &used, &out, &len,
+			      &cap) < 0 ||
 		    grow(&out, &len, &cap, 0) < 0) {
 			free(out);
 			return NULL;
@@ -353,6 +379,33 @@ mb_to_utf8(const char *charset, const void *in, size_t n)
 /* ------------------------------------------------------------------ */
 /* Case folding                                                         */
 
+/* glibc's lower case of every other script (Armenian, Georgian,
+ * Cherokee, Glagolitic, Deseret, fullwidth Latin, ...), through the
+ * C.UTF-8 locale whatever the process's locale is. */
+static locale_t fold_loc;
+static pthread_once_t fold_once = PTHREAD_ONCE_INIT;
+
+static void
+fold_init(void)
+{
+	fold_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+static unsigned
+fold_other(unsigned cp)
+{
+	wint_t w;
+
+	if (cp < 0x80)
+		return cp;
+	pthread_once(&fold_once, fold_init);
+	if (fold_loc == (locale_t)0)
+		return cp;
+	w = towlower_l((wint_t)cp, fold_loc);
+	/* a surrogate or an invalid value never comes back */
+	return w > 0x10ffff || (w >= 0xd800 && w <= 0xdfff) ? cp : (unsigned)w;
+}
+
 static unsigned
 fold_cp(unsigned cp)
 {
@@ -360,8 +413,8 @@ fold_cp(unsigned cp)
 		return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
 	if (cp >= 0xc0 && cp <= 0xde && cp != 0xd7)
 		return cp + 32;
-	if (cp >= 0x100 && cp <= 0x137 && (cp & 1) == 0)
-		return cp + 1;
+	if (cp >= 0x100 && cp <= 0x137 && (cp & 1) == 0 && cp != 0x130)
+		return cp + 1; /* U+0130, dotted I, is i: below */
 	if (cp >= 0x139 && cp <= 0x148 && (cp & 1) == 1)
 		return cp + 1;
 	if (cp >= 0x14a && cp <= 0x177 && (cp & 1) == 0)
@@ -380,7 +433,7 @@ fold_cp(unsigned cp)
 		return cp + 80;
 	if (cp >= 0x460 && cp <= 0x4ff && (cp & 1) == 0)
 		return cp + 1;
-	return cp;
+	return fold_other(cp);
 }
 
 char *
@@ -404,15 +457,40 @@ mb_utf8_fold(const char *s, size_t n)
 			out[o++] = (char)fold_cp(p[i++]);
 			continue;
 		}
-		if (l == 2) {
+		if (l == 2)
 			cp = ((p[i] & 0x1fu) << 6) | (p[i + 1] & 0x3fu);
-			cp = fold_cp(cp);
-			if (cp < 0x800) {
-				out[o++] = (char)(0xc0 | (cp >> 6));
-				out[o++] = (char)(0x80 | (cp & 0x3f));
-				i += 2;
-				continue;
+		else if (l == 3)
+			cp = ((p[i] & 0x0fu) << 12) |
+			     ((p[i + 1] & 0x3fu) << 6) | (p[i + 2] & 0x3fu);
+		else
+			cp = ((p[i] & 0x07u) << 18) |
+			     ((p[i + 1] & 0x3fu) << 12) |
+			     ((p[i + 2] & 0x3fu) << 6) | (p[i + 3] & 0x3fu);
+		cp = fold_cp(cp);
+		/* the folded character, when it is not longer than 3 bytes
+		 * (out has room for 2 bytes an input byte) */
+		if (cp < 0x80) {
+			out[o++] = (char)cp;
+			i += (size_t)l;
+			continue;
+		}
+		if (cp < 0x800) {
+			out[o++] = (char)(0xc0 | (cp >> 6));
+			out[o++] = (char)(0x80 | (cp & 0x3f));
+			i += (size_t)l;
+			continue;
+		}
+		if (cp < 0x10000 || l == 4) {
+			if (cp < 0x10000) {
+				out[o++] = (char)(0xe0 | (cp >> 12));
+			} else {
+				out[o++] = (char)(0xf0 | (cp >> 18));
+				out[o++] = (char)(0x80 | ((cp >> 12) & 0x3f));
 			}
+			out[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			out[o++] = (char)(0x80 | (cp & 0x3f));
+			i += (size_t)l;
+			continue;
 		}
 		memcpy(out + o, p + i, (size_t)l);
 		o += (size_t)l;

@@ -564,14 +564,12 @@ mb_imap_section(const struct mb_mime *m, struct mb_reader *r,
 		} else {
 			off = p->body_off;
 			len = p->body_size;
-			if (binary && (p->multipart || p->message ||
-				       strcasecmp(p->type, "multipart") == 0))
-				return mbi_err(e, MB_FAILED, MB_ENOTSUP, NULL,
-					       -1,
-					       "BINARY of part %s, which is no "
-					       "leaf part",
-					       num);
-			if (binary) {
+			/* BINARY of a multipart or message part is its
+			 * body as it is, as Dovecot sends it: these
+			 * may only be 7bit, 8bit or binary (RFC 2045
+			 * 6.4), and a wrong encoding stays undone */
+			if (binary && !p->multipart && !p->message &&
+			    strcasecmp(p->type, "multipart") != 0) {
 				if (p->cte == MB_CTE_OTHER)
 					return mbi_err(
 						e, MB_FAILED, MB_EFORMAT, NULL,

@@ -102,6 +102,12 @@ struct mb_driver {
 	 */
 	int (*list_child)(const char *dir, const char *name,
 			  const struct stat *st, char *child, size_t size);
+
+	/* Optional (NULL: msg_open): a reader over the message's header
+	 * and the empty line after it, for formats where the header alone
+	 * is much cheaper (a POP3 server's TOP); see mb_msg_open_header. */
+	int (*msg_header)(struct mb_box *b, const struct mb_msg *m,
+			  struct mb_reader **out, struct mb_err *e);
 };
 
 /* list_child results. */

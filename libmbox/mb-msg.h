@@ -241,9 +241,12 @@ char *mb_imap_bodystructure(const struct mb_part *p, bool ext);
 typedef int (*mb_out_fn)(void *arg, const void *p, size_t n);
 /*
  * Write BODY[section]<partial> (binary false) or BINARY[section]<partial>
- * of the message to out.  BINARY is for leaf parts only (MB_ENOTSUP
- * otherwise) and refuses a damaged base64 body (MB_EFORMAT, after
- * writing it: a server measures the section before it sends it).  section is the text between the brackets
+ * of the message to out.  BINARY decodes leaf parts; of a multipart
+ * or message part it is the body as it is, like BODY, as Dovecot sends
+ * it, except that Dovecot also decodes the base64 and quoted-printable
+ * leaf parts inside and relabels them "binary" (not done here).
+ * It refuses a damaged base64 body (MB_EFORMAT, after writing it: a
+ * server measures the section before it sends it).  section is the text between the brackets
  * ("", "1.2", "HEADER", "1.TEXT", "2.MIME", "HEADER.FIELDS (A B)",
  * "HEADER.FIELDS.NOT (A)"); partial_len < 0 means no partial.  r is the
  * message text (it is rewound); line ends are written as CR LF.  A part

@@ -369,6 +369,15 @@ int mb_msg_open(struct mb_box *box, const struct mb_msg *m,
 		struct mb_reader **out, struct mb_err *e);
 
 /*
+ * A reader that starts with the message's header: where the format can
+ * give the header alone cheaply (POP3's TOP) it ends after the empty
+ * line that closes the header, else it is mb_msg_open's and goes on
+ * into the body.  For callers that need the header only.
+ */
+int mb_msg_open_header(struct mb_box *box, const struct mb_msg *m,
+		       struct mb_reader **out, struct mb_err *e);
+
+/*
  * Append one message read from src, with the metadata in meta.  The new
  * UID is stored in *uid_out when the format keeps UIDs (uid_out may be
  * NULL).  Appends are staged: they become durable at mb_close, and a

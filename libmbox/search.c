@@ -1098,7 +1098,10 @@ mb_search_match(struct mb_search *s, struct mb_box *box, const struct mb_msg *m,
 		ts.s = s;
 		mbi_buf_init(&ts.win);
 		mbi_buf_init(&ts.line);
-		rc = mb_msg_open(box, m, &r, e);
+		/* header keys alone: the header is enough (POP3: TOP) */
+		rc = s->need_text || s->need_size ?
+			     mb_msg_open(box, m, &r, e) :
+			     mb_msg_open_header(box, m, &r, e);
 		if (rc < 0)
 			return rc;
 		rc = mb_mime_parse(box->ctx, r,

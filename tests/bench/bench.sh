@@ -10,10 +10,12 @@
 #   BENCH_STRICT   1 (default): a missed target makes the exit status 2
 #   BENCH_USER     unprivileged user for mailutil/doveadm when run as root (nobody)
 #   BENCH_JOBS     job groups to run, default all:
-#                  "check unix mmdf mbx repair maildir mix gz deliver spool"
+#                  "check unix mmdf mbx repair maildir mix gz deliver spool search fetch"
 #   BENCH_DELIVERIES deliveries per run of a deliver job, default 200
 #   BENCH_RUNS_SLOW runs of the slow peers (doveadm, python) on corpora
 #                  >= 1 GiB, default 1
+#   BENCH_FETCH_MSGS messages on the local Dovecot for group fetch (10000)
+#   BENCH_FETCH_RUNS runs per fetch job, default 3
 # Exit status: 0 all good, 1 a job failed or a tool is missing,
 # 2 all jobs ran but a target was missed.
 # See tests/bench/README.md.
@@ -36,10 +38,12 @@ RUNS_BIG=${BENCH_RUNS_BIG:-3}
 SEED=${BENCH_SEED:-1}
 STRICT=${BENCH_STRICT:-1}
 MU_USER=${BENCH_USER:-nobody}
-ALL_JOBS="check unix mmdf mbx repair maildir mix gz deliver spool"
+ALL_JOBS="check unix mmdf mbx repair maildir mix gz deliver spool search fetch"
 JOBS=${BENCH_JOBS:-$ALL_JOBS}
 RUNS_SLOW=${BENCH_RUNS_SLOW:-1}
 NDEL=${BENCH_DELIVERIES:-200}
+FETCH_N=${BENCH_FETCH_MSGS:-10000}
+FETCH_RUNS=${BENCH_FETCH_RUNS:-3}
 for j in $JOBS; do
 	case " $ALL_JOBS " in
 	*" $j "*) ;;
@@ -59,6 +63,10 @@ TMAIL=$(command -v tmail 2>/dev/null || true)
 DMAIL=$(command -v dmail 2>/dev/null || true)
 MOVEMAIL=$(command -v movemail 2>/dev/null || true)
 LDA=/usr/lib/dovecot/dovecot-lda
+MBSYNC=$(command -v mbsync 2>/dev/null || true)
+FETCHMAIL=$(command -v fetchmail 2>/dev/null || true)
+GETMAIL=$(command -v getmail 2>/dev/null || true)
+PROCMAIL=$(command -v procmail 2>/dev/null || true)
 TIME=/usr/bin/time
 
 # targets
@@ -72,6 +80,7 @@ T_GZ_ZCAT=1.3     # mailbag check FILE.gz <= 1.3 x zcat FILE.gz >/dev/null
 OUT=$DATA/out
 MUHOME=$DATA/uw
 RES=$DATA/results.tsv
+COUNTS=$DATA/counts.tsv
 LOG=$DATA/bench.log
 failed=0
 missed=0
@@ -85,6 +94,7 @@ q() {
 
 mkdir -p "$DATA" "$OUT" || exit 1
 : >"$RES"
+: >"$COUNTS"
 : >"$LOG"
 
 # --- environment checks -------------------------------------------------
@@ -259,7 +269,8 @@ du_ok=0
 if want deliver || want spool; then
 	if du_setup; then du_ok=1; else log "bench: no delivery user: deliver/spool jobs fail"; fi
 fi
-trap 'rm -rf "$MUHOME" "$OUT" "$DHOME" "$DSPOOL"; du_cleanup' EXIT
+DCS=
+trap 'fetch_stop; rm -rf "$MUHOME" "$OUT" "$DHOME" "$DSPOOL"; du_cleanup' EXIT
 trap 'exit 130' INT TERM
 
 # Python's mailbox module: mbox -> Maildir, flags through MaildirMessage
@@ -334,6 +345,15 @@ v_moved() { # $2 = DEST (NMSG messages); the spool left empty or gone
 	VMSG="spool $SPOOLF not emptied"
 	return 1
 }
+v_nonzero() { # the job printed a count; kept for the report
+	c=$(tail -n 1 "$1" | tr -d ' ')
+	case $c in
+	'' | *[!0-9]*) VMSG="no count: $(head -c 200 "$1" | tr '\n' ' ')"; return 1 ;;
+	0) VMSG="no match"; return 1 ;;
+	esac
+	printf '%s\t%s\t%s\t%s\n' "$g" "$tool" "$size" "$c" >>"$COUNTS"
+	return 0
+}
 v_mmdf_out() {
 	[ "$(head -c 4 "$2" 2>/dev/null | od -An -c | tr -d ' ')" = '001001001001' ] && return 0
 	VMSG="no mmdf output"
@@ -404,9 +424,212 @@ missing() { # GROUP TOOL WHAT
 	failed=1
 }
 
+# --- fetch: a local Dovecot, mailbag fetch vs mbsync, fetchmail, getmail --
+#
+# Dovecot runs as the unprivileged user from $MUHOME/dcsrv, listening on
+# 127.0.0.1 without TLS (every client logs in with a password in clear
+# on the loopback, so none pays for TLS), over a maildir of the FETCH_N
+# messages of a generated corpus (written by mailbag; Dovecot indexes it
+# once before the first job).  Each job starts from an empty destination
+# and empty client state (removed outside the timing) and leaves the mail
+# on the server.  The clients run as the same unprivileged user (getmail
+# and procmail refuse to deliver as root), in $MUHOME/fout.  Sinks: mailbag and getmail write the maildir or the
+# mailbox themselves (getmail's Mboxrd for the mbox rows, mailbag mbx);
+# mbsync syncs to a maildir (it has no mbox); fetchmail hands each
+# message to an MDA, `procmail -f- RC` with DEFAULT the maildir or the
+# mbox (the usual fetchmail setup without an MTA: one process per
+# message; -f- makes procmail write the mbox "From " line).
+
+FU=bench FP=benchpw
+fetch_stop() {
+	[ -n "$DCS" ] && [ -f "$DCS/run/master.pid" ] || return 0
+	kill "$(cat "$DCS/run/master.pid")" 2>/dev/null
+	i=0
+	while [ $i -lt 50 ] && [ -f "$DCS/run/master.pid" ] &&
+		kill -0 "$(cat "$DCS/run/master.pid" 2>/dev/null)" 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+free_port() {
+	"$PYTHON" -c 'import socket
+s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+dovecot_conf() { # $1 user, $2 group
+	printf 'base_dir = %s/run\nstate_dir = %s/state\nlog_path = %s/dovecot.log\n' \
+		"$DCS" "$DCS" "$DCS"
+	printf 'protocols = imap pop3\nlisten = 127.0.0.1\nssl = no\n'
+	printf 'disable_plaintext_auth = no\nauth_mechanisms = plain login\n'
+	printf 'mail_location = maildir:~/Maildir\nmail_fsync = never\n'
+	printf 'pop3_uidl_format = %%08Xu%%08Xv\n'
+	printf 'default_internal_user = %s\ndefault_internal_group = %s\n' "$1" "$2"
+	printf 'default_login_user = %s\n' "$1"
+	printf 'passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%%u %s/passwd\n}\n' "$DCS"
+	printf 'userdb {\n  driver = static\n  args = uid=%s gid=%s home=%s/home/%%u\n}\n' "$1" "$2" "$DCS"
+	printf 'service imap-login {\n  chroot =\n  inet_listener imap {\n    address = 127.0.0.1\n    port = %s\n  }\n  inet_listener imaps {\n    port = 0\n  }\n}\n' "$FIMAP"
+	printf 'service pop3-login {\n  chroot =\n  inet_listener pop3 {\n    address = 127.0.0.1\n    port = %s\n  }\n  inet_listener pop3s {\n    port = 0\n  }\n}\n' "$FPOP3"
+	printf 'service anvil {\n  chroot =\n}\n'
+	printf 'service stats {\n  unix_listener stats-reader {\n    mode = 0600\n  }\n  unix_listener stats-writer {\n    mode = 0600\n  }\n}\n'
+	printf 'namespace inbox {\n  inbox = yes\n  separator = /\n}\n'
+}
+fetch_setup() {
+	[ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] &&
+		[ -x /usr/lib/dovecot/pop3 ] && [ -n "$PYTHON" ] &&
+		[ -x "$MAILBAG" ] && [ $mu_ok = 1 ] || return 1
+	FC=$DATA/fetch-$FETCH_N-s$SEED.mbox
+	if [ ! -s "$FC" ] || newer "$GEN_SRC" "$FC"; then
+		"$GEN" --seed "$SEED" --count "$FETCH_N" --no-uw-metadata \
+			-o "$FC.tmp" 2>/dev/null && mv "$FC.tmp" "$FC" || return 1
+	fi
+	DCS=$MUHOME/dcsrv
+	rm -rf "$DCS"
+	mkdir -p "$DCS/run" "$DCS/state" "$DCS/home/$FU" || return 1
+	"$MAILBAG" convert -q --to maildir "$FC" "$DCS/home/$FU/Maildir" || return 1
+	FIMAP=$(free_port) FPOP3=$(free_port)
+	if [ "$(id -u)" = 0 ]; then
+		dovecot_conf "$MU_USER" "$(id -gn "$MU_USER")" >"$DCS/dovecot.conf"
+		chown -R "$MU_USER" "$DCS" || return 1
+		DCAS="runuser -u $MU_USER --"
+	else
+		dovecot_conf "$(id -un)" "$(id -gn)" >"$DCS/dovecot.conf"
+		DCAS=
+	fi
+	printf '%s:{PLAIN}%s::::::\n' "$FU" "$FP" >"$DCS/passwd"
+	$DCAS /usr/sbin/dovecot -c "$DCS/dovecot.conf" || return 1
+	i=0
+	until "$PYTHON" -c 'import socket,sys
+for p in sys.argv[1:]: socket.create_connection(("127.0.0.1",int(p)),1).close()' \
+		"$FIMAP" "$FPOP3" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { cat "$DCS/dovecot.log" >&2; return 1; }
+		sleep 0.1
+	done
+	# Dovecot's index of the maildir, built once, outside the timing
+	n=$($DCAS doveadm -c "$DCS/dovecot.conf" -f flow fetch -u "$FU" uid \
+		mailbox INBOX all | wc -l)
+	[ "$n" = "$FETCH_N" ] || { log "bench: Dovecot sees $n messages, not $FETCH_N"; return 1; }
+	FOUT=$MUHOME/fout
+	rm -rf "$FOUT"
+	mkdir -p "$FOUT/home" || return 1
+	printf '%s\n' "$FP" >"$FOUT/pw" && chmod 600 "$FOUT/pw"
+	if [ "$(id -u)" = 0 ]; then
+		chown -R "$MU_USER" "$FOUT" || return 1
+		CL="runuser -u $MU_USER -- env HOME=$(q "$FOUT/home")"
+	else
+		CL="env HOME=$(q "$FOUT/home")"
+	fi
+}
+# fjob GROUP TOOL VERIFY OUTFILE CMD [PREP]: job with CMD and PREP run
+# as the client user
+fjob() {
+	job "$1" "$2" 0 "$3" "$4" "$CL sh -c $(q "$5")" "${6:+$CL sh -c $(q "$6")}"
+}
+
+# the peers' configurations
+mbsync_rc() { # $1 = the maildir
+	printf 'IMAPAccount bench\nHost 127.0.0.1\nPort %s\nUser %s\nPass %s\n' \
+		"$FIMAP" "$FU" "$FP"
+	printf 'SSLType None\nAuthMechs LOGIN\n\nIMAPStore far\nAccount bench\n\n'
+	printf 'MaildirStore near\nPath %s/mbsync-dirs/\nInbox %s\n\n' "$FOUT" "$1"
+	printf 'Channel bench\nFar :far:\nNear :near:\nPatterns INBOX\n'
+	printf 'Sync Pull\nCreate Near\nSyncState *\n'
+}
+getmail_rc() { # $1 = imap|pop3, $2 = maildir|mbox, $3 = the destination
+	if [ "$1" = imap ]; then
+		printf '[retriever]\ntype = SimpleIMAPRetriever\nport = %s\nmailboxes = ("INBOX",)\n' "$FIMAP"
+	else
+		printf '[retriever]\ntype = SimplePOP3Retriever\nport = %s\n' "$FPOP3"
+	fi
+	printf 'server = 127.0.0.1\nusername = %s\npassword = %s\n' "$FU" "$FP"
+	if [ "$2" = maildir ]; then
+		printf '[destination]\ntype = Maildir\npath = %s/\n' "$3"
+	else
+		printf '[destination]\ntype = Mboxrd\npath = %s\n' "$3"
+	fi
+	printf '[options]\nread_all = true\ndelete = false\nverbose = 0\nmessage_log_syslog = false\n'
+}
+fetchmail_rc() { # $1 = imap|pop3
+	if [ "$1" = imap ]; then
+		printf 'poll 127.0.0.1 service %s protocol IMAP auth password\n' "$FIMAP"
+	else
+		printf 'poll 127.0.0.1 service %s protocol POP3 auth password\n' "$FPOP3"
+	fi
+	printf '  user "%s" password "%s" keep fetchall sslproto ""\n' "$FU" "$FP"
+	printf '  mda "%s -f- %s/fm.procmailrc"\n' "$PROCMAIL" "$FOUT"
+}
+
+fetch_jobs() {
+	size=${FETCH_N}msg
+	BYTES=$(wc -c <"$FC" | tr -d ' ')
+	NMSG=$FETCH_N
+	n_runs=$FETCH_RUNS
+	qo=$(q "$FOUT")
+	for proto in imap pop3; do
+		if [ $proto = imap ]; then
+			R="{127.0.0.1:$FIMAP/imap/notls/user=$FU}INBOX"
+		else
+			R="{127.0.0.1:$FPOP3/pop3/notls/user=$FU}INBOX"
+		fi
+		for sink in maildir mbx; do
+			if [ $sink = maildir ]; then
+				g=$proto-md v=v_files
+			else
+				g=$proto-mbox v=v_count
+			fi
+			d=$FOUT/mb.$sink
+			fjob "$g" mailbag "$v" "$d" \
+				"$(q "$MAILBAG") fetch -q --allow-plaintext --auth plain \
+--password-file $qo/pw --state $qo/mb.state -f $sink $(q "$R") $(q "$d") && sync" \
+				"rm -f $qo/mb.state"
+			# the peers write a maildir, or an mbox for the mbx rows
+			if [ $sink = maildir ]; then
+				d=$FOUT/peer.maildir
+				mk="mkdir -p $(q "$d")/cur $(q "$d")/new $(q "$d")/tmp"
+				pmrc="DEFAULT=$d/"
+			else
+				d=$FOUT/peer.mbox
+				mk=": >$(q "$d")"
+				pmrc="DEFAULT=$d"
+			fi
+			if [ $proto = imap ] && [ $sink = maildir ]; then
+				if [ -n "$MBSYNC" ]; then
+					mbsync_rc "$d" >"$FOUT/mbsyncrc"
+					fjob "$g" mbsync "$v" "$d" \
+						"$(q "$MBSYNC") -q -c $qo/mbsyncrc bench && sync" \
+						"rm -rf $qo/mbsync-dirs && mkdir $qo/mbsync-dirs"
+				else
+					missing "$g" mbsync mbsync
+				fi
+			fi
+			if [ -n "$GETMAIL" ]; then
+				getmail_rc $proto $sink "$d" >"$FOUT/getmailrc.$g"
+				fjob "$g" getmail "$v" "$d" \
+					"$mk && $(q "$GETMAIL") -q --rcfile=$qo/getmailrc.$g --getmaildir=$qo/gm && sync" \
+					"rm -rf $qo/gm && mkdir $qo/gm"
+			else
+				missing "$g" getmail getmail
+			fi
+			if [ -n "$FETCHMAIL" ] && [ -n "$PROCMAIL" ]; then
+				fetchmail_rc $proto >"$FOUT/fetchmailrc.$g"
+				chmod 600 "$FOUT/fetchmailrc.$g"
+				printf 'MAILDIR=%s\n%s\nLOGFILE=/dev/null\n' "$FOUT" "$pmrc" >"$FOUT/fm.procmailrc.$g"
+				[ "$(id -u)" = 0 ] && chown "$MU_USER" "$FOUT"/*rc*
+				fjob "$g" fetchmail "$v" "$d" \
+					"$mk && cp $qo/fm.procmailrc.$g $qo/fm.procmailrc && \
+HOME=$qo/fmhome $(q "$FETCHMAIL") -s -N --nosyslog -f $qo/fetchmailrc.$g \
+--idfile $qo/fmhome/ids --pidfile $qo/fmhome/pid && sync" \
+					"rm -rf $qo/fmhome && mkdir $qo/fmhome"
+			else
+				missing "$g" fetchmail "fetchmail/procmail"
+			fi
+		done
+	done
+}
+
 # --- main loop -----------------------------------------------------------
 
 [ -x "$MAILBAG" ] || log "bench: $MAILBAG missing (mailbag jobs will fail)"
+[ "$JOBS" = fetch ] && SIZES= # group fetch has its own mailbox
 for size in $SIZES; do
 	bytes=$(to_bytes "$size")
 	case $bytes in '' | *[!0-9]*) log "bench: bad size $size"; failed=1; continue ;; esac
@@ -568,6 +791,46 @@ import -s mbox:$mh/dv-none:INBOX=$mh/$(q "$MUCORPUS"):INDEX=MEMORY '' all && syn
 			missing gz zcat "gzip corpus"
 		fi
 	fi
+	# search (issue 7): a header term and a body term over the whole
+	# mbox, against grep -c (the floor: no parsing, no decoding) and
+	# Dovecot's doveadm search over the same file (read-only, indexes in
+	# memory, as the unprivileged user); mailbag also with a PCRE2
+	# header regex.  Each job's count of matches is kept for the report.
+	if want search; then
+		S_HDR=budget
+		S_RE='^(Re: )?(the|quarterly) (budget|report)$'
+		S_BODY=smörgåsbord
+		job search-hdr grep 0 v_nonzero "" \
+			"grep -c -i -E '^Subject:.*$S_HDR' $qf"
+		if [ -x "$MAILBAG" ]; then
+			job search-hdr mailbag 0 v_nonzero "" \
+				"$(q "$MAILBAG") search $qf SUBJECT $S_HDR | wc -l"
+			job search-hdr mbag-re 0 v_nonzero "" \
+				"$(q "$MAILBAG") search --match $(q "Subject:$S_RE") $qf | wc -l"
+			job search-bdy mailbag 0 v_nonzero "" \
+				"$(q "$MAILBAG") search $qf BODY $S_BODY | wc -l"
+		else
+			missing search-hdr mailbag mailbag
+			missing search-bdy mailbag mailbag
+		fi
+		job search-bdy grep 0 v_nonzero "" "grep -c -i $S_BODY $qf"
+		if [ -n "$DOVEADM" ] && [ $mu_here = 1 ]; then
+			printf 'log_path = /dev/stderr\nmail_location = maildir:%s/dv-none\n' \
+				"$MUHOME" >"$MUHOME/dc.conf"
+			mh=$(q "$MUHOME")
+			[ "$(id -u)" = 0 ] && chown "$MU_USER" "$MUHOME/dc.conf"
+			dvs="$DV_RUN $(q "$DOVEADM") -f flow -c $mh/dc.conf \
+-o mail_location=mbox:$mh/dv-none:INBOX=$mh/$(q "$MUCORPUS"):INDEX=MEMORY \
+fetch uid mailbox INBOX"
+			JOB_RUNS=$slow_runs job search-hdr doveadm 0 v_nonzero "" \
+				"$dvs SUBJECT $S_HDR | wc -l"
+			JOB_RUNS=$slow_runs job search-bdy doveadm 0 v_nonzero "" \
+				"$dvs BODY $S_BODY | wc -l"
+		else
+			missing search-hdr doveadm doveadm
+			missing search-bdy doveadm doveadm
+		fi
+	fi
 	[ $mu_here = 1 ] && rm -f "$MUHOME/$MUCORPUS"
 
 	if want mbx; then
@@ -721,6 +984,17 @@ import -s mbox:$mh/dv-none:INBOX=$mh/$(q "$MUCORPUS"):INDEX=MEMORY '' all && syn
 	fi
 done
 
+if want fetch; then
+	if fetch_setup; then
+		log "bench: fetch: $FETCH_N messages ($(wc -c <"$FC" | tr -d ' ') bytes) on Dovecot at 127.0.0.1:$FIMAP (IMAP), :$FPOP3 (POP3)"
+		fetch_jobs
+	else
+		size=${FETCH_N}msg BYTES=0
+		log "bench: fetch: no local Dovecot server (needs dovecot-imapd, dovecot-pop3d, python3, user $MU_USER)"
+		missing imap-md dovecot "Dovecot server"
+	fi
+	fetch_stop
+fi
 
 # --- report ----------------------------------------------------------------
 
@@ -756,6 +1030,11 @@ done
 				nr[i], med, mbs, rss, ratio, st[i]
 		}
 	}' "$RES"
+	if [ -s "$COUNTS" ]; then
+		echo
+		echo "matches (search: messages, grep -c: lines; fetch: messages stored; the last run's):"
+		sort -u "$COUNTS" | awk -F '\t' '{ printf "  %-10s %-9s %6s %s\n", $1, $2, $3, $4 }'
+	fi
 	echo
 	echo "targets (ratio targets apply to corpora >= 64 MiB):"
 } >"$REPORT.tmp"
@@ -875,6 +1154,32 @@ if want spool; then
 			}
 		}' "$RES" | sort
 	} >>"$REPORT.tmp"
+fi
+# fetch: mailbag faster than every peer of the same group
+if want fetch; then
+	awk -F '\t' '
+	$1 ~ /^(imap|pop3)-/ { key[$1 "/" $2] = $5 == "ok" ? $6 : ""; size = $3
+		if (!($1 in seen)) { seen[$1] = 1; order[++ng] = $1 }
+		if ($2 != "mailbag") peers[$1] = peers[$1] " " $2 }
+	END {
+		for (i = 1; i <= ng; i++) {
+			g = order[i]; c = key[g "/mailbag"]
+			np = split(peers[g], p, " ")
+			for (k = 1; k <= np; k++) {
+				f = key[g "/" p[k]]
+				if (c != "" && f != "" && c > 0) {
+					ok = c < f
+					printf "  %-7s fetch %-9s: %-9s = %6.2fx faster   target > 1  %s\n",
+						size, g, p[k], f / c, ok ? "ok" : "** MISS **"
+					if (!ok) miss = 1
+				} else {
+					printf "  %-7s fetch %-9s: %-9s =    n/a   target > 1  ** NO DATA **\n", size, g, p[k]
+					miss = 1
+				}
+			}
+		}
+		exit miss
+	}' "$RES" >>"$REPORT.tmp" || missed=1
 fi
 {
 	echo

@@ -137,7 +137,8 @@ test_expect_success 'BODY[]/BINARY[] sections and partials: libmbox against Dove
 	    return m
 	m = connect()
 	files = sys.argv[3:]
-	bad = n = skipped = 0
+	bad = n = skipped = reencoded = 0
+	cte_bin = re.compile(rb"(?im)^content-transfer-encoding: binary\r?$")
 	body = ["", "HEADER", "TEXT", "1", "2", "3", "1.MIME", "2.MIME",
 	        "1.1", "1.2", "2.1", "2.2", "1.1.1", "1.1.MIME", "2.HEADER",
 	        "2.TEXT", "2.1.HEADER", "2.1.TEXT", "3.1",
@@ -178,20 +179,27 @@ test_expect_success 'BODY[]/BINARY[] sections and partials: libmbox against Dove
 	        mine = p.stdout if p.returncode == 0 else None
 	        want = got.get(i, b"")
 	        # BINARY of damaged base64: mailbag refuses (exit 2) where
-	        # Dovecot sends nothing or fails; BINARY of a multipart or
-	        # message part: mailbag refuses (exit 3), Dovecot re-encodes
-	        # the parts (not done by mailbag): both not compared
-	        if want == "skip" or p.returncode == 3 or (
+	        # Dovecot sends nothing or fails: not compared.  BINARY of
+	        # a multipart or message part is compared: both send the
+	        # body as it is, except that Dovecot decodes the encoded
+	        # leaf parts inside and relabels them binary, which mailbag
+	        # does not (see mb_imap_section in libmbox/mb-msg.h): such answers
+	        # are counted apart
+	        if want == "skip" or (
 	                p.returncode == 2 and want in (b"", None)):
 	            skipped += 1
+	            continue
+	        if (kind == "BINARY" and want and mine and want != mine and
+	                cte_bin.search(want) and not cte_bin.search(mine)):
+	            reencoded += 1
 	            continue
 	        n += 1
 	        if want != mine:
 	            bad += 1
 	            print("message %d %s differs: dovecot %r, mailbag %r" %
 	                  (i, what, (want or b"")[:60], (mine or b"")[:60]))
-	print("compared %d, %d differences, %d not compared" %
-	      (n, bad, skipped))
+	print("compared %d, %d differences, %d not compared, %d re-encoded "
+	      "by Dovecot" % (n, bad, skipped, reencoded))
 	sys.exit(1 if bad or n < 64 * 30 else 0)
 	PY
 	python3 sections.py "$PORT" "$HELPER/mimetool" "$D"/Maildir/cur/*

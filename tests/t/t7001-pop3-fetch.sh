@@ -83,6 +83,38 @@ test_expect_success 'USER/PASS in clear only with --allow-plaintext' '
 	grep "pop3-login: Info: Login: user=<$U>, method=PLAIN" "$DC_DIR/dovecot.log" | grep -v TLS
 '
 
+# Dovecot logs each POP3 session's TOP and RETR counts at logout
+# ("top=N/BYTES, retr=N/BYTES"): the last session's are checked.
+last_counts() {
+	grep "pop3($U).*Logged out" "$DC_DIR/dovecot.log" | tail -n 1 |
+		sed -n "s/.*top=\([0-9]*\)\/[0-9]*, retr=\([0-9]*\)\/[0-9]*.*/top=\1 retr=\2/p"
+}
+S="--set ca-file=$DC_CA --set password-file=pw"
+
+test_expect_success 'search over POP3: header keys read headers by TOP only' '
+	mailbag search $S "${POP}INBOX" SUBJECT "message 3" >out &&
+	test "$(cat out)" = 3 &&
+	test "$(last_counts)" = "top=4 retr=0" &&
+	# the matches are then read whole for --mbox (RETR, pipelined
+	# from the first match on: 2, 3, 4)
+	mailbag search $S --mbox "${POP}INBOX" OR FROM sender2 FROM sender4 >out.mbox &&
+	test "$(last_counts)" = "top=4 retr=3" &&
+	test "$(grep -c "^Message-ID: <[24]@mailbag.test>" out.mbox)" = 2 &&
+	grep -q "^body of 4" out.mbox &&
+	mailbag search $S "${POP}INBOX" NOT HEADER Message-ID "3@" >out &&
+	test "$(echo $(cat out))" = "1 2 4" &&
+	test "$(last_counts)" = "top=4 retr=0"
+'
+
+test_expect_success 'search over POP3: body keys and sizes read whole messages (RETR)' '
+	mailbag search $S "${POP}INBOX" BODY "body of 2" >out &&
+	test "$(cat out)" = 2 &&
+	test "$(last_counts)" = "top=0 retr=4" &&
+	mailbag search $S "${POP}INBOX" SUBJECT message LARGER 10 >out &&
+	test "$(echo $(cat out))" = "1 2 3 4" &&
+	test "$(last_counts)" = "top=0 retr=4"
+'
+
 test_expect_success 'a wrong password is permanent (77); /tls with STLS works' '
 	echo nope >bad &&
 	test_expect_code 77 mailbag fetch --ca-file "$DC_CA" --password-file bad "${POP}INBOX" bad.mbox 2>err &&

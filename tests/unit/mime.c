@@ -336,6 +336,21 @@ test_charsets(void)
 	u = mb_to_utf8("utf-8", "a\xff" "b", 3);
 	is_str(u, "a\xef\xbf\xbd" "b", "invalid UTF-8 becomes U+FFFD");
 	free(u);
+	/* 8-bit text labelled US-ASCII: UTF-8 where it is, else CP1252 */
+	u = mb_to_utf8("us-ascii", "caf\xc3\xa9 \x93q\x94 \x81", 11);
+	is_str(u, "caf\xc3\xa9 \xe2\x80\x9cq\xe2\x80\x9d \xef\xbf\xbd",
+	       "US-ASCII: UTF-8 kept, CP1252 bytes, undefined byte U+FFFD");
+	free(u);
+	c = mb_conv_new("US-ASCII");
+	for (i = 0; i < 5; i++)
+		mb_conv_feed(c, "\xc3\xa9\xe9" "ab" + i, 1, &out, &len, &cap);
+	mb_conv_finish(c, &out, &len, &cap);
+	is_str(out, "\xc3\xa9\xc3\xa9" "ab",
+	       "US-ASCII fed byte by byte: a split UTF-8 sequence");
+	mb_conv_free(&c);
+	free(out);
+	out = NULL;
+	len = cap = 0;
 	ok(!mb_charset_known("x-no-such-charset"), "unknown charset");
 	/* a stateful charset split inside its escape sequence */
 	c = mb_conv_new("iso-2022-jp");
@@ -347,6 +362,14 @@ test_charsets(void)
 	mb_conv_free(&c);
 	u = mb_utf8_fold("\xc3\x89T\xc3\xa9 \xd0\x9f\xce\xa3", 10);
 	is_str(u, "\xc3\xa9t\xc3\xa9 \xd0\xbf\xcf\x83", "case folding");
+	free(u);
+	/* other scripts through glibc: Armenian, Georgian Mtavruli,
+	 * fullwidth Latin, Deseret (4 bytes), Turkish dotted I */
+	u = mb_utf8_fold("\xd4\xb1 \xe1\xb2\x90 \xef\xbc\xa1 "
+			 "\xf0\x90\x90\x80 \xc4\xb0",
+			 18);
+	is_str(u, "\xd5\xa1 \xe1\x83\x90 \xef\xbd\x81 \xf0\x90\x90\xa8 i",
+	       "case folding beyond Latin, Greek and Cyrillic");
 	free(u);
 }
 
@@ -473,6 +496,8 @@ test_structure(void)
 	section(m, "2", false, 0, -1, "aGVsbG8=");
 	section(m, "2", true, 0, -1, "hello");
 	section(m, "1", true, 0, -1, "hello");
+	/* BINARY of a message part: its body as it is (as Dovecot) */
+	section(m, "3", true, 0, -1, "Subject: inner\r\n\r\ninner body\r\ntwo");
 	section(m, "1.MIME", false, 0, -1,
 		"Content-Type: text/plain\r\nContent-Language: en, de\r\n\r\n");
 	section(m, "3", false, 0, -1,
