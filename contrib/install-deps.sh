@@ -7,6 +7,9 @@
 #          and the peers the format tests compare with: Dovecot (doveadm),
 #          mutt, mblaze, bzip2/xz/zstd and bsdtar (libarchive-tools);
 #          for `make bench`: mb2md
+#   coverage  test + lcov (`make coverage`)
+#   valgrind  test + valgrind (`make valgrind`)
+#   bench     test + gnuplot-nox, for the plot of `make bench`
 #
 # Quiet and idempotent: when everything is installed it prints nothing.
 # Otherwise it runs apt-get update + install, as root or through `sudo -n`;
@@ -21,8 +24,11 @@ test_pkgs="$build_pkgs uw-mailutils procmail python3 perl time util-linux doveco
 case $mode in
 build) pkgs=$build_pkgs ;;
 test) pkgs=$test_pkgs ;;
+coverage) pkgs="$test_pkgs lcov" ;;
+valgrind) pkgs="$test_pkgs valgrind" ;;
+bench) pkgs="$test_pkgs gnuplot-nox" ;;
 *)
-	echo "usage: $0 build|test" >&2
+	echo "usage: $0 build|test|coverage|valgrind|bench" >&2
 	exit 64
 	;;
 esac
