@@ -56,14 +56,18 @@ if [ "\$name" != mailbag ]; then
 	[ -e "$vg/alias/\$name" ] || ln -s "\$real" "$vg/alias/\$name" 2>/dev/null
 	real=$vg/alias/\$name
 fi
+# PIDs come round again in a long run, and a log of another user's in
+# the sticky directory cannot be overwritten: the name has the time too
+stamp=\$(date +%s%N)
 exec valgrind -q --error-exitcode=99 --leak-check=full \\
+	--suppressions=$root/tests/valgrind/mailbag.supp \\
 	--errors-for-leak-kinds=definite --show-leak-kinds=definite \\
 	--child-silent-after-fork=yes --num-callers=30 \\
-	--log-file=$logs/vg.%p "\$real" "\$@"
+	--log-file=$logs/vg.%p.\$stamp "\$real" "\$@"
 EOS
 chmod 755 "$vg/bin/mailbag"
 
-vgunit="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --log-file=$logs/vg.unit.%p"
+vgunit="valgrind -q --error-exitcode=99 --suppressions=$root/tests/valgrind/mailbag.supp --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --log-file=$logs/vg.unit.%p"
 tests=
 case ${VALGRIND_TESTS:-default} in
 all)
