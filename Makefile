@@ -40,6 +40,12 @@ ifeq ($(SAN),1)
 B        := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
+else ifeq ($(COV),1)
+# gcov instrumentation for `make coverage`: no optimisation, so that
+# lines map to code one to one.
+B        := build-cov
+SANFLAGS := --coverage
+OPT      := -O0
 else
 B        := build
 SANFLAGS :=
@@ -71,7 +77,7 @@ BIN       := $(B)/bin/mailbag
 LOCKBIN   := $(B)/bin/mailbag-lock
 
 .PHONY: all check check-unit check-t demo bench install uninstall clean deps \
-        deps-build deps-bench lint torture
+        deps-build deps-bench lint torture coverage valgrind
 
 all: $(BIN) $(LOCKBIN) $(UNIT_BINS) $(HELP_BINS)
 
@@ -188,5 +194,20 @@ lint:
 	clang-format --dry-run -Werror $(LIB_SRCS) $(CMD_SRCS) libmbox/*.h \
 		lockhelper/*.c
 
+# Line coverage of libmbox/, formats/ and repair/ over the whole test
+# suite: build-cov/ (gcov), the table on stdout, HTML in build-cov/html.
+coverage:
+	@sh contrib/install-deps.sh coverage
+	@$(MAKE) --no-print-directory COV=1 all
+	@sh tests/coverage.sh $(CURDIR)/build-cov $(JOBS)
+
+# The shell tests with every mailbag run under valgrind (memcheck, leaks):
+# tests/valgrind/README.  VALGRIND_TESTS="tests/t/t1100-mbx.sh ..." to
+# choose the scripts.
+valgrind:
+	@sh contrib/install-deps.sh valgrind
+	@$(MAKE) --no-print-directory all
+	@sh tests/valgrind/run.sh $(CURDIR)/build $(JOBS)
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-cov

@@ -7,8 +7,11 @@
 #          and the peers the format tests compare with: Dovecot (doveadm),
 #          mutt, mblaze, bzip2/xz/zstd and bsdtar (libarchive-tools);
 #          for `make bench`: mb2md
-#   bench  test + the other peers `make bench` times: GNU movemail
-#          (mailutils), isync (mbsync), fetchmail, getmail6
+#   bench     test + the other peers `make bench` times: GNU movemail
+#             (mailutils), isync (mbsync), fetchmail, getmail6, and
+#             gnuplot-nox for its plot
+#   coverage  test + lcov (`make coverage`)
+#   valgrind  test + valgrind (`make valgrind`)
 #
 # Quiet and idempotent: when everything is installed it prints nothing.
 # Otherwise it runs apt-get update + install, as root or through `sudo -n`;
@@ -19,14 +22,16 @@ set -eu
 mode=${1:-test}
 build_pkgs="gcc make pkg-config zlib1g-dev libssl-dev libarchive-dev libpcre2-dev libcrypt-dev"
 test_pkgs="$build_pkgs uw-mailutils procmail python3 perl time util-linux dovecot-core dovecot-imapd dovecot-pop3d mutt mblaze mb2md bzip2 xz-utils zstd libarchive-tools"
-bench_pkgs="$test_pkgs mailutils isync fetchmail getmail6"
+bench_pkgs="$test_pkgs mailutils isync fetchmail getmail6 gnuplot-nox"
 
 case $mode in
 build) pkgs=$build_pkgs ;;
 test) pkgs=$test_pkgs ;;
+coverage) pkgs="$test_pkgs lcov" ;;
+valgrind) pkgs="$test_pkgs valgrind" ;;
 bench) pkgs=$bench_pkgs ;;
 *)
-	echo "usage: $0 build|test|bench" >&2
+	echo "usage: $0 build|test|coverage|valgrind|bench" >&2
 	exit 64
 	;;
 esac

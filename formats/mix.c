@@ -772,6 +772,14 @@ verify_ent(struct mb_box *b, struct mix_state *s, const struct mix_ent *x,
 		}
 	}
 	if ((int64_t)x->pos + x->isize + x->size > s->csize) {
+		struct stat st;
+
+		/* another process appended to the data file since we
+		 * opened it (a new message mb_poll found): its size now */
+		if (fstat(s->cfd, &st) == 0 && st.st_size > s->csize)
+			s->csize = st.st_size;
+	}
+	if ((int64_t)x->pos + x->isize + x->size > s->csize) {
 		snprintf(why, wsize,
 			 "message runs past the end of data file .mix%08x "
 			 "(%llu > %lld)",

@@ -1606,6 +1606,32 @@ ux_poll(struct mb_box *b, bool *changed, struct mb_err *e)
 	s->rd.end = st.st_size;
 	s->end = st.st_size;
 	s->st = st;
+	if (s->flavor == UX_UNIX && s->started && !s->have_from) {
+		/*
+		 * The scan had ended at the old end of file: the appended
+		 * bytes must begin with the next message's From line (MMDF
+		 * finds its delimiter by itself in scan_next).
+		 */
+		const char *line;
+		size_t n;
+		bool start;
+		int64_t off = lr_tell(&s->rd);
+		int rc = lr_line(&s->rd, &line, &n, &start, e);
+
+		if (rc < 0)
+			return MB_FATAL;
+		if (rc == 0 || !start || line[0] != 'F' ||
+		    !from_line(line, n, &s->from)) {
+			lr_seek(&s->rd, off);
+			return mbi_err(e, MB_FATAL, MB_ECHANGED, b->path, off,
+				       "the bytes appended by another process "
+				       "do not begin with a From line");
+		}
+		s->have_from = true;
+		s->from_off = off;
+		s->from_len = n;
+		keep_from(s, line, n);
+	}
 	b->scanned = false;
 	*changed = true;
 	return MB_OK;

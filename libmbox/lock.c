@@ -866,10 +866,15 @@ tmplock_open_path(struct mbi_tmplock *tl, struct mb_err *e)
 					e, MB_FAILED, errno, tl->path,
 					"cannot open lock file '%s'", tl->path);
 			}
+			/*
+			 * Replaced meanwhile, or unlinked by its last user
+			 * (UW removes it when it unlocks): no link left is
+			 * that, not a hard link.
+			 */
 			if (fstat(fd, &fst) != 0 || fst.st_dev != lst.st_dev ||
-			    fst.st_ino != lst.st_ino) {
+			    fst.st_ino != lst.st_ino || fst.st_nlink == 0) {
 				close(fd);
-				continue; /* replaced meanwhile */
+				continue;
 			}
 			/* the second link may appear between lstat and open */
 			if (S_ISREG(fst.st_mode) && fst.st_nlink == 2 &&

@@ -242,6 +242,22 @@ journal_remove(const char *path, struct mb_err *e)
 	return mbi_fsync_dir(path, e);
 }
 
+/*
+ * After a failed move that appended nothing before (skip 0), is the
+ * destination as the journal found it: gone again if it was created,
+ * else the same file of the same size?  Only a regular file can tell.
+ */
+static bool
+dest_back(const char *dest, bool existed, const struct journal *j)
+{
+	struct stat st;
+
+	if (stat(dest, &st) != 0)
+		return errno == ENOENT && !existed;
+	return existed && S_ISREG(st.st_mode) && st.st_dev == j->ddev &&
+	       st.st_ino == j->dino && st.st_size == j->dsize;
+}
+
 /* The locked spool. */
 struct spool {
 	const char *path;
@@ -448,7 +464,7 @@ mb_spool_move(struct mb_ctx *ctx, const char *spool, const char *dest,
 	struct mb_msg *m;
 	int64_t skip = 0;
 	uint64_t h = 0;
-	bool dest_exists, moved;
+	bool dest_exists, moved, begun = false;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -590,6 +606,7 @@ mb_spool_move(struct mb_ctx *ctx, const char *spool, const char *dest,
 		rc = journal_write(jpath, &j, e);
 		if (rc != MB_OK)
 			goto out;
+		begun = skip == 0;
 
 		while ((rc = mb_next(sbox, &m, e)) == MB_OK) {
 			if (m->offset < skip)
@@ -606,6 +623,7 @@ mb_spool_move(struct mb_ctx *ctx, const char *spool, const char *dest,
 		rc = mb_close(&dbox, e);
 		if (rc != MB_OK)
 			goto out;
+		begun = false;
 		j.done = true;
 		rc = journal_write(jpath, &j, e);
 		if (rc != MB_OK)
@@ -646,6 +664,14 @@ out:
 		mb_abort(&dbox);
 	if (sbox != NULL)
 		mb_abort(&sbox);
+	if (rc != MB_OK && begun && dest_back(dest, dest_exists, &j)) {
+		/* a failed append (disk full) was rolled back: the journal
+		 * records nothing, and a failure leaves nothing behind */
+		struct mb_err ignore;
+
+		mb_err_clear(&ignore);
+		(void)journal_remove(jpath, &ignore);
+	}
 	spool_unlock(&sp);
 	return rc;
 }

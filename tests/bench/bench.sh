@@ -1030,6 +1030,8 @@ fi
 				nr[i], med, mbs, rss, ratio, st[i]
 		}
 	}' "$RES"
+	echo "(median_s: median wall time; MB/s: corpus size / median; rss_MB: peak"
+	echo " RSS of the runs; vs_mbag: median / mailbag's median, same job and size)"
 	if [ -s "$COUNTS" ]; then
 		echo
 		echo "matches (search: messages, grep -c: lines; fetch: messages stored; the last run's):"
@@ -1190,6 +1192,64 @@ fi
 mv "$REPORT.tmp" "$REPORT"
 cat "$REPORT"
 echo "report: $REPORT" >&2
+
+# --- plot: median time against corpus size, check and convert ------------
+#
+# build/bench-plot.png, next to the report: one panel per job (check, and
+# the converts to unix mbox and maildir), one line per tool, both axes
+# logarithmic.  Needs gnuplot (gnuplot-nox); without it only a note.
+PLOT=$BUILD/bench-plot.png
+plot() {
+	pd=$DATA/plot
+	rm -rf "$pd" && mkdir -p "$pd" || return 1
+	# one file per job and tool: bytes median, by size
+	awk -F '\t' -v d="$pd" '$5 == "ok" && $6 > 0 {
+		f = d "/" $1 "." $2 ".dat"
+		print $4 / 1048576, $6 | ("sort -n >" f)
+	}' "$RES" || return 1
+	gp=$pd/plot.gp
+	{
+		echo "set terminal pngcairo size 1500,520 font ',10'"
+		echo "set output '$PLOT.tmp'"
+		echo "set multiplot layout 1,3 title 'mailbag bench: median wall time against mailbox size ($(date -u '+%Y-%m-%d'))'"
+		echo "set logscale xy; set grid; set key top left"
+		echo "set xlabel 'mailbox size (MB)'; set ylabel 'median wall time (s)'"
+		for g in check unix maildir; do
+			case $g in
+			check) title='check (read and validate)' ;;
+			unix) title='convert to a unix mbox' ;;
+			maildir) title='convert to a maildir' ;;
+			esac
+			echo "set title '$title'"
+			set --
+			for f in "$pd/$g".*.dat; do
+				[ -s "$f" ] || continue
+				t=${f##*/$g.}
+				t=${t%.dat}
+				set -- "$@" "'$f' using 1:2 with linespoints lw 2 title '$t'"
+			done
+			if [ $# = 0 ]; then
+				echo "set label 1 'no data' at graph 0.4,0.5; plot NaN notitle; unset label 1"
+			else
+				printf 'plot %s' "$1"
+				shift
+				for x in "$@"; do printf ', %s' "$x"; done
+				echo
+			fi
+		done
+		echo "unset multiplot"
+	} >"$gp"
+	gnuplot "$gp" >>"$LOG" 2>&1 && mv "$PLOT.tmp" "$PLOT"
+}
+if command -v gnuplot >/dev/null 2>&1; then
+	if plot; then
+		echo "plot: $PLOT" >&2
+	else
+		log "bench: the plot failed (see $LOG)"
+	fi
+else
+	log "bench: gnuplot missing (gnuplot-nox): no plot"
+fi
 
 [ $failed = 0 ] || exit 1
 [ $missed = 0 ] || [ "$STRICT" = 0 ] || exit 2
