@@ -123,29 +123,36 @@ kw_storable(const char *name)
 /* ------------------------------------------------------------------ */
 /* Locks                                                                */
 
+static int hdr_sync(struct mb_box *b, struct mbx_state *s, struct mb_err *e);
+
+/* Under the /tmp lock, before an append: the header again. */
+static int
+locked_hdr_sync(struct mb_box *b, struct mb_err *e)
+{
+	return hdr_sync(b, state(b), e);
+}
+
+/* Our fields, for the single-file helpers of libmbox/afile.c. */
+static struct mbi_afile
+afile(struct mbx_state *s)
+{
+	return MBI_AFILE(s, "mbx", locked_hdr_sync);
+}
+
 static int
 tl_take(struct mb_box *b, struct mbx_state *s, struct mb_err *e)
 {
-	int rc;
+	struct mbi_afile f = afile(s);
 
-	if (s->tl_held || (b->mode & MB_NOLOCK))
-		return MB_OK;
-	if (s->tl.fd < 0 && s->tl.path[0] == '\0')
-		return MB_OK; /* a file nobody else can see yet */
-	rc = mbi_tmplock_lock(&s->tl, LOCK_EX, b->ctx->lock_timeout, e);
-	if (rc == MB_OK)
-		s->tl_held = true;
-	return rc;
+	return mbi_afile_take(b, &f, e);
 }
 
 static void
 tl_drop(struct mbx_state *s)
 {
-	if (!s->tl_held)
-		return;
-	if (s->tl.fd >= 0)
-		flock(s->tl.fd, LOCK_UN);
-	s->tl_held = false;
+	struct mbi_afile f = afile(s);
+
+	mbi_afile_drop(&f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -570,6 +577,7 @@ static int
 mbx_open(struct mb_box *b, struct mb_err *e)
 {
 	struct mbx_state *s;
+	struct mbi_afile f;
 	struct hdr h;
 	bool rw = (b->mode & MB_RDWR) != 0;
 	int rc;
@@ -593,35 +601,11 @@ mbx_open(struct mb_box *b, struct mb_err *e)
 			     "not a regular file");
 		goto fail;
 	}
-	if (!(b->mode & MB_NOLOCK)) {
-		/* the session's shared lock on the file (UW) */
-		rc = mbi_flock(s->fd, LOCK_SH, b->ctx->lock_timeout, b->path, e);
-		if (rc != MB_OK)
-			goto fail;
-		s->flocked = true;
-		/* and the /tmp lock, briefly, to read header and size */
-		rc = mbi_tmplock_open(&s->st, &s->tl, e);
-		if (rc == MB_OK)
-			rc = tl_take(b, s, e);
-		if (rc != MB_OK) {
-			if (rw)
-				goto fail;
-			/* a reader that cannot use /tmp still reads */
-			mb_err_clear(e);
-			if (s->tl.fd >= 0)
-				close(s->tl.fd);
-			s->tl.fd = -1;
-		}
-	}
-	if (rw) {
-		struct mbi_tail_outcome tail;
-
-		/* an append a killed writer left half done */
-		rc = mbi_tail_recover(b->path, s->fd, &tail, e);
-		if (rc != MB_OK)
-			goto fail;
-		mbi_tail_diag(b, &tail);
-	}
+	/* UW's locks (the /tmp one briefly, to read header and size);
+	 * a writer recovers what a killed writer left */
+	f = afile(s);
+	if ((rc = mbi_afile_lock_open(b, &f, &s->st, e)) != MB_OK)
+		goto fail;
 	if (fstat(s->fd, &s->st) < 0) {
 		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
 				 "cannot stat mailbox");
@@ -694,21 +678,12 @@ static void
 mbx_close(struct mb_box *b)
 {
 	struct mbx_state *s = state(b);
+	struct mbi_afile f;
 
 	if (s == NULL)
 		return;
-	if (s->writing && s->journal.active) {
-		/* staged appends never committed: roll them back */
-		if (ftruncate(s->fd, s->orig_size) == 0 && fsync(s->fd) == 0)
-			mbi_tail_end(&s->journal, NULL);
-	}
-	if (s->wb_init)
-		mbi_wbuf_free(&s->wb);
-	tl_drop(s);
-	if (s->tl.fd >= 0)
-		mbi_tmplock_release(&s->tl);
-	if (s->fd >= 0)
-		close(s->fd); /* drops the flock */
+	f = afile(s);
+	mbi_afile_close(&f, s->writing, s->wb_init);
 	free(s);
 	b->priv = NULL;
 }
@@ -717,39 +692,9 @@ static int
 mbx_poll(struct mb_box *b, bool *changed, struct mb_err *e)
 {
 	struct mbx_state *s = state(b);
-	struct stat st;
-	int rc;
+	struct mbi_afile f = afile(s);
 
-	if ((rc = tl_take(b, s, e)) != MB_OK)
-		return rc;
-	rc = fstat(s->fd, &st);
-	if (!s->writing)
-		tl_drop(s);
-	if (rc < 0)
-		return mbi_err_sys(e, MB_FATAL, errno, b->path,
-				   "cannot stat mailbox");
-	if (st.st_size < s->end)
-		return mbi_err(e, MB_FATAL, MB_ECHANGED, b->path, st.st_size,
-			       "Mailbox shrank from %lld to %lld!",
-			       (long long)s->end, (long long)st.st_size);
-	if (st.st_size > s->end && !s->writing) {
-		s->end = st.st_size;
-		b->scanned = false;
-		*changed = true;
-	}
-	return MB_OK;
-}
-
-/* Scan what is left through the core, so the index is complete. */
-static int
-scan_all(struct mb_box *b, struct mb_err *e)
-{
-	struct mb_msg *m;
-	int rc;
-
-	while ((rc = mb_next(b, &m, e)) == MB_OK)
-		;
-	return rc == MB_END ? MB_OK : rc;
+	return mbi_afile_poll(b, &f, s->writing, changed, e);
 }
 
 /* ------------------------------------------------------------------ */
@@ -762,61 +707,17 @@ scan_all(struct mb_box *b, struct mb_err *e)
 static int
 start_writing(struct mb_box *b, struct mbx_state *s, struct mb_err *e)
 {
-	struct stat st;
+	struct mbi_afile f = afile(s);
 	int rc;
 
 	if (s->writing)
 		return MB_OK;
-	if (b->mode & MB_STREAM)
-		return mbi_err(e, MB_FAILED, MB_ENOTSUP, b->path, -1,
-			       "cannot append to a streaming mbx box");
-	if ((rc = scan_all(b, e)) != MB_OK)
+	if ((rc = mbi_afile_begin(b, &f, e)) != MB_OK)
 		return rc;
-	if (s->stopped)
-		return mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, s->pos,
-			       "the mailbox is damaged: repair it first");
-	if ((rc = tl_take(b, s, e)) != MB_OK)
-		return rc;
-	if ((rc = hdr_sync(b, s, e)) != MB_OK)
-		goto fail;
-	if (fstat(s->fd, &st) < 0) {
-		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
-				 "cannot stat mailbox");
-		goto fail;
-	}
-	if (st.st_size > s->end) {
-		/* appended by others since we looked: their UIDs count */
-		s->end = st.st_size;
-		b->scanned = false;
-		if ((rc = scan_all(b, e)) != MB_OK)
-			goto fail;
-		if (s->stopped) {
-			rc = mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, s->pos,
-				     "the mailbox is damaged: repair it first");
-			goto fail;
-		}
-	}
 	s->wprev_uid = s->prev_uid;
-	s->orig_size = s->end;
-	if (!b->creating) {
-		rc = mbi_tail_begin(b->path, s->fd, &s->journal, e);
-		if (rc != MB_OK)
-			goto fail;
-	}
-	if ((rc = mbi_wbuf_init(&s->wb, s->fd, b->path, s->orig_size, e)) !=
-	    MB_OK) {
-		if (s->journal.active)
-			mbi_tail_end(&s->journal, NULL);
-		goto fail;
-	}
-	if (s->journal.active)
-		s->wb.tail = &s->journal;
 	s->wb_init = true;
 	s->writing = true;
 	return MB_OK;
-fail:
-	tl_drop(s);
-	return rc;
 }
 
 /* Where the CRLF text of a message to append is kept while its size is
@@ -1339,8 +1240,9 @@ static int
 mbx_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 {
 	struct mbx_state *s = state(b);
-	struct stat st;
+	struct mbi_afile f;
 	uint32_t i, n = 0;
+	int64_t size;
 	int rc;
 
 	*expunged = 0;
@@ -1352,7 +1254,7 @@ mbx_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 	if (s->created && s->wb_init &&
 	    (rc = mbi_wbuf_flush(&s->wb, e)) != MB_OK)
 		return rc;
-	if ((rc = scan_all(b, e)) != MB_OK)
+	if ((rc = mbi_scan_all(b, e)) != MB_OK)
 		return rc;
 	for (i = 0; i < b->nmsgs; i++)
 		if (b->msgs[i].flags & MB_DELETED)
@@ -1361,20 +1263,12 @@ mbx_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 		return MB_OK; /* UW: no messages deleted, no update needed */
 	if ((rc = tl_take(b, s, e)) != MB_OK)
 		return rc;
-	if (fstat(s->fd, &st) < 0) {
-		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
-				 "cannot stat mailbox");
+	f = afile(s);
+	if ((rc = mbi_afile_size(b, &f, MB_FAILED, &size, e)) != MB_OK)
 		goto out;
-	}
-	if (st.st_size < s->end) {
-		rc = mbi_err(e, MB_FATAL, MB_ECHANGED, b->path, st.st_size,
-			     "Mailbox shrank from %lld to %lld!",
-			     (long long)s->end, (long long)st.st_size);
-		goto out;
-	}
 	if (s->created || flock(s->fd, LOCK_EX | LOCK_NB) == 0) {
 		/* nobody else has it open */
-		rc = expunge_slide(b, s, st.st_size, expunged, e);
+		rc = expunge_slide(b, s, size, expunged, e);
 		if (!s->created)
 			flock(s->fd, LOCK_SH);
 		else if (rc == MB_OK && s->wb_init)

@@ -164,29 +164,27 @@ load_keywords(struct mb_box *b, struct mb_err *e)
 /* ------------------------------------------------------------------ */
 /* Locks                                                                */
 
+/* Our fields, for the single-file helpers of libmbox/afile.c. */
+static struct mbi_afile
+afile(struct tx_state *s)
+{
+	return MBI_AFILE(s, fname(s), NULL);
+}
+
 static int
 tl_take(struct mb_box *b, struct tx_state *s, struct mb_err *e)
 {
-	int rc;
+	struct mbi_afile f = afile(s);
 
-	if (s->tl_held || (b->mode & MB_NOLOCK))
-		return MB_OK;
-	if (s->tl.fd < 0 && s->tl.path[0] == '\0')
-		return MB_OK; /* a file nobody else can see yet */
-	rc = mbi_tmplock_lock(&s->tl, LOCK_EX, b->ctx->lock_timeout, e);
-	if (rc == MB_OK)
-		s->tl_held = true;
-	return rc;
+	return mbi_afile_take(b, &f, e);
 }
 
 static void
 tl_drop(struct tx_state *s)
 {
-	if (!s->tl_held)
-		return;
-	if (s->tl.fd >= 0)
-		flock(s->tl.fd, LOCK_UN);
-	s->tl_held = false;
+	struct mbi_afile f = afile(s);
+
+	mbi_afile_drop(&f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -429,6 +427,7 @@ int
 tx_open(struct mb_box *b, int flavor, struct mb_err *e)
 {
 	struct tx_state *s;
+	struct mbi_afile f;
 	bool rw = (b->mode & MB_RDWR) != 0;
 	int rc;
 
@@ -452,45 +451,11 @@ tx_open(struct mb_box *b, int flavor, struct mb_err *e)
 			     "not a regular file");
 		goto fail;
 	}
-	if (!(b->mode & MB_NOLOCK)) {
-		/* the session's shared lock on the file (UW) */
-		rc = mbi_flock(s->fd, LOCK_SH, b->ctx->lock_timeout, b->path,
-			       e);
-		if (rc != MB_OK)
-			goto fail;
-		s->flocked = true;
-		/* and the /tmp lock, briefly, to learn the size */
-		rc = mbi_tmplock_open(&s->st, &s->tl, e);
-		if (rc == MB_OK)
-			rc = tl_take(b, s, e);
-		if (rc != MB_OK) {
-			if (rw)
-				goto fail;
-			/* a reader that cannot use /tmp still reads */
-			mb_err_clear(e);
-			if (s->tl.fd >= 0)
-				close(s->tl.fd);
-			s->tl.fd = -1;
-		}
-	}
-	if (rw) {
-		struct mbi_tail_outcome tail;
-		bool redone = false;
-
-		/* an expunge a killed writer left half done */
-		rc = mbi_rewrite_recover(b->path, s->fd, &redone, e);
-		if (rc != MB_OK)
-			goto fail;
-		if (redone)
-			mbi_diag(b, MB_DIAG_INFO, "rewrite-recovered", -1, 0, 0,
-				 "finished a rewrite that an interrupted "
-				 "process left half done");
-		/* an append a killed writer left half done */
-		rc = mbi_tail_recover(b->path, s->fd, &tail, e);
-		if (rc != MB_OK)
-			goto fail;
-		mbi_tail_diag(b, &tail);
-	}
+	/* UW's locks (the /tmp one briefly, to learn the size); a writer
+	 * recovers an expunge or an append a killed writer left half done */
+	f = afile(s);
+	if ((rc = mbi_afile_lock_open(b, &f, &s->st, e)) != MB_OK)
+		goto fail;
 	if (fstat(s->fd, &s->st) < 0) {
 		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
 				 "cannot stat mailbox");
@@ -555,21 +520,12 @@ void
 tx_close(struct mb_box *b)
 {
 	struct tx_state *s = state(b);
+	struct mbi_afile f;
 
 	if (s == NULL)
 		return;
-	if (s->writing && s->journal.active) {
-		/* staged appends never committed: roll them back */
-		if (ftruncate(s->fd, s->orig_size) == 0 && fsync(s->fd) == 0)
-			mbi_tail_end(&s->journal, NULL);
-	}
-	if (s->wb_init)
-		mbi_wbuf_free(&s->wb);
-	tl_drop(s);
-	if (s->tl.fd >= 0)
-		mbi_tmplock_release(&s->tl);
-	if (s->fd >= 0)
-		close(s->fd); /* drops the flock */
+	f = afile(s);
+	mbi_afile_close(&f, s->writing, s->wb_init);
 	free(s);
 	b->priv = NULL;
 }
@@ -578,39 +534,9 @@ int
 tx_poll(struct mb_box *b, bool *changed, struct mb_err *e)
 {
 	struct tx_state *s = state(b);
-	struct stat st;
-	int rc;
+	struct mbi_afile f = afile(s);
 
-	if ((rc = tl_take(b, s, e)) != MB_OK)
-		return rc;
-	rc = fstat(s->fd, &st);
-	if (!s->writing)
-		tl_drop(s);
-	if (rc < 0)
-		return mbi_err_sys(e, MB_FATAL, errno, b->path,
-				   "cannot stat mailbox");
-	if (st.st_size < s->end)
-		return mbi_err(e, MB_FATAL, MB_ECHANGED, b->path, st.st_size,
-			       "Mailbox shrank from %lld to %lld!",
-			       (long long)s->end, (long long)st.st_size);
-	if (st.st_size > s->end && !s->writing) {
-		s->end = st.st_size;
-		b->scanned = false;
-		*changed = true;
-	}
-	return MB_OK;
-}
-
-/* Scan what is left through the core, so the index is complete. */
-static int
-scan_all(struct mb_box *b, struct mb_err *e)
-{
-	struct mb_msg *m;
-	int rc;
-
-	while ((rc = mb_next(b, &m, e)) == MB_OK)
-		;
-	return rc == MB_END ? MB_OK : rc;
+	return mbi_afile_poll(b, &f, s->writing, changed, e);
 }
 
 /* ------------------------------------------------------------------ */
@@ -623,64 +549,16 @@ scan_all(struct mb_box *b, struct mb_err *e)
 static int
 start_writing(struct mb_box *b, struct tx_state *s, struct mb_err *e)
 {
-	struct stat st;
+	struct mbi_afile f = afile(s);
 	int rc;
 
 	if (s->writing)
 		return MB_OK;
-	if (b->mode & MB_STREAM)
-		return mbi_err(e, MB_FAILED, MB_ENOTSUP, b->path, -1,
-			       "cannot append to a streaming %s box", fname(s));
-	if ((rc = scan_all(b, e)) != MB_OK)
+	if ((rc = mbi_afile_begin(b, &f, e)) != MB_OK)
 		return rc;
-	if (s->stopped)
-		return mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, s->pos,
-			       "the mailbox is damaged: repair it first");
-	if ((rc = tl_take(b, s, e)) != MB_OK)
-		return rc;
-	if (fstat(s->fd, &st) < 0) {
-		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
-				 "cannot stat mailbox");
-		goto fail;
-	}
-	if (st.st_size < s->end) {
-		rc = mbi_err(e, MB_FATAL, MB_ECHANGED, b->path, st.st_size,
-			     "Mailbox shrank from %lld to %lld!",
-			     (long long)s->end, (long long)st.st_size);
-		goto fail;
-	}
-	if (st.st_size > s->end) {
-		/* appended by others since we looked */
-		s->end = st.st_size;
-		b->scanned = false;
-		if ((rc = scan_all(b, e)) != MB_OK)
-			goto fail;
-		if (s->stopped) {
-			rc = mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, s->pos,
-				     "the mailbox is damaged: repair it first");
-			goto fail;
-		}
-	}
-	s->orig_size = s->end;
-	if (!b->creating) {
-		rc = mbi_tail_begin(b->path, s->fd, &s->journal, e);
-		if (rc != MB_OK)
-			goto fail;
-	}
-	if ((rc = mbi_wbuf_init(&s->wb, s->fd, b->path, s->orig_size, e)) !=
-	    MB_OK) {
-		if (s->journal.active)
-			mbi_tail_end(&s->journal, NULL);
-		goto fail;
-	}
-	if (s->journal.active)
-		s->wb.tail = &s->journal;
 	s->wb_init = true;
 	s->writing = true;
 	return MB_OK;
-fail:
-	tl_drop(s);
-	return rc;
 }
 
 /* Where the converted text of a message to append is kept while its size
@@ -1044,8 +922,9 @@ int
 tx_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 {
 	struct tx_state *s = state(b);
-	struct stat st;
+	struct mbi_afile f;
 	uint32_t i, n = 0;
+	int64_t size;
 	int rc;
 
 	*expunged = 0;
@@ -1054,11 +933,10 @@ tx_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 			       "a streaming box cannot expunge");
 	if (s->writing && (rc = tx_commit(b, e)) != MB_OK)
 		return rc;
-	if ((rc = scan_all(b, e)) != MB_OK)
+	if ((rc = mbi_scan_all(b, e)) != MB_OK)
 		return rc;
 	if (s->stopped)
-		return mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, s->pos,
-			       "the mailbox is damaged: repair it first");
+		return mbi_afile_damaged(b, s->pos, e);
 	for (i = 0; i < b->nmsgs; i++)
 		if (b->msgs[i].flags & MB_DELETED)
 			n++;
@@ -1066,17 +944,9 @@ tx_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 		return MB_OK; /* UW: no messages deleted, no update needed */
 	if ((rc = tl_take(b, s, e)) != MB_OK)
 		return rc;
-	if (fstat(s->fd, &st) < 0) {
-		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
-				 "cannot stat mailbox");
+	f = afile(s);
+	if ((rc = mbi_afile_size(b, &f, MB_FAILED, &size, e)) != MB_OK)
 		goto out;
-	}
-	if (st.st_size < s->end) {
-		rc = mbi_err(e, MB_FATAL, MB_ECHANGED, b->path, st.st_size,
-			     "Mailbox shrank from %lld to %lld!",
-			     (long long)s->end, (long long)st.st_size);
-		goto out;
-	}
 	if (flock(s->fd, LOCK_EX | LOCK_NB) < 0) {
 		/* the conversion may have dropped our shared lock */
 		if (s->flocked)
@@ -1086,7 +956,7 @@ tx_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 			     "another process");
 		goto out;
 	}
-	rc = expunge_rewrite(b, s, st.st_size, expunged, e);
+	rc = expunge_rewrite(b, s, size, expunged, e);
 	flock(s->fd, LOCK_SH);
 out:
 	tl_drop(s);
