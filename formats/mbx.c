@@ -41,7 +41,6 @@
 #define PID_OFF (HDRSIZE - 10)
 #define IHDR_READ 64	     /* UW reads this much at each message */
 #define FEXPUNGED 0x8000
-#define SPOOL_MEM (8u << 20) /* append text kept in memory up to this */
 #define CHUNK (64u << 10)
 
 struct mbx_state {
@@ -720,52 +719,13 @@ start_writing(struct mb_box *b, struct mbx_state *s, struct mb_err *e)
 	return MB_OK;
 }
 
-/* Where the CRLF text of a message to append is kept while its size is
- * counted: memory, then an unlinked temporary file. */
-struct spool {
-	struct mbi_buf mem;
-	int fd;
-	int64_t len;
-};
-
-static int
-spool_put(struct mb_box *b, struct spool *sp, const char *p, size_t n,
-	  struct mb_err *e)
-{
-	if (sp->fd < 0 && sp->mem.len + n > SPOOL_MEM) {
-		const char *dir = getenv("TMPDIR");
-		char tmp[PATH_MAX];
-
-		snprintf(tmp, sizeof(tmp), "%s/.mbx-append.XXXXXX",
-			 dir && *dir ? dir : "/tmp");
-		sp->fd = mkostemp(tmp, O_CLOEXEC);
-		if (sp->fd < 0)
-			return mbi_err_sys(e, MB_FAILED, errno, tmp,
-					   "cannot create temporary file");
-		unlink(tmp);
-		if (mbi_write_all(sp->fd, sp->mem.buf, sp->mem.len, tmp, e) !=
-		    MB_OK)
-			return MB_FAILED;
-		mbi_buf_reset(&sp->mem);
-	}
-	if (sp->fd >= 0) {
-		if (mbi_write_all(sp->fd, p, n, "temporary file", e) != MB_OK)
-			return MB_FAILED;
-	} else if (mbi_buf_add(&sp->mem, p, n) < 0) {
-		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
-			       "out of memory");
-	}
-	sp->len += (int64_t)n;
-	return MB_OK;
-}
-
 /*
  * Copy src to the spool (when sp) or to the mailbox's write buffer,
  * turning bare LF into CRLF.  *size gets the converted byte count.
  */
 static int
 convert_text(struct mb_box *b, struct mbx_state *s, struct mb_reader *src,
-	     struct spool *sp, bool count_only, int64_t *size,
+	     struct mbi_spool *sp, bool count_only, int64_t *size,
 	     struct mb_err *e)
 {
 	char *in = malloc(CHUNK), *out = malloc(2 * CHUNK);
@@ -798,42 +758,13 @@ convert_text(struct mb_box *b, struct mbx_state *s, struct mb_reader *src,
 		*size += (int64_t)o;
 		if (count_only)
 			continue;
-		rc = sp ? spool_put(b, sp, out, o, e)
+		rc = sp ? mbi_spool_put(b, sp, out, o, e)
 			: mbi_wbuf_put(&s->wb, out, o, e);
 		if (rc != MB_OK)
 			break;
 	}
 	free(in);
 	free(out);
-	return rc;
-}
-
-/* Copy the spooled text into the mailbox's write buffer. */
-static int
-spool_out(struct mb_box *b, struct mbx_state *s, struct spool *sp,
-	  struct mb_err *e)
-{
-	char *buf;
-	int64_t off = 0;
-	int rc = MB_OK;
-
-	if (sp->fd < 0)
-		return mbi_wbuf_put(&s->wb, sp->mem.buf, sp->mem.len, e);
-	if ((buf = malloc(CHUNK)) == NULL)
-		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
-			       "out of memory");
-	while (off < sp->len && rc == MB_OK) {
-		size_t k = sp->len - off < CHUNK ? (size_t)(sp->len - off)
-						 : CHUNK;
-
-		if (mbi_pread_full(sp->fd, buf, k, off) != (ssize_t)k)
-			rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
-					 "cannot read temporary file");
-		else
-			rc = mbi_wbuf_put(&s->wb, buf, k, e);
-		off += (int64_t)k;
-	}
-	free(buf);
 	return rc;
 }
 
@@ -872,7 +803,7 @@ mbx_append(struct mb_box *b, const struct mb_newmsg *meta,
 	   struct mb_reader *src, uint32_t *uid_out, struct mb_err *e)
 {
 	struct mbx_state *s = state(b);
-	struct spool sp = {.fd = -1};
+	struct mbi_spool sp;
 	char date[64], line[160];
 	int64_t size, start;
 	uint32_t uid, disk_uid, kw, uidlast = b->uidlast;
@@ -894,7 +825,7 @@ mbx_append(struct mb_box *b, const struct mb_newmsg *meta,
 	start = s->wb.pos;
 
 	/* the text, CRLF, counted before the header line is written */
-	mbi_buf_init(&sp.mem);
+	mbi_spool_init(&sp, "mbx");
 	if (src->rewind != NULL) {
 		rc = convert_text(b, s, src, NULL, true, &size, e);
 		if (rc == MB_OK)
@@ -937,7 +868,7 @@ mbx_append(struct mb_box *b, const struct mb_newmsg *meta,
 	if (rc == MB_OK)
 		rc = src->rewind != NULL
 			     ? convert_text(b, s, src, NULL, false, &size, e)
-			     : spool_out(b, s, &sp, e);
+			     : mbi_spool_out(b, &sp, &s->wb, e);
 	if (rc != MB_OK) {
 		/* leave no part of it: back to where it started */
 		if (s->wb.pos - (int64_t)s->wb.len <= start) {
@@ -959,9 +890,7 @@ mbx_append(struct mb_box *b, const struct mb_newmsg *meta,
 	if (uid_out)
 		*uid_out = uid;
 out:
-	mbi_buf_free(&sp.mem);
-	if (sp.fd >= 0)
-		close(sp.fd);
+	mbi_spool_free(&sp);
 	return rc;
 }
 

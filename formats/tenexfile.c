@@ -35,10 +35,9 @@
 
 #include "tenexfile.h"
 
-#define IHDR_READ   64	       /* UW reads this much at each message */
-#define NUSERFLAGS  30	       /* keyword bits in the header line */
-#define FLAG_DIGITS 12	       /* 10 keyword + 2 system flag digits */
-#define SPOOL_MEM   (8u << 20) /* append text kept in memory up to this */
+#define IHDR_READ   64 /* UW reads this much at each message */
+#define NUSERFLAGS  30 /* keyword bits in the header line */
+#define FLAG_DIGITS 12 /* 10 keyword + 2 system flag digits */
 #define CHUNK	    (64u << 10)
 
 struct tx_state {
@@ -561,45 +560,6 @@ start_writing(struct mb_box *b, struct tx_state *s, struct mb_err *e)
 	return MB_OK;
 }
 
-/* Where the converted text of a message to append is kept while its size
- * is counted: memory, then an unlinked temporary file. */
-struct spool {
-	struct mbi_buf mem;
-	int fd;
-	int64_t len;
-};
-
-static int
-spool_put(struct mb_box *b, struct spool *sp, const char *p, size_t n,
-	  struct mb_err *e)
-{
-	if (sp->fd < 0 && sp->mem.len + n > SPOOL_MEM) {
-		const char *dir = getenv("TMPDIR");
-		char tmp[PATH_MAX];
-
-		snprintf(tmp, sizeof(tmp), "%s/.tenex-append.XXXXXX",
-			 dir && *dir ? dir : "/tmp");
-		sp->fd = mkostemp(tmp, O_CLOEXEC);
-		if (sp->fd < 0)
-			return mbi_err_sys(e, MB_FAILED, errno, tmp,
-					   "cannot create temporary file");
-		unlink(tmp);
-		if (mbi_write_all(sp->fd, sp->mem.buf, sp->mem.len, tmp, e) !=
-		    MB_OK)
-			return MB_FAILED;
-		mbi_buf_reset(&sp->mem);
-	}
-	if (sp->fd >= 0) {
-		if (mbi_write_all(sp->fd, p, n, "temporary file", e) != MB_OK)
-			return MB_FAILED;
-	} else if (mbi_buf_add(&sp->mem, p, n) < 0) {
-		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
-			       "out of memory");
-	}
-	sp->len += (int64_t)n;
-	return MB_OK;
-}
-
 /*
  * Copy src to the spool (sp), to the mailbox's write buffer, or nowhere
  * (count_only), in the file's newline convention: mtx turns a bare LF
@@ -608,7 +568,8 @@ spool_put(struct mb_box *b, struct spool *sp, const char *p, size_t n,
  */
 static int
 convert_text(struct mb_box *b, struct tx_state *s, struct mb_reader *src,
-	     struct spool *sp, bool count_only, int64_t *size, struct mb_err *e)
+	     struct mbi_spool *sp, bool count_only, int64_t *size,
+	     struct mb_err *e)
 {
 	char *in = malloc(CHUNK), *out = malloc(2 * CHUNK + 1);
 	bool prev_cr = false;
@@ -652,7 +613,7 @@ convert_text(struct mb_box *b, struct tx_state *s, struct mb_reader *src,
 		}
 		*size += (int64_t)o;
 		if (!count_only && o > 0) {
-			rc = sp ? spool_put(b, sp, out, o, e) :
+			rc = sp ? mbi_spool_put(b, sp, out, o, e) :
 				  mbi_wbuf_put(&s->wb, out, o, e);
 			if (rc != MB_OK)
 				break;
@@ -662,35 +623,6 @@ convert_text(struct mb_box *b, struct tx_state *s, struct mb_reader *src,
 	}
 	free(in);
 	free(out);
-	return rc;
-}
-
-/* Copy the spooled text into the mailbox's write buffer. */
-static int
-spool_out(struct mb_box *b, struct tx_state *s, struct spool *sp,
-	  struct mb_err *e)
-{
-	char *buf;
-	int64_t off = 0;
-	int rc = MB_OK;
-
-	if (sp->fd < 0)
-		return mbi_wbuf_put(&s->wb, sp->mem.buf, sp->mem.len, e);
-	if ((buf = malloc(CHUNK)) == NULL)
-		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
-			       "out of memory");
-	while (off < sp->len && rc == MB_OK) {
-		size_t k =
-			sp->len - off < CHUNK ? (size_t)(sp->len - off) : CHUNK;
-
-		if (mbi_pread_full(sp->fd, buf, k, off) != (ssize_t)k)
-			rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
-					 "cannot read temporary file");
-		else
-			rc = mbi_wbuf_put(&s->wb, buf, k, e);
-		off += (int64_t)k;
-	}
-	free(buf);
 	return rc;
 }
 
@@ -723,7 +655,7 @@ tx_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
 	  uint32_t *uid_out, struct mb_err *e)
 {
 	struct tx_state *s = state(b);
-	struct spool sp = { .fd = -1 };
+	struct mbi_spool sp;
 	char date[64], line[128];
 	int64_t size, start;
 	int64_t t = meta->idate >= 0 ? meta->idate : (int64_t)time(NULL);
@@ -735,7 +667,7 @@ tx_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
 	start = s->wb.pos;
 
 	/* the text, converted, counted before the header line is written */
-	mbi_buf_init(&sp.mem);
+	mbi_spool_init(&sp, "tenex");
 	if (src->rewind != NULL) {
 		rc = convert_text(b, s, src, NULL, true, &size, e);
 		if (rc == MB_OK)
@@ -758,7 +690,7 @@ tx_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
 	if (rc == MB_OK)
 		rc = src->rewind != NULL ?
 			     convert_text(b, s, src, NULL, false, &size, e) :
-			     spool_out(b, s, &sp, e);
+			     mbi_spool_out(b, &sp, &s->wb, e);
 	if (rc != MB_OK) {
 		/* leave no part of it: back to where it started */
 		if (s->wb.pos - (int64_t)s->wb.len <= start) {
@@ -775,9 +707,7 @@ tx_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
 	if (uid_out)
 		*uid_out = 0;
 out:
-	mbi_buf_free(&sp.mem);
-	if (sp.fd >= 0)
-		close(sp.fd);
+	mbi_spool_free(&sp);
 	return rc;
 }
 

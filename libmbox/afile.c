@@ -5,11 +5,18 @@
  * an append and the end of a session.  See struct mbi_afile in mb-int.h.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "mb-int.h"
+
+#define SPOOL_MEM (8u << 20) /* append text kept in memory up to this */
+#define CHUNK	  (64u << 10)
 
 int
 mbi_scan_all(struct mb_box *b, struct mb_err *e)
@@ -203,4 +210,81 @@ mbi_afile_close(const struct mbi_afile *f, bool writing, bool wb_init)
 		mbi_tmplock_release(f->tl);
 	if (f->fd >= 0)
 		close(f->fd); /* drops the flock */
+}
+
+void
+mbi_spool_init(struct mbi_spool *sp, const char *name)
+{
+	mbi_buf_init(&sp->mem);
+	sp->fd = -1;
+	sp->len = 0;
+	sp->name = name;
+}
+
+int
+mbi_spool_put(struct mb_box *b, struct mbi_spool *sp, const char *p, size_t n,
+	      struct mb_err *e)
+{
+	if (sp->fd < 0 && sp->mem.len + n > SPOOL_MEM) {
+		const char *dir = getenv("TMPDIR");
+		char tmp[PATH_MAX];
+
+		snprintf(tmp, sizeof(tmp), "%s/.%s-append.XXXXXX",
+			 dir && *dir ? dir : "/tmp", sp->name);
+		sp->fd = mkostemp(tmp, O_CLOEXEC);
+		if (sp->fd < 0)
+			return mbi_err_sys(e, MB_FAILED, errno, tmp,
+					   "cannot create temporary file");
+		unlink(tmp);
+		if (mbi_write_all(sp->fd, sp->mem.buf, sp->mem.len, tmp, e) !=
+		    MB_OK)
+			return MB_FAILED;
+		mbi_buf_reset(&sp->mem);
+	}
+	if (sp->fd >= 0) {
+		if (mbi_write_all(sp->fd, p, n, "temporary file", e) != MB_OK)
+			return MB_FAILED;
+	} else if (mbi_buf_add(&sp->mem, p, n) < 0) {
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+			       "out of memory");
+	}
+	sp->len += (int64_t)n;
+	return MB_OK;
+}
+
+int
+mbi_spool_out(struct mb_box *b, struct mbi_spool *sp, struct mbi_wbuf *wb,
+	      struct mb_err *e)
+{
+	char *buf;
+	int64_t off = 0;
+	int rc = MB_OK;
+
+	if (sp->fd < 0)
+		return mbi_wbuf_put(wb, sp->mem.buf, sp->mem.len, e);
+	if ((buf = malloc(CHUNK)) == NULL)
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
+			       "out of memory");
+	while (off < sp->len && rc == MB_OK) {
+		size_t k =
+			sp->len - off < CHUNK ? (size_t)(sp->len - off) : CHUNK;
+
+		if (mbi_pread_full(sp->fd, buf, k, off) != (ssize_t)k)
+			rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
+					 "cannot read temporary file");
+		else
+			rc = mbi_wbuf_put(wb, buf, k, e);
+		off += (int64_t)k;
+	}
+	free(buf);
+	return rc;
+}
+
+void
+mbi_spool_free(struct mbi_spool *sp)
+{
+	mbi_buf_free(&sp->mem);
+	if (sp->fd >= 0)
+		close(sp->fd);
+	sp->fd = -1;
 }

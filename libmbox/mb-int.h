@@ -612,6 +612,26 @@ void mbi_afile_close(const struct mbi_afile *f, bool writing, bool wb_init);
 int mbi_afile_damaged(struct mb_box *b, int64_t pos, struct mb_err *e);
 
 /*
+ * The converted text of a message to append, kept while its size is
+ * counted (the size goes before the text): in memory up to 8 MiB, then in
+ * an unlinked temporary file ".<name>-append.XXXXXX" in $TMPDIR or /tmp.
+ * init() before use, free() after; put() adds bytes, out() copies all of
+ * it into a write buffer.
+ */
+struct mbi_spool {
+	struct mbi_buf mem;
+	int fd;
+	int64_t len;
+	const char *name;
+};
+void mbi_spool_init(struct mbi_spool *sp, const char *name);
+int mbi_spool_put(struct mb_box *b, struct mbi_spool *sp, const char *p,
+		  size_t n, struct mb_err *e);
+int mbi_spool_out(struct mb_box *b, struct mbi_spool *sp, struct mbi_wbuf *wb,
+		  struct mb_err *e);
+void mbi_spool_free(struct mbi_spool *sp);
+
+/*
  * What a writer does once it holds a single-file mailbox's exclusive
  * locks, before reading it: recover what a killed writer left (a half-done
  * rewrite, then a torn append: mbi_tail_recover) and report it as b's

@@ -281,6 +281,26 @@ test_expect_success 'a lone CR survives a tenex file, a CRLF does not' '
 	test_cmp exp cr.tenex
 '
 
+# A source that cannot be rewound (gzip) and a text over the 8 MiB kept
+# in memory: the append spools it to a temporary file in $TMPDIR, unlinked
+# at once (libmbox/afile.c).
+test_expect_success 'a big message from a stream is spooled and appended intact' '
+	{
+	printf "From a@b Mon Jan  1 00:00:00 2024\nSubject: big\n\n" &&
+	head -c 7000000 /dev/urandom | base64 -w 76
+	} >big.mbox &&
+	gzip -k big.mbox &&
+	mkdir spooltmp &&
+	for f in tenex mtx mbx; do
+		TMPDIR=$TRASH/spooltmp mailbag convert -q --to $f big.mbox.gz big.$f &&
+		mailbag convert --to unix big.$f big-$f.mbox &&
+		summary big.mbox | cut -f2,4- >exp &&
+		summary big-$f.mbox | cut -f2,4- >got &&
+		test_cmp exp got || return 1
+	done &&
+	ls -A spooltmp >left && test_must_be_empty left
+'
+
 # --- with UW's programs
 
 uw_setup
