@@ -896,60 +896,15 @@ out:
 /* ------------------------------------------------------------------ */
 /* Remove, rename                                                       */
 
-/*
- * With the /tmp lock, and only when no session has the file open (UW:
- * flock(LOCK_EX|LOCK_NB) on the file).
- */
-static int
-with_exclusive(struct mb_ctx *ctx, const char *path, const char *to,
-	       struct mb_err *e)
-{
-	struct mbi_tmplock tl = { .fd = -1 };
-	struct stat st;
-	int fd, rc;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		rc = mbi_err_sys(e, MB_FAILED, errno, path,
-				 to ? "cannot rename mailbox" :
-				      "cannot delete mailbox");
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	rc = mbi_tmplock_open(&st, &tl, e);
-	if (rc == MB_OK)
-		rc = mbi_tmplock_lock(&tl, LOCK_EX, ctx->lock_timeout, e);
-	if (rc == MB_OK && flock(fd, LOCK_EX | LOCK_NB) < 0)
-		rc = mbi_err(e, MB_RETRY, MB_ELOCKED, path, -1,
-			     "mailbox is in use by another process");
-	if (rc == MB_OK) {
-		if (to != NULL) {
-			rc = mbi_publish(path, to, e);
-			if (rc == MB_OK)
-				unlink(path); /* mbi_publish may link */
-		} else if (unlink(path) < 0) {
-			rc = mbi_err_sys(e, MB_FAILED, errno, path,
-					 "cannot delete mailbox");
-		} else {
-			mbi_fsync_dir(path, NULL);
-		}
-	}
-	close(fd);
-	if (tl.fd >= 0)
-		mbi_tmplock_release(&tl);
-	return rc;
-}
-
 int
 tx_remove(struct mb_ctx *ctx, const char *path, struct mb_err *e)
 {
-	return with_exclusive(ctx, path, NULL, e);
+	return mbi_afile_remove(ctx, path, NULL, e);
 }
 
 int
 tx_rename(struct mb_ctx *ctx, const char *from, const char *to,
 	  struct mb_err *e)
 {
-	return with_exclusive(ctx, from, to, e);
+	return mbi_afile_remove(ctx, from, to, e);
 }

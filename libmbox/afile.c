@@ -288,3 +288,44 @@ mbi_spool_free(struct mbi_spool *sp)
 		close(sp->fd);
 	sp->fd = -1;
 }
+
+int
+mbi_afile_remove(struct mb_ctx *ctx, const char *path, const char *to,
+		 struct mb_err *e)
+{
+	struct mbi_tmplock tl = { .fd = -1 };
+	struct stat st;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = mbi_err_sys(e, MB_FAILED, errno, path,
+				 to ? "cannot rename mailbox" :
+				      "cannot delete mailbox");
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	rc = mbi_tmplock_open(&st, &tl, e);
+	if (rc == MB_OK)
+		rc = mbi_tmplock_lock(&tl, LOCK_EX, ctx->lock_timeout, e);
+	if (rc == MB_OK && flock(fd, LOCK_EX | LOCK_NB) < 0)
+		rc = mbi_err(e, MB_RETRY, MB_ELOCKED, path, -1,
+			     "mailbox is in use by another process");
+	if (rc == MB_OK) {
+		if (to != NULL) {
+			rc = mbi_publish(path, to, e);
+			if (rc == MB_OK)
+				unlink(path); /* mbi_publish may link */
+		} else if (unlink(path) < 0) {
+			rc = mbi_err_sys(e, MB_FAILED, errno, path,
+					 "cannot delete mailbox");
+		} else {
+			mbi_fsync_dir(path, NULL);
+		}
+	}
+	close(fd);
+	if (tl.fd >= 0)
+		mbi_tmplock_release(&tl);
+	return rc;
+}

@@ -608,6 +608,11 @@ int mbi_afile_poll(struct mb_box *b, const struct mbi_afile *f, bool writing,
 int mbi_afile_begin(struct mb_box *b, const struct mbi_afile *f,
 		    struct mb_err *e);
 void mbi_afile_close(const struct mbi_afile *f, bool writing, bool wb_init);
+/* Remove the file at path, or rename it to "to" when that is not NULL
+ * (never replacing), with UW's /tmp lock and only when no session has
+ * it open (UW: flock(LOCK_EX|LOCK_NB) on the file), else MB_RETRY. */
+int mbi_afile_remove(struct mb_ctx *ctx, const char *path, const char *to,
+		     struct mb_err *e);
 /* "the mailbox is damaged: repair it first", at pos. */
 int mbi_afile_damaged(struct mb_box *b, int64_t pos, struct mb_err *e);
 
