@@ -165,7 +165,14 @@ mbi_afile_begin(struct mb_box *b, const struct mbi_afile *f, struct mb_err *e)
 	if ((rc = mbi_afile_size(b, f, MB_FAILED, &size, e)) != MB_OK)
 		goto fail;
 	if (size > *f->end) {
-		/* appended by others since we looked: their UIDs count */
+		/* appended by others since we looked: their UIDs count; but
+		 * first cut what a writer killed meanwhile left (it held the
+		 * /tmp lock we hold now, so its bytes start past *end) */
+		if ((rc = mbi_recover(b, f->fd, e)) != MB_OK ||
+		    (rc = mbi_afile_size(b, f, MB_FAILED, &size, e)) != MB_OK)
+			goto fail;
+	}
+	if (size > *f->end) {
 		*f->end = size;
 		b->scanned = false;
 		if ((rc = mbi_scan_all(b, e)) != MB_OK)
