@@ -562,8 +562,8 @@ void mbi_rewrite_unguard(const char *mailbox, int fd);
  * poll(): a grown file makes the core scan again (*changed); while we
  * are writing the size stays ours.  begin(): the start of an append:
  * scan what the core has not seen, refuse a damaged mailbox, take the
- * /tmp lock until commit, learn what others appended meanwhile (scanned
- * too), then start the tail journal (unless b->creating) and the write
+ * /tmp lock until commit, learn what others appended meanwhile (a torn
+ * tail a writer killed meanwhile left is cut first; the rest scanned), then start the tail journal (unless b->creating) and the write
  * buffer at the end; on failure the lock is dropped.  close(): staged
  * appends never committed are cut off (writing) and their journal
  * removed, the buffer freed (wb_init), the locks released, fd closed.
