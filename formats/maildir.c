@@ -2657,17 +2657,6 @@ md_set_flags(struct mb_box *b, struct mb_msg *m, unsigned flags, uint64_t kw,
 }
 
 static int
-scan_all(struct mb_box *b, struct mb_err *e)
-{
-	struct mb_msg *m;
-	int rc;
-
-	while ((rc = mb_next(b, &m, e)) == MB_OK)
-		;
-	return rc == MB_END ? MB_OK : rc;
-}
-
-static int
 md_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 {
 	struct md_state *s = state(b);
@@ -2678,7 +2667,7 @@ md_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 	if (b->mode & MB_STREAM)
 		return mbi_err(e, MB_FAILED, MB_ENOTSUP, b->path, -1,
 			       "a streaming box cannot expunge");
-	if ((rc = scan_all(b, e)) != MB_OK)
+	if ((rc = mbi_scan_all(b, e)) != MB_OK)
 		return rc;
 	for (i = 0; i < b->nmsgs; i++) {
 		struct md_ent *t = &s->ents[i];

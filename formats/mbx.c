@@ -41,7 +41,6 @@
 #define PID_OFF (HDRSIZE - 10)
 #define IHDR_READ 64	     /* UW reads this much at each message */
 #define FEXPUNGED 0x8000
-#define SPOOL_MEM (8u << 20) /* append text kept in memory up to this */
 #define CHUNK (64u << 10)
 
 struct mbx_state {
@@ -123,29 +122,36 @@ kw_storable(const char *name)
 /* ------------------------------------------------------------------ */
 /* Locks                                                                */
 
+static int hdr_sync(struct mb_box *b, struct mbx_state *s, struct mb_err *e);
+
+/* Under the /tmp lock, before an append: the header again. */
+static int
+locked_hdr_sync(struct mb_box *b, struct mb_err *e)
+{
+	return hdr_sync(b, state(b), e);
+}
+
+/* Our fields, for the single-file helpers of libmbox/afile.c. */
+static struct mbi_afile
+afile(struct mbx_state *s)
+{
+	return MBI_AFILE(s, "mbx", locked_hdr_sync);
+}
+
 static int
 tl_take(struct mb_box *b, struct mbx_state *s, struct mb_err *e)
 {
-	int rc;
+	struct mbi_afile f = afile(s);
 
-	if (s->tl_held || (b->mode & MB_NOLOCK))
-		return MB_OK;
-	if (s->tl.fd < 0 && s->tl.path[0] == '\0')
-		return MB_OK; /* a file nobody else can see yet */
-	rc = mbi_tmplock_lock(&s->tl, LOCK_EX, b->ctx->lock_timeout, e);
-	if (rc == MB_OK)
-		s->tl_held = true;
-	return rc;
+	return mbi_afile_take(b, &f, e);
 }
 
 static void
 tl_drop(struct mbx_state *s)
 {
-	if (!s->tl_held)
-		return;
-	if (s->tl.fd >= 0)
-		flock(s->tl.fd, LOCK_UN);
-	s->tl_held = false;
+	struct mbi_afile f = afile(s);
+
+	mbi_afile_drop(&f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -570,6 +576,7 @@ static int
 mbx_open(struct mb_box *b, struct mb_err *e)
 {
 	struct mbx_state *s;
+	struct mbi_afile f;
 	struct hdr h;
 	bool rw = (b->mode & MB_RDWR) != 0;
 	int rc;
@@ -593,35 +600,11 @@ mbx_open(struct mb_box *b, struct mb_err *e)
 			     "not a regular file");
 		goto fail;
 	}
-	if (!(b->mode & MB_NOLOCK)) {
-		/* the session's shared lock on the file (UW) */
-		rc = mbi_flock(s->fd, LOCK_SH, b->ctx->lock_timeout, b->path, e);
-		if (rc != MB_OK)
-			goto fail;
-		s->flocked = true;
-		/* and the /tmp lock, briefly, to read header and size */
-		rc = mbi_tmplock_open(&s->st, &s->tl, e);
-		if (rc == MB_OK)
-			rc = tl_take(b, s, e);
-		if (rc != MB_OK) {
-			if (rw)
-				goto fail;
-			/* a reader that cannot use /tmp still reads */
-			mb_err_clear(e);
-			if (s->tl.fd >= 0)
-				close(s->tl.fd);
-			s->tl.fd = -1;
-		}
-	}
-	if (rw) {
-		struct mbi_tail_outcome tail;
-
-		/* an append a killed writer left half done */
-		rc = mbi_tail_recover(b->path, s->fd, &tail, e);
-		if (rc != MB_OK)
-			goto fail;
-		mbi_tail_diag(b, &tail);
-	}
+	/* UW's locks (the /tmp one briefly, to read header and size);
+	 * a writer recovers what a killed writer left */
+	f = afile(s);
+	if ((rc = mbi_afile_lock_open(b, &f, &s->st, e)) != MB_OK)
+		goto fail;
 	if (fstat(s->fd, &s->st) < 0) {
 		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
 				 "cannot stat mailbox");
@@ -694,21 +677,12 @@ static void
 mbx_close(struct mb_box *b)
 {
 	struct mbx_state *s = state(b);
+	struct mbi_afile f;
 
 	if (s == NULL)
 		return;
-	if (s->writing && s->journal.active) {
-		/* staged appends never committed: roll them back */
-		if (ftruncate(s->fd, s->orig_size) == 0 && fsync(s->fd) == 0)
-			mbi_tail_end(&s->journal, NULL);
-	}
-	if (s->wb_init)
-		mbi_wbuf_free(&s->wb);
-	tl_drop(s);
-	if (s->tl.fd >= 0)
-		mbi_tmplock_release(&s->tl);
-	if (s->fd >= 0)
-		close(s->fd); /* drops the flock */
+	f = afile(s);
+	mbi_afile_close(&f, s->writing, s->wb_init);
 	free(s);
 	b->priv = NULL;
 }
@@ -717,39 +691,9 @@ static int
 mbx_poll(struct mb_box *b, bool *changed, struct mb_err *e)
 {
 	struct mbx_state *s = state(b);
-	struct stat st;
-	int rc;
+	struct mbi_afile f = afile(s);
 
-	if ((rc = tl_take(b, s, e)) != MB_OK)
-		return rc;
-	rc = fstat(s->fd, &st);
-	if (!s->writing)
-		tl_drop(s);
-	if (rc < 0)
-		return mbi_err_sys(e, MB_FATAL, errno, b->path,
-				   "cannot stat mailbox");
-	if (st.st_size < s->end)
-		return mbi_err(e, MB_FATAL, MB_ECHANGED, b->path, st.st_size,
-			       "Mailbox shrank from %lld to %lld!",
-			       (long long)s->end, (long long)st.st_size);
-	if (st.st_size > s->end && !s->writing) {
-		s->end = st.st_size;
-		b->scanned = false;
-		*changed = true;
-	}
-	return MB_OK;
-}
-
-/* Scan what is left through the core, so the index is complete. */
-static int
-scan_all(struct mb_box *b, struct mb_err *e)
-{
-	struct mb_msg *m;
-	int rc;
-
-	while ((rc = mb_next(b, &m, e)) == MB_OK)
-		;
-	return rc == MB_END ? MB_OK : rc;
+	return mbi_afile_poll(b, &f, s->writing, changed, e);
 }
 
 /* ------------------------------------------------------------------ */
@@ -762,99 +706,16 @@ scan_all(struct mb_box *b, struct mb_err *e)
 static int
 start_writing(struct mb_box *b, struct mbx_state *s, struct mb_err *e)
 {
-	struct stat st;
+	struct mbi_afile f = afile(s);
 	int rc;
 
 	if (s->writing)
 		return MB_OK;
-	if (b->mode & MB_STREAM)
-		return mbi_err(e, MB_FAILED, MB_ENOTSUP, b->path, -1,
-			       "cannot append to a streaming mbx box");
-	if ((rc = scan_all(b, e)) != MB_OK)
+	if ((rc = mbi_afile_begin(b, &f, e)) != MB_OK)
 		return rc;
-	if (s->stopped)
-		return mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, s->pos,
-			       "the mailbox is damaged: repair it first");
-	if ((rc = tl_take(b, s, e)) != MB_OK)
-		return rc;
-	if ((rc = hdr_sync(b, s, e)) != MB_OK)
-		goto fail;
-	if (fstat(s->fd, &st) < 0) {
-		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
-				 "cannot stat mailbox");
-		goto fail;
-	}
-	if (st.st_size > s->end) {
-		/* appended by others since we looked: their UIDs count */
-		s->end = st.st_size;
-		b->scanned = false;
-		if ((rc = scan_all(b, e)) != MB_OK)
-			goto fail;
-		if (s->stopped) {
-			rc = mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, s->pos,
-				     "the mailbox is damaged: repair it first");
-			goto fail;
-		}
-	}
 	s->wprev_uid = s->prev_uid;
-	s->orig_size = s->end;
-	if (!b->creating) {
-		rc = mbi_tail_begin(b->path, s->fd, &s->journal, e);
-		if (rc != MB_OK)
-			goto fail;
-	}
-	if ((rc = mbi_wbuf_init(&s->wb, s->fd, b->path, s->orig_size, e)) !=
-	    MB_OK) {
-		if (s->journal.active)
-			mbi_tail_end(&s->journal, NULL);
-		goto fail;
-	}
-	if (s->journal.active)
-		s->wb.tail = &s->journal;
 	s->wb_init = true;
 	s->writing = true;
-	return MB_OK;
-fail:
-	tl_drop(s);
-	return rc;
-}
-
-/* Where the CRLF text of a message to append is kept while its size is
- * counted: memory, then an unlinked temporary file. */
-struct spool {
-	struct mbi_buf mem;
-	int fd;
-	int64_t len;
-};
-
-static int
-spool_put(struct mb_box *b, struct spool *sp, const char *p, size_t n,
-	  struct mb_err *e)
-{
-	if (sp->fd < 0 && sp->mem.len + n > SPOOL_MEM) {
-		const char *dir = getenv("TMPDIR");
-		char tmp[PATH_MAX];
-
-		snprintf(tmp, sizeof(tmp), "%s/.mbx-append.XXXXXX",
-			 dir && *dir ? dir : "/tmp");
-		sp->fd = mkostemp(tmp, O_CLOEXEC);
-		if (sp->fd < 0)
-			return mbi_err_sys(e, MB_FAILED, errno, tmp,
-					   "cannot create temporary file");
-		unlink(tmp);
-		if (mbi_write_all(sp->fd, sp->mem.buf, sp->mem.len, tmp, e) !=
-		    MB_OK)
-			return MB_FAILED;
-		mbi_buf_reset(&sp->mem);
-	}
-	if (sp->fd >= 0) {
-		if (mbi_write_all(sp->fd, p, n, "temporary file", e) != MB_OK)
-			return MB_FAILED;
-	} else if (mbi_buf_add(&sp->mem, p, n) < 0) {
-		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
-			       "out of memory");
-	}
-	sp->len += (int64_t)n;
 	return MB_OK;
 }
 
@@ -864,7 +725,7 @@ spool_put(struct mb_box *b, struct spool *sp, const char *p, size_t n,
  */
 static int
 convert_text(struct mb_box *b, struct mbx_state *s, struct mb_reader *src,
-	     struct spool *sp, bool count_only, int64_t *size,
+	     struct mbi_spool *sp, bool count_only, int64_t *size,
 	     struct mb_err *e)
 {
 	char *in = malloc(CHUNK), *out = malloc(2 * CHUNK);
@@ -897,42 +758,13 @@ convert_text(struct mb_box *b, struct mbx_state *s, struct mb_reader *src,
 		*size += (int64_t)o;
 		if (count_only)
 			continue;
-		rc = sp ? spool_put(b, sp, out, o, e)
+		rc = sp ? mbi_spool_put(b, sp, out, o, e)
 			: mbi_wbuf_put(&s->wb, out, o, e);
 		if (rc != MB_OK)
 			break;
 	}
 	free(in);
 	free(out);
-	return rc;
-}
-
-/* Copy the spooled text into the mailbox's write buffer. */
-static int
-spool_out(struct mb_box *b, struct mbx_state *s, struct spool *sp,
-	  struct mb_err *e)
-{
-	char *buf;
-	int64_t off = 0;
-	int rc = MB_OK;
-
-	if (sp->fd < 0)
-		return mbi_wbuf_put(&s->wb, sp->mem.buf, sp->mem.len, e);
-	if ((buf = malloc(CHUNK)) == NULL)
-		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
-			       "out of memory");
-	while (off < sp->len && rc == MB_OK) {
-		size_t k = sp->len - off < CHUNK ? (size_t)(sp->len - off)
-						 : CHUNK;
-
-		if (mbi_pread_full(sp->fd, buf, k, off) != (ssize_t)k)
-			rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
-					 "cannot read temporary file");
-		else
-			rc = mbi_wbuf_put(&s->wb, buf, k, e);
-		off += (int64_t)k;
-	}
-	free(buf);
 	return rc;
 }
 
@@ -971,7 +803,7 @@ mbx_append(struct mb_box *b, const struct mb_newmsg *meta,
 	   struct mb_reader *src, uint32_t *uid_out, struct mb_err *e)
 {
 	struct mbx_state *s = state(b);
-	struct spool sp = {.fd = -1};
+	struct mbi_spool sp;
 	char date[64], line[160];
 	int64_t size, start;
 	uint32_t uid, disk_uid, kw, uidlast = b->uidlast;
@@ -993,7 +825,7 @@ mbx_append(struct mb_box *b, const struct mb_newmsg *meta,
 	start = s->wb.pos;
 
 	/* the text, CRLF, counted before the header line is written */
-	mbi_buf_init(&sp.mem);
+	mbi_spool_init(&sp, "mbx");
 	if (src->rewind != NULL) {
 		rc = convert_text(b, s, src, NULL, true, &size, e);
 		if (rc == MB_OK)
@@ -1036,7 +868,7 @@ mbx_append(struct mb_box *b, const struct mb_newmsg *meta,
 	if (rc == MB_OK)
 		rc = src->rewind != NULL
 			     ? convert_text(b, s, src, NULL, false, &size, e)
-			     : spool_out(b, s, &sp, e);
+			     : mbi_spool_out(b, &sp, &s->wb, e);
 	if (rc != MB_OK) {
 		/* leave no part of it: back to where it started */
 		if (s->wb.pos - (int64_t)s->wb.len <= start) {
@@ -1058,9 +890,7 @@ mbx_append(struct mb_box *b, const struct mb_newmsg *meta,
 	if (uid_out)
 		*uid_out = uid;
 out:
-	mbi_buf_free(&sp.mem);
-	if (sp.fd >= 0)
-		close(sp.fd);
+	mbi_spool_free(&sp);
 	return rc;
 }
 
@@ -1339,8 +1169,9 @@ static int
 mbx_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 {
 	struct mbx_state *s = state(b);
-	struct stat st;
+	struct mbi_afile f;
 	uint32_t i, n = 0;
+	int64_t size;
 	int rc;
 
 	*expunged = 0;
@@ -1352,7 +1183,7 @@ mbx_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 	if (s->created && s->wb_init &&
 	    (rc = mbi_wbuf_flush(&s->wb, e)) != MB_OK)
 		return rc;
-	if ((rc = scan_all(b, e)) != MB_OK)
+	if ((rc = mbi_scan_all(b, e)) != MB_OK)
 		return rc;
 	for (i = 0; i < b->nmsgs; i++)
 		if (b->msgs[i].flags & MB_DELETED)
@@ -1361,20 +1192,12 @@ mbx_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 		return MB_OK; /* UW: no messages deleted, no update needed */
 	if ((rc = tl_take(b, s, e)) != MB_OK)
 		return rc;
-	if (fstat(s->fd, &st) < 0) {
-		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
-				 "cannot stat mailbox");
+	f = afile(s);
+	if ((rc = mbi_afile_size(b, &f, MB_FAILED, &size, e)) != MB_OK)
 		goto out;
-	}
-	if (st.st_size < s->end) {
-		rc = mbi_err(e, MB_FATAL, MB_ECHANGED, b->path, st.st_size,
-			     "Mailbox shrank from %lld to %lld!",
-			     (long long)s->end, (long long)st.st_size);
-		goto out;
-	}
 	if (s->created || flock(s->fd, LOCK_EX | LOCK_NB) == 0) {
 		/* nobody else has it open */
-		rc = expunge_slide(b, s, st.st_size, expunged, e);
+		rc = expunge_slide(b, s, size, expunged, e);
 		if (!s->created)
 			flock(s->fd, LOCK_SH);
 		else if (rc == MB_OK && s->wb_init)
@@ -1397,62 +1220,17 @@ out:
 /* ------------------------------------------------------------------ */
 /* Remove, rename                                                       */
 
-/*
- * With the /tmp lock, and only when no session has the file open (UW:
- * flock(LOCK_EX|LOCK_NB) on the file).
- */
-static int
-with_exclusive(struct mb_ctx *ctx, const char *path, const char *to,
-	       struct mb_err *e)
-{
-	struct mbi_tmplock tl = {.fd = -1};
-	struct stat st;
-	int fd, rc;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		rc = mbi_err_sys(e, MB_FAILED, errno, path,
-				 to ? "cannot rename mailbox"
-				    : "cannot delete mailbox");
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	rc = mbi_tmplock_open(&st, &tl, e);
-	if (rc == MB_OK)
-		rc = mbi_tmplock_lock(&tl, LOCK_EX, ctx->lock_timeout, e);
-	if (rc == MB_OK && flock(fd, LOCK_EX | LOCK_NB) < 0)
-		rc = mbi_err(e, MB_RETRY, MB_ELOCKED, path, -1,
-			     "mailbox is in use by another process");
-	if (rc == MB_OK) {
-		if (to != NULL) {
-			rc = mbi_publish(path, to, e);
-			if (rc == MB_OK)
-				unlink(path); /* mbi_publish may link */
-		} else if (unlink(path) < 0) {
-			rc = mbi_err_sys(e, MB_FAILED, errno, path,
-					 "cannot delete mailbox");
-		} else {
-			mbi_fsync_dir(path, NULL);
-		}
-	}
-	close(fd);
-	if (tl.fd >= 0)
-		mbi_tmplock_release(&tl);
-	return rc;
-}
-
 static int
 mbx_remove(struct mb_ctx *ctx, const char *path, struct mb_err *e)
 {
-	return with_exclusive(ctx, path, NULL, e);
+	return mbi_afile_remove(ctx, path, NULL, e);
 }
 
 static int
 mbx_rename(struct mb_ctx *ctx, const char *from, const char *to,
 	   struct mb_err *e)
 {
-	return with_exclusive(ctx, from, to, e);
+	return mbi_afile_remove(ctx, from, to, e);
 }
 
 /* ------------------------------------------------------------------ */

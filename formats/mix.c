@@ -692,13 +692,28 @@ unlock_files(struct mix_state *s)
 	s->locked_ex = false;
 }
 
+/* Under the exclusive locks, before reading: finish the rewrites of
+ * index, status and metadata that a killed writer left half done. */
+static int
+recover_files(struct mix_state *s, struct mb_err *e)
+{
+	bool redone;
+	int rc;
+
+	rc = mbi_rewrite_recover(s->index_path, s->ifd, &redone, e);
+	if (rc == MB_OK)
+		rc = mbi_rewrite_recover(s->status_path, s->sfd, &redone, e);
+	if (rc == MB_OK)
+		rc = mbi_rewrite_recover(s->meta_path, s->mfd, &redone, e);
+	return rc;
+}
+
 /* Take index and status exclusively, finish a rewrite a killed writer
  * left, and read everything again. */
 static int
 lock_for_update(struct mb_box *b, struct mix_state *s, struct mix_list *l,
 		struct mb_err *e)
 {
-	bool redone;
 	int rc;
 
 	if (s->locked_ex)
@@ -706,11 +721,7 @@ lock_for_update(struct mb_box *b, struct mix_state *s, struct mix_list *l,
 	if ((rc = lock_files(b, s, LOCK_EX, e)) != MB_OK)
 		return rc;
 	s->locked_ex = true;
-	rc = mbi_rewrite_recover(s->index_path, s->ifd, &redone, e);
-	if (rc == MB_OK)
-		rc = mbi_rewrite_recover(s->status_path, s->sfd, &redone, e);
-	if (rc == MB_OK)
-		rc = mbi_rewrite_recover(s->meta_path, s->mfd, &redone, e);
+	rc = recover_files(s, e);
 	if (rc == MB_OK)
 		rc = read_meta(b, s, false, e);
 	if (rc == MB_OK)
@@ -1045,21 +1056,9 @@ mix_open(struct mb_box *b, struct mb_err *e)
 			goto fail;
 		/* a writer finishes the rewrite a killed writer left half
 		 * done before it reads the files */
-		if (rw) {
-			bool redone;
-
-			rc = mbi_rewrite_recover(s->index_path, s->ifd, &redone,
-						 e);
-			if (rc == MB_OK)
-				rc = mbi_rewrite_recover(s->status_path, s->sfd,
-							 &redone, e);
-			if (rc == MB_OK)
-				rc = mbi_rewrite_recover(s->meta_path, s->mfd,
-							 &redone, e);
-			if (rc != MB_OK) {
-				unlock_files(s);
-				goto fail;
-			}
+		if (rw && (rc = recover_files(s, e)) != MB_OK) {
+			unlock_files(s);
+			goto fail;
 		}
 	}
 	rc = read_all(b, s, true, e);

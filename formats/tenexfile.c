@@ -35,10 +35,9 @@
 
 #include "tenexfile.h"
 
-#define IHDR_READ   64	       /* UW reads this much at each message */
-#define NUSERFLAGS  30	       /* keyword bits in the header line */
-#define FLAG_DIGITS 12	       /* 10 keyword + 2 system flag digits */
-#define SPOOL_MEM   (8u << 20) /* append text kept in memory up to this */
+#define IHDR_READ   64 /* UW reads this much at each message */
+#define NUSERFLAGS  30 /* keyword bits in the header line */
+#define FLAG_DIGITS 12 /* 10 keyword + 2 system flag digits */
 #define CHUNK	    (64u << 10)
 
 struct tx_state {
@@ -164,29 +163,27 @@ load_keywords(struct mb_box *b, struct mb_err *e)
 /* ------------------------------------------------------------------ */
 /* Locks                                                                */
 
+/* Our fields, for the single-file helpers of libmbox/afile.c. */
+static struct mbi_afile
+afile(struct tx_state *s)
+{
+	return MBI_AFILE(s, fname(s), NULL);
+}
+
 static int
 tl_take(struct mb_box *b, struct tx_state *s, struct mb_err *e)
 {
-	int rc;
+	struct mbi_afile f = afile(s);
 
-	if (s->tl_held || (b->mode & MB_NOLOCK))
-		return MB_OK;
-	if (s->tl.fd < 0 && s->tl.path[0] == '\0')
-		return MB_OK; /* a file nobody else can see yet */
-	rc = mbi_tmplock_lock(&s->tl, LOCK_EX, b->ctx->lock_timeout, e);
-	if (rc == MB_OK)
-		s->tl_held = true;
-	return rc;
+	return mbi_afile_take(b, &f, e);
 }
 
 static void
 tl_drop(struct tx_state *s)
 {
-	if (!s->tl_held)
-		return;
-	if (s->tl.fd >= 0)
-		flock(s->tl.fd, LOCK_UN);
-	s->tl_held = false;
+	struct mbi_afile f = afile(s);
+
+	mbi_afile_drop(&f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -429,6 +426,7 @@ int
 tx_open(struct mb_box *b, int flavor, struct mb_err *e)
 {
 	struct tx_state *s;
+	struct mbi_afile f;
 	bool rw = (b->mode & MB_RDWR) != 0;
 	int rc;
 
@@ -452,45 +450,11 @@ tx_open(struct mb_box *b, int flavor, struct mb_err *e)
 			     "not a regular file");
 		goto fail;
 	}
-	if (!(b->mode & MB_NOLOCK)) {
-		/* the session's shared lock on the file (UW) */
-		rc = mbi_flock(s->fd, LOCK_SH, b->ctx->lock_timeout, b->path,
-			       e);
-		if (rc != MB_OK)
-			goto fail;
-		s->flocked = true;
-		/* and the /tmp lock, briefly, to learn the size */
-		rc = mbi_tmplock_open(&s->st, &s->tl, e);
-		if (rc == MB_OK)
-			rc = tl_take(b, s, e);
-		if (rc != MB_OK) {
-			if (rw)
-				goto fail;
-			/* a reader that cannot use /tmp still reads */
-			mb_err_clear(e);
-			if (s->tl.fd >= 0)
-				close(s->tl.fd);
-			s->tl.fd = -1;
-		}
-	}
-	if (rw) {
-		struct mbi_tail_outcome tail;
-		bool redone = false;
-
-		/* an expunge a killed writer left half done */
-		rc = mbi_rewrite_recover(b->path, s->fd, &redone, e);
-		if (rc != MB_OK)
-			goto fail;
-		if (redone)
-			mbi_diag(b, MB_DIAG_INFO, "rewrite-recovered", -1, 0, 0,
-				 "finished a rewrite that an interrupted "
-				 "process left half done");
-		/* an append a killed writer left half done */
-		rc = mbi_tail_recover(b->path, s->fd, &tail, e);
-		if (rc != MB_OK)
-			goto fail;
-		mbi_tail_diag(b, &tail);
-	}
+	/* UW's locks (the /tmp one briefly, to learn the size); a writer
+	 * recovers an expunge or an append a killed writer left half done */
+	f = afile(s);
+	if ((rc = mbi_afile_lock_open(b, &f, &s->st, e)) != MB_OK)
+		goto fail;
 	if (fstat(s->fd, &s->st) < 0) {
 		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
 				 "cannot stat mailbox");
@@ -555,21 +519,12 @@ void
 tx_close(struct mb_box *b)
 {
 	struct tx_state *s = state(b);
+	struct mbi_afile f;
 
 	if (s == NULL)
 		return;
-	if (s->writing && s->journal.active) {
-		/* staged appends never committed: roll them back */
-		if (ftruncate(s->fd, s->orig_size) == 0 && fsync(s->fd) == 0)
-			mbi_tail_end(&s->journal, NULL);
-	}
-	if (s->wb_init)
-		mbi_wbuf_free(&s->wb);
-	tl_drop(s);
-	if (s->tl.fd >= 0)
-		mbi_tmplock_release(&s->tl);
-	if (s->fd >= 0)
-		close(s->fd); /* drops the flock */
+	f = afile(s);
+	mbi_afile_close(&f, s->writing, s->wb_init);
 	free(s);
 	b->priv = NULL;
 }
@@ -578,39 +533,9 @@ int
 tx_poll(struct mb_box *b, bool *changed, struct mb_err *e)
 {
 	struct tx_state *s = state(b);
-	struct stat st;
-	int rc;
+	struct mbi_afile f = afile(s);
 
-	if ((rc = tl_take(b, s, e)) != MB_OK)
-		return rc;
-	rc = fstat(s->fd, &st);
-	if (!s->writing)
-		tl_drop(s);
-	if (rc < 0)
-		return mbi_err_sys(e, MB_FATAL, errno, b->path,
-				   "cannot stat mailbox");
-	if (st.st_size < s->end)
-		return mbi_err(e, MB_FATAL, MB_ECHANGED, b->path, st.st_size,
-			       "Mailbox shrank from %lld to %lld!",
-			       (long long)s->end, (long long)st.st_size);
-	if (st.st_size > s->end && !s->writing) {
-		s->end = st.st_size;
-		b->scanned = false;
-		*changed = true;
-	}
-	return MB_OK;
-}
-
-/* Scan what is left through the core, so the index is complete. */
-static int
-scan_all(struct mb_box *b, struct mb_err *e)
-{
-	struct mb_msg *m;
-	int rc;
-
-	while ((rc = mb_next(b, &m, e)) == MB_OK)
-		;
-	return rc == MB_END ? MB_OK : rc;
+	return mbi_afile_poll(b, &f, s->writing, changed, e);
 }
 
 /* ------------------------------------------------------------------ */
@@ -623,102 +548,15 @@ scan_all(struct mb_box *b, struct mb_err *e)
 static int
 start_writing(struct mb_box *b, struct tx_state *s, struct mb_err *e)
 {
-	struct stat st;
+	struct mbi_afile f = afile(s);
 	int rc;
 
 	if (s->writing)
 		return MB_OK;
-	if (b->mode & MB_STREAM)
-		return mbi_err(e, MB_FAILED, MB_ENOTSUP, b->path, -1,
-			       "cannot append to a streaming %s box", fname(s));
-	if ((rc = scan_all(b, e)) != MB_OK)
+	if ((rc = mbi_afile_begin(b, &f, e)) != MB_OK)
 		return rc;
-	if (s->stopped)
-		return mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, s->pos,
-			       "the mailbox is damaged: repair it first");
-	if ((rc = tl_take(b, s, e)) != MB_OK)
-		return rc;
-	if (fstat(s->fd, &st) < 0) {
-		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
-				 "cannot stat mailbox");
-		goto fail;
-	}
-	if (st.st_size < s->end) {
-		rc = mbi_err(e, MB_FATAL, MB_ECHANGED, b->path, st.st_size,
-			     "Mailbox shrank from %lld to %lld!",
-			     (long long)s->end, (long long)st.st_size);
-		goto fail;
-	}
-	if (st.st_size > s->end) {
-		/* appended by others since we looked */
-		s->end = st.st_size;
-		b->scanned = false;
-		if ((rc = scan_all(b, e)) != MB_OK)
-			goto fail;
-		if (s->stopped) {
-			rc = mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, s->pos,
-				     "the mailbox is damaged: repair it first");
-			goto fail;
-		}
-	}
-	s->orig_size = s->end;
-	if (!b->creating) {
-		rc = mbi_tail_begin(b->path, s->fd, &s->journal, e);
-		if (rc != MB_OK)
-			goto fail;
-	}
-	if ((rc = mbi_wbuf_init(&s->wb, s->fd, b->path, s->orig_size, e)) !=
-	    MB_OK) {
-		if (s->journal.active)
-			mbi_tail_end(&s->journal, NULL);
-		goto fail;
-	}
-	if (s->journal.active)
-		s->wb.tail = &s->journal;
 	s->wb_init = true;
 	s->writing = true;
-	return MB_OK;
-fail:
-	tl_drop(s);
-	return rc;
-}
-
-/* Where the converted text of a message to append is kept while its size
- * is counted: memory, then an unlinked temporary file. */
-struct spool {
-	struct mbi_buf mem;
-	int fd;
-	int64_t len;
-};
-
-static int
-spool_put(struct mb_box *b, struct spool *sp, const char *p, size_t n,
-	  struct mb_err *e)
-{
-	if (sp->fd < 0 && sp->mem.len + n > SPOOL_MEM) {
-		const char *dir = getenv("TMPDIR");
-		char tmp[PATH_MAX];
-
-		snprintf(tmp, sizeof(tmp), "%s/.tenex-append.XXXXXX",
-			 dir && *dir ? dir : "/tmp");
-		sp->fd = mkostemp(tmp, O_CLOEXEC);
-		if (sp->fd < 0)
-			return mbi_err_sys(e, MB_FAILED, errno, tmp,
-					   "cannot create temporary file");
-		unlink(tmp);
-		if (mbi_write_all(sp->fd, sp->mem.buf, sp->mem.len, tmp, e) !=
-		    MB_OK)
-			return MB_FAILED;
-		mbi_buf_reset(&sp->mem);
-	}
-	if (sp->fd >= 0) {
-		if (mbi_write_all(sp->fd, p, n, "temporary file", e) != MB_OK)
-			return MB_FAILED;
-	} else if (mbi_buf_add(&sp->mem, p, n) < 0) {
-		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
-			       "out of memory");
-	}
-	sp->len += (int64_t)n;
 	return MB_OK;
 }
 
@@ -730,7 +568,8 @@ spool_put(struct mb_box *b, struct spool *sp, const char *p, size_t n,
  */
 static int
 convert_text(struct mb_box *b, struct tx_state *s, struct mb_reader *src,
-	     struct spool *sp, bool count_only, int64_t *size, struct mb_err *e)
+	     struct mbi_spool *sp, bool count_only, int64_t *size,
+	     struct mb_err *e)
 {
 	char *in = malloc(CHUNK), *out = malloc(2 * CHUNK + 1);
 	bool prev_cr = false;
@@ -774,7 +613,7 @@ convert_text(struct mb_box *b, struct tx_state *s, struct mb_reader *src,
 		}
 		*size += (int64_t)o;
 		if (!count_only && o > 0) {
-			rc = sp ? spool_put(b, sp, out, o, e) :
+			rc = sp ? mbi_spool_put(b, sp, out, o, e) :
 				  mbi_wbuf_put(&s->wb, out, o, e);
 			if (rc != MB_OK)
 				break;
@@ -784,35 +623,6 @@ convert_text(struct mb_box *b, struct tx_state *s, struct mb_reader *src,
 	}
 	free(in);
 	free(out);
-	return rc;
-}
-
-/* Copy the spooled text into the mailbox's write buffer. */
-static int
-spool_out(struct mb_box *b, struct tx_state *s, struct spool *sp,
-	  struct mb_err *e)
-{
-	char *buf;
-	int64_t off = 0;
-	int rc = MB_OK;
-
-	if (sp->fd < 0)
-		return mbi_wbuf_put(&s->wb, sp->mem.buf, sp->mem.len, e);
-	if ((buf = malloc(CHUNK)) == NULL)
-		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
-			       "out of memory");
-	while (off < sp->len && rc == MB_OK) {
-		size_t k =
-			sp->len - off < CHUNK ? (size_t)(sp->len - off) : CHUNK;
-
-		if (mbi_pread_full(sp->fd, buf, k, off) != (ssize_t)k)
-			rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
-					 "cannot read temporary file");
-		else
-			rc = mbi_wbuf_put(&s->wb, buf, k, e);
-		off += (int64_t)k;
-	}
-	free(buf);
 	return rc;
 }
 
@@ -845,7 +655,7 @@ tx_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
 	  uint32_t *uid_out, struct mb_err *e)
 {
 	struct tx_state *s = state(b);
-	struct spool sp = { .fd = -1 };
+	struct mbi_spool sp;
 	char date[64], line[128];
 	int64_t size, start;
 	int64_t t = meta->idate >= 0 ? meta->idate : (int64_t)time(NULL);
@@ -857,7 +667,7 @@ tx_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
 	start = s->wb.pos;
 
 	/* the text, converted, counted before the header line is written */
-	mbi_buf_init(&sp.mem);
+	mbi_spool_init(&sp, "tenex");
 	if (src->rewind != NULL) {
 		rc = convert_text(b, s, src, NULL, true, &size, e);
 		if (rc == MB_OK)
@@ -880,7 +690,7 @@ tx_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
 	if (rc == MB_OK)
 		rc = src->rewind != NULL ?
 			     convert_text(b, s, src, NULL, false, &size, e) :
-			     spool_out(b, s, &sp, e);
+			     mbi_spool_out(b, &sp, &s->wb, e);
 	if (rc != MB_OK) {
 		/* leave no part of it: back to where it started */
 		if (s->wb.pos - (int64_t)s->wb.len <= start) {
@@ -897,9 +707,7 @@ tx_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
 	if (uid_out)
 		*uid_out = 0;
 out:
-	mbi_buf_free(&sp.mem);
-	if (sp.fd >= 0)
-		close(sp.fd);
+	mbi_spool_free(&sp);
 	return rc;
 }
 
@@ -1044,8 +852,9 @@ int
 tx_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 {
 	struct tx_state *s = state(b);
-	struct stat st;
+	struct mbi_afile f;
 	uint32_t i, n = 0;
+	int64_t size;
 	int rc;
 
 	*expunged = 0;
@@ -1054,11 +863,10 @@ tx_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 			       "a streaming box cannot expunge");
 	if (s->writing && (rc = tx_commit(b, e)) != MB_OK)
 		return rc;
-	if ((rc = scan_all(b, e)) != MB_OK)
+	if ((rc = mbi_scan_all(b, e)) != MB_OK)
 		return rc;
 	if (s->stopped)
-		return mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, s->pos,
-			       "the mailbox is damaged: repair it first");
+		return mbi_afile_damaged(b, s->pos, e);
 	for (i = 0; i < b->nmsgs; i++)
 		if (b->msgs[i].flags & MB_DELETED)
 			n++;
@@ -1066,17 +874,9 @@ tx_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 		return MB_OK; /* UW: no messages deleted, no update needed */
 	if ((rc = tl_take(b, s, e)) != MB_OK)
 		return rc;
-	if (fstat(s->fd, &st) < 0) {
-		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
-				 "cannot stat mailbox");
+	f = afile(s);
+	if ((rc = mbi_afile_size(b, &f, MB_FAILED, &size, e)) != MB_OK)
 		goto out;
-	}
-	if (st.st_size < s->end) {
-		rc = mbi_err(e, MB_FATAL, MB_ECHANGED, b->path, st.st_size,
-			     "Mailbox shrank from %lld to %lld!",
-			     (long long)s->end, (long long)st.st_size);
-		goto out;
-	}
 	if (flock(s->fd, LOCK_EX | LOCK_NB) < 0) {
 		/* the conversion may have dropped our shared lock */
 		if (s->flocked)
@@ -1086,7 +886,7 @@ tx_expunge(struct mb_box *b, uint32_t *expunged, struct mb_err *e)
 			     "another process");
 		goto out;
 	}
-	rc = expunge_rewrite(b, s, st.st_size, expunged, e);
+	rc = expunge_rewrite(b, s, size, expunged, e);
 	flock(s->fd, LOCK_SH);
 out:
 	tl_drop(s);
@@ -1096,60 +896,15 @@ out:
 /* ------------------------------------------------------------------ */
 /* Remove, rename                                                       */
 
-/*
- * With the /tmp lock, and only when no session has the file open (UW:
- * flock(LOCK_EX|LOCK_NB) on the file).
- */
-static int
-with_exclusive(struct mb_ctx *ctx, const char *path, const char *to,
-	       struct mb_err *e)
-{
-	struct mbi_tmplock tl = { .fd = -1 };
-	struct stat st;
-	int fd, rc;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		rc = mbi_err_sys(e, MB_FAILED, errno, path,
-				 to ? "cannot rename mailbox" :
-				      "cannot delete mailbox");
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	rc = mbi_tmplock_open(&st, &tl, e);
-	if (rc == MB_OK)
-		rc = mbi_tmplock_lock(&tl, LOCK_EX, ctx->lock_timeout, e);
-	if (rc == MB_OK && flock(fd, LOCK_EX | LOCK_NB) < 0)
-		rc = mbi_err(e, MB_RETRY, MB_ELOCKED, path, -1,
-			     "mailbox is in use by another process");
-	if (rc == MB_OK) {
-		if (to != NULL) {
-			rc = mbi_publish(path, to, e);
-			if (rc == MB_OK)
-				unlink(path); /* mbi_publish may link */
-		} else if (unlink(path) < 0) {
-			rc = mbi_err_sys(e, MB_FAILED, errno, path,
-					 "cannot delete mailbox");
-		} else {
-			mbi_fsync_dir(path, NULL);
-		}
-	}
-	close(fd);
-	if (tl.fd >= 0)
-		mbi_tmplock_release(&tl);
-	return rc;
-}
-
 int
 tx_remove(struct mb_ctx *ctx, const char *path, struct mb_err *e)
 {
-	return with_exclusive(ctx, path, NULL, e);
+	return mbi_afile_remove(ctx, path, NULL, e);
 }
 
 int
 tx_rename(struct mb_ctx *ctx, const char *from, const char *to,
 	  struct mb_err *e)
 {
-	return with_exclusive(ctx, from, to, e);
+	return mbi_afile_remove(ctx, from, to, e);
 }

@@ -1453,28 +1453,13 @@ ux_open(struct mb_box *b, int flavor, struct mb_err *e)
 		if (rc != MB_OK)
 			goto fail;
 		mbi_tmplock_write_pid(&s->tl);
-		/* a writer killed mid-append left a torn tail: cut it */
+		/* with the write locks, finish what a killed writer left:
+		 * a rewrite half done, a torn tail to cut */
 		rc = take_write_locks(b, s, e);
+		if (rc == MB_OK)
+			rc = mbi_recover(b, s->fd, e);
 		if (rc != MB_OK)
 			goto fail;
-		{
-			struct mbi_tail_outcome tail;
-			bool redone = false;
-
-			/* a rewrite a killed writer left half done */
-			rc = mbi_rewrite_recover(b->path, s->fd, &redone, e);
-			if (rc != MB_OK)
-				goto fail;
-			if (redone)
-				mbi_diag(b, MB_DIAG_INFO, "rewrite-recovered", -1,
-					 0, 0,
-					 "finished a rewrite that an "
-					 "interrupted process left half done");
-			rc = mbi_tail_recover(b->path, s->fd, &tail, e);
-			if (rc != MB_OK)
-				goto fail;
-			mbi_tail_diag(b, &tail);
-		}
 		/* the size under our locks, after any recovery */
 		fstat(s->fd, &s->st);
 		mbi_cleanup_stale(b->path, b->ctx->localhost);

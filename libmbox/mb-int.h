@@ -550,4 +550,119 @@ int mbi_rewrite_guard(const char *mailbox, int fd, const char *backup,
 		      int64_t len, struct mb_err *e);
 void mbi_rewrite_unguard(const char *mailbox, int fd);
 
+/* ------------------------------------------------------------------ */
+/* Single files appended at their end (libmbox/afile.c)                 */
+
+/*
+ * mbx, tenex and mtx keep one file that other UW programs lock by inode:
+ * the session holds LOCK_SH on it, and UW's /tmp lock is taken
+ * exclusively while its size is looked at and until staged appends are
+ * committed.  These helpers do the steps those drivers share; they work
+ * on the driver's own fields, named here by address:
+ *
+ *	format		the driver's name, for messages
+ *	fd		the open mailbox
+ *	tl, tl_held	UW's /tmp lock; whether we hold it exclusively
+ *	flocked		our session's LOCK_SH on the file
+ *	end		the size the driver has read up to (grows here)
+ *	stopped, pos	the driver's walk met damage, at pos
+ *	orig_size, wb, journal	set up by begin() for staged appends
+ *	locked		optional: re-read what the driver caches of the file
+ *			(mbx's header) once the /tmp lock is held
+ *
+ * take()/drop(): the /tmp lock, exclusively (nothing for MB_NOLOCK or a
+ * file nobody else can see yet).  lock_open(): at open, LOCK_SH on the
+ * file and the /tmp lock (a reader that cannot use /tmp reads without
+ * it); a writer then recovers what a killed writer left (mbi_recover).
+ * The caller drops the /tmp lock once it has read what it needs.
+ * size(): under the /tmp lock, the file's size; smaller than *end is an
+ * error ("Mailbox shrank"), a failed stat has severity sev.
+ * poll(): a grown file makes the core scan again (*changed); while we
+ * are writing the size stays ours.  begin(): the start of an append:
+ * scan what the core has not seen, refuse a damaged mailbox, take the
+ * /tmp lock until commit, learn what others appended meanwhile (a torn
+ * tail a writer killed meanwhile left is cut first; the rest scanned), then start the tail journal (unless b->creating) and the write
+ * buffer at the end; on failure the lock is dropped.  close(): staged
+ * appends never committed are cut off (writing) and their journal
+ * removed, the buffer freed (wb_init), the locks released, fd closed.
+ */
+struct mbi_afile {
+	const char *format;
+	int fd;
+	struct mbi_tmplock *tl;
+	bool *tl_held;
+	bool *flocked;
+	int64_t *end;
+	const bool *stopped;
+	const int64_t *pos;
+	int64_t *orig_size;
+	struct mbi_wbuf *wb;
+	struct mbi_tail *journal;
+	int (*locked)(struct mb_box *b, struct mb_err *e);
+};
+/* One filled from a driver state s whose fields have those names. */
+#define MBI_AFILE(s, fmt, locked_fn)                       \
+	((struct mbi_afile){ .format = (fmt),              \
+			     .fd = (s)->fd,                \
+			     .tl = &(s)->tl,               \
+			     .tl_held = &(s)->tl_held,     \
+			     .flocked = &(s)->flocked,     \
+			     .end = &(s)->end,             \
+			     .stopped = &(s)->stopped,     \
+			     .pos = &(s)->pos,             \
+			     .orig_size = &(s)->orig_size, \
+			     .wb = &(s)->wb,               \
+			     .journal = &(s)->journal,     \
+			     .locked = (locked_fn) })
+int mbi_afile_take(struct mb_box *b, const struct mbi_afile *f,
+		   struct mb_err *e);
+void mbi_afile_drop(const struct mbi_afile *f);
+int mbi_afile_lock_open(struct mb_box *b, const struct mbi_afile *f,
+			const struct stat *st, struct mb_err *e);
+int mbi_afile_size(struct mb_box *b, const struct mbi_afile *f, int sev,
+		   int64_t *size, struct mb_err *e);
+int mbi_afile_poll(struct mb_box *b, const struct mbi_afile *f, bool writing,
+		   bool *changed, struct mb_err *e);
+int mbi_afile_begin(struct mb_box *b, const struct mbi_afile *f,
+		    struct mb_err *e);
+void mbi_afile_close(const struct mbi_afile *f, bool writing, bool wb_init);
+/* Remove the file at path, or rename it to "to" when that is not NULL
+ * (never replacing), with UW's /tmp lock and only when no session has
+ * it open (UW: flock(LOCK_EX|LOCK_NB) on the file), else MB_RETRY. */
+int mbi_afile_remove(struct mb_ctx *ctx, const char *path, const char *to,
+		     struct mb_err *e);
+/* "the mailbox is damaged: repair it first", at pos. */
+int mbi_afile_damaged(struct mb_box *b, int64_t pos, struct mb_err *e);
+
+/*
+ * The converted text of a message to append, kept while its size is
+ * counted (the size goes before the text): in memory up to 8 MiB, then in
+ * an unlinked temporary file ".<name>-append.XXXXXX" in $TMPDIR or /tmp.
+ * init() before use, free() after; put() adds bytes, out() copies all of
+ * it into a write buffer.
+ */
+struct mbi_spool {
+	struct mbi_buf mem;
+	int fd;
+	int64_t len;
+	const char *name;
+};
+void mbi_spool_init(struct mbi_spool *sp, const char *name);
+int mbi_spool_put(struct mb_box *b, struct mbi_spool *sp, const char *p,
+		  size_t n, struct mb_err *e);
+int mbi_spool_out(struct mb_box *b, struct mbi_spool *sp, struct mbi_wbuf *wb,
+		  struct mb_err *e);
+void mbi_spool_free(struct mbi_spool *sp);
+
+/*
+ * What a writer does once it holds a single-file mailbox's exclusive
+ * locks, before reading it: recover what a killed writer left (a half-done
+ * rewrite, then a torn append: mbi_tail_recover) and report it as b's
+ * diagnostics (mbi_tail_diag).
+ */
+int mbi_recover(struct mb_box *b, int fd, struct mb_err *e);
+/* Let the core read every message left (mb_next to the end), so that its
+ * index is complete: MB_OK, or the reading error. */
+int mbi_scan_all(struct mb_box *b, struct mb_err *e);
+
 #endif /* MB_INT_H */

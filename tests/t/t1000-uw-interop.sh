@@ -91,22 +91,6 @@ for l in out:
 PARSER
 parse() { python3 "$TRASH/mbparse.py" "$1"; }
 
-# mb_json FILE KEY...: values of KEYs in the mailbox object of
-# `mailbag check --json FILE`, one a line.
-mb_json() {
-	local f=$1
-	shift
-	mailbag check --json "$f" >"$TRASH/json.out" || :
-	python3 -c '
-import json, sys
-for l in open(sys.argv[1]):
-    o = json.loads(l)
-    if o.get("type") == "mailbox":
-        for k in sys.argv[2:]:
-            print(o[k])
-' "$TRASH/json.out" "$@"
-}
-
 # uw_counts OUT: "NEW UNSEEN TOTAL" from the output of `mailutil check`.
 uw_counts() {
 	sed -n -e 's/^No new messages, \([0-9]*\) total in .*/0 0 \1/p' \

@@ -85,21 +85,6 @@ for l in out:
 PARSER
 parse() { python3 "$TRASH/mbparse.py" "$1"; }
 
-# mb_json FILE KEY...: values of KEYs in `mailbag check --json FILE`.
-mb_json() {
-	local f=$1
-	shift
-	mailbag check --json "$f" >"$TRASH/json.out" || :
-	python3 -c '
-import json, sys
-for l in open(sys.argv[1]):
-    o = json.loads(l)
-    if o.get("type") == "mailbox":
-        for k in sys.argv[2:]:
-            print(o[k])
-' "$TRASH/json.out" "$@"
-}
-
 # expected FILE: "COUNT VALIDITY UIDNEXT" from FILE's own headers: the
 # messages are the valid From lines (unix) or delimiter pairs (mmdf), less the
 # FOLDER INTERNAL DATA one; validity and last UID come from X-IMAP or

@@ -1,63 +1,11 @@
 #!/bin/bash
 test_description='mbx: UW reads what mailbag writes and the other way round'
 . "$(dirname "$0")/lib.sh"
+. "$TESTS_DIR/t/uw.sh"
 
 command -v python3 >/dev/null 2>&1 || skip_all "python3 missing"
 
-# summary FILE: one line per message of a unix mailbox written by mailbag
-# convert: X-UID, flags (R D F A T, O), sorted keywords, subject, md5 of
-# the body with CRs dropped.  Line 1: "box VALIDITY".
-cat >"$TRASH/summary.py" <<'PY'
-import hashlib, re, sys
-data = open(sys.argv[1], 'rb').read()
-FROM = re.compile(rb'^From \S+ [A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] ')
-msgs, cur = [], None
-for line in data.split(b'\n'):
-    if FROM.match(line):
-        cur = []
-        msgs.append(cur)
-    elif cur is not None:
-        cur.append(line.rstrip(b'\r'))
-out, validity = [], 0
-for lines in msgs:
-    hdr, j = {}, 0
-    while j < len(lines) and lines[j] != b'':
-        m = re.match(rb'^(Status|X-Status|X-Keywords|X-UID|X-IMAP|X-IMAPbase|Subject):(.*)$', lines[j])
-        if m:
-            hdr.setdefault(m.group(1).decode(), m.group(2).decode('latin-1').strip())
-        j += 1
-    base = hdr.get('X-IMAP', hdr.get('X-IMAPbase'))
-    if base:
-        validity = int(base.split()[0])
-        if 'X-IMAP' in hdr:
-            continue
-    st = hdr.get('Status', '') + hdr.get('X-Status', '')
-    body = b'\n'.join(lines[j + 1:]).rstrip(b'\n')
-    out.append('\t'.join([hdr.get('X-UID', '-'),
-                          ''.join(c for c in 'RDFAT' if c in st) or '-',
-                          'O' if 'O' in st else '-',
-                          ' '.join(sorted(hdr.get('X-Keywords', '').split())) or '-',
-                          hdr.get('Subject', '-'),
-                          hashlib.md5(body).hexdigest()]))
-print('box %d' % validity)
-print('\n'.join(out))
-PY
-summary() { python3 "$TRASH/summary.py" "$1"; }
-
-# mb_json FILE KEY...: values from `mailbag check --json FILE`.
-mb_json() {
-	local f=$1
-	shift
-	mailbag check --json "$f" >"$TRASH/json.out" || :
-	python3 -c '
-import json, sys
-for l in open(sys.argv[1]):
-    o = json.loads(l)
-    if o.get("type") == "mailbox":
-        for k in sys.argv[2:]:
-            print(o[k])
-' "$TRASH/json.out" "$@"
-}
+summary() { uw_summary "$1"; }
 
 # --- without UW: samples and damage
 
@@ -120,28 +68,7 @@ test_expect_success 'convert refuses a damaged mbx instead of copying part of it
 # A varied source: flags, keywords, UIDs with gaps, recent messages, From
 # lines in bodies, 8-bit text, a message without a final newline.
 test_expect_success 'setup: a varied unix mailbox, converted to mbx and back' '
-	{
-	printf "From alice@example.com Wed Dec  2 05:53:22 1992\n"
-	printf "Date: Wed, 2 Dec 1992 05:53:22 -0800\n"
-	printf "From: alice@example.com\nTo: bob@example.com\nSubject: one\n"
-	printf "X-IMAPbase: 1234567890 0000000012 Junk NonJunk \$Label1 Work\n"
-	printf "Status: RO\nX-Status: FA\nX-Keywords: NonJunk \$Label1\nX-UID: 3\n\n"
-	printf "Hello Bob.\nFrom the start this line begins with From.\n"
-	printf ">From already quoted line.\nCaf\303\251 na\303\257ve \351t\351\n\n"
-	printf "From bob@example.com Thu Dec 10 11:00:07 1992\n"
-	printf "Subject: two\nStatus: O\nX-Status: DT\nX-Keywords: Junk\nX-UID: 5\n\n"
-	printf "Body two\n\n"
-	printf "From carol@example.com Fri Dec 11 12:00:00 PST 1992\n"
-	printf "Subject: three\nStatus: R\nX-UID: 8\n\n"
-	printf "body three\nFrom here on, a body line\n\n"
-	printf "From dave@example.com Sat Dec 12 13:14:15 1992 -0700\n"
-	printf "Subject: four\nX-Keywords: Work Junk\nX-UID: 9\n\n"
-	printf "four \344\366\374\n\n"
-	printf "From erin@example.com Sun Dec 13 01:02:03 1992\n"
-	printf "Subject: five\nStatus: RO\nX-Status: DFAT\n"
-	printf "X-Keywords: \$Label1 NonJunk Work Junk\nX-UID: 12\n\n"
-	printf "last line"
-	} >src.mbox &&
+	uw_varied_mbox >src.mbox &&
 	mailbag convert --to unix src.mbox ref.mbox &&
 	mailbag convert --to mbx src.mbox ours.mbx &&
 	test "$(mailbag formats | grep -c "^mbx")" = 1 &&
@@ -183,17 +110,11 @@ test_expect_success 'append to an existing mbx, then flags kept by a reconversio
 	test ! -e .app.mbx.mbtail
 '
 
-. "$TESTS_DIR/t/uw.sh"
 uw_setup
 if [ "$(id -u)" = 0 ] && command -v tmail >/dev/null 2>&1; then
 	test_set_prereq TMAIL
 fi
 command -v dmail >/dev/null 2>&1 && test_set_prereq DMAIL
-
-uw_count() {
-	sed -n -e 's/^No new messages, \([0-9]*\) total in .*/\1/p' \
-	    -e 's/^[0-9]* new message(s) ([0-9]* unseen), \([0-9]*\) total in .*/\1/p' "$1"
-}
 
 test_expect_success 'mailutil check counts what mailbag wrote' '
 	uw_put ours.mbx ours &&

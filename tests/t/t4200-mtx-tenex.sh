@@ -1,6 +1,7 @@
 #!/bin/bash
 test_description='mtx and tenex: UW reads what mailbag writes and the other way round'
 . "$(dirname "$0")/lib.sh"
+. "$TESTS_DIR/t/uw.sh"
 
 command -v python3 >/dev/null 2>&1 || skip_all "python3 missing"
 
@@ -9,40 +10,8 @@ command -v python3 >/dev/null 2>&1 || skip_all "python3 missing"
 KWS='Junk NonJunk $Label1 Work'
 printf 'keywords = %s\n' "$KWS" >"$HOME/.mailbagrc"
 
-# summary FILE: one line per message of a unix mailbox: X-UID, flags
-# (R D F A T), O, sorted keywords, subject, md5 of the body without CRs.
-cat >"$TRASH/summary.py" <<'PY'
-import hashlib, re, sys
-data = open(sys.argv[1], 'rb').read()
-FROM = re.compile(rb'^From \S+ [A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] ')
-msgs, cur = [], None
-for line in data.split(b'\n'):
-    if FROM.match(line):
-        cur = []
-        msgs.append(cur)
-    elif cur is not None:
-        cur.append(line.rstrip(b'\r'))
-out = []
-for lines in msgs:
-    hdr, j = {}, 0
-    while j < len(lines) and lines[j] != b'':
-        m = re.match(rb'^(Status|X-Status|X-Keywords|X-UID|X-IMAP|X-IMAPbase|Subject):(.*)$', lines[j])
-        if m:
-            hdr.setdefault(m.group(1).decode(), m.group(2).decode('latin-1').strip())
-        j += 1
-    if 'X-IMAP' in hdr:
-        continue
-    st = hdr.get('Status', '') + hdr.get('X-Status', '')
-    body = b'\n'.join(lines[j + 1:]).rstrip(b'\n')
-    out.append('\t'.join([hdr.get('X-UID', '-'),
-                          ''.join(c for c in 'RDFAT' if c in st) or '-',
-                          'O' if 'O' in st else '-',
-                          ' '.join(sorted(hdr.get('X-Keywords', '').split())) or '-',
-                          hdr.get('Subject', '-'),
-                          hashlib.md5(body).hexdigest()]))
-print('\n'.join(out))
-PY
-summary() { python3 "$TRASH/summary.py" "$1"; }
+# summary FILE: uw_summary without its "box" line.
+summary() { uw_summary "$1" | sed 1d; }
 # fromdates FILE: the date part of each message's From line (the
 # pseudo-message's left out).
 fromdates() {
@@ -57,6 +26,8 @@ fromdates() {
 }
 # without UIDs and the \Recent bit: what survives every copy
 summary2() { summary "$1" | cut -f2,4-; }
+# mb_json1 FILE KEY...: mb_json on one line.
+mb_json1() { mb_json "$@" | paste -sd " " -; }
 
 # headers FILE: the internal header lines of an mtx or tenex file, in
 # order, walking the size chain: offset, date, size, flag digits and the
@@ -78,20 +49,6 @@ assert pos == len(d), (pos, len(d))
 PY
 headers() { python3 "$TRASH/headers.py" "$1"; }
 
-# mb_json FILE KEY...: values from `mailbag check --json FILE`.
-mb_json() {
-	local f=$1
-	shift
-	mailbag check --json "$f" >"$TRASH/json.out" || :
-	python3 -c '
-import json, sys
-for l in open(sys.argv[1]):
-    o = json.loads(l)
-    if o.get("type") == "mailbox":
-        print(" ".join(str(o[k]) for k in sys.argv[2:]))
-' "$TRASH/json.out" "$@"
-}
-
 # --- without UW: samples, damage, round trips
 
 test_expect_success 'mailbag formats lists mtx and tenex' '
@@ -101,8 +58,8 @@ test_expect_success 'mailbag formats lists mtx and tenex' '
 '
 
 test_expect_success 'the UW samples are found by content and read' '
-	test "$(mb_json "$DATA/tenex/mtx-sample.mtx" format messages status)" = "mtx 4 ok" &&
-	test "$(mb_json "$DATA/tenex/tenex-sample.tenex" format messages status)" = "tenex 4 ok" &&
+	test "$(mb_json1 "$DATA/tenex/mtx-sample.mtx" format messages status)" = "mtx 4 ok" &&
+	test "$(mb_json1 "$DATA/tenex/tenex-sample.tenex" format messages status)" = "tenex 4 ok" &&
 	mailbag check "$DATA/tenex/mtx-sample.mtx" &&
 	mailbag check "$DATA/tenex/tenex-sample.tenex"
 '
@@ -189,28 +146,7 @@ test_expect_success 'convert refuses a damaged tenex file instead of copying par
 # A varied source: flags, keywords, recent messages, From lines in
 # bodies, 8-bit text, a message without a final newline.
 test_expect_success 'setup: a varied unix mailbox' '
-	{
-	printf "From alice@example.com Wed Dec  2 05:53:22 1992\n"
-	printf "Date: Wed, 2 Dec 1992 05:53:22 -0800\n"
-	printf "From: alice@example.com\nTo: bob@example.com\nSubject: one\n"
-	printf "X-IMAPbase: 1234567890 0000000012 Junk NonJunk \$Label1 Work\n"
-	printf "Status: RO\nX-Status: FA\nX-Keywords: NonJunk \$Label1\nX-UID: 3\n\n"
-	printf "Hello Bob.\nFrom the start this line begins with From.\n"
-	printf ">From already quoted line.\nCaf\303\251 na\303\257ve \351t\351\n\n"
-	printf "From bob@example.com Thu Dec 10 11:00:07 1992\n"
-	printf "Subject: two\nStatus: O\nX-Status: DT\nX-Keywords: Junk\nX-UID: 5\n\n"
-	printf "Body two\n\n"
-	printf "From carol@example.com Fri Dec 11 12:00:00 PST 1992\n"
-	printf "Subject: three\nStatus: R\nX-UID: 8\n\n"
-	printf "body three\nFrom here on, a body line\n\n"
-	printf "From dave@example.com Sat Dec 12 13:14:15 1992 -0700\n"
-	printf "Subject: four\nX-Keywords: Work Junk\nX-UID: 9\n\n"
-	printf "four \344\366\374\n\n"
-	printf "From erin@example.com Sun Dec 13 01:02:03 1992\n"
-	printf "Subject: five\nStatus: RO\nX-Status: DFAT\n"
-	printf "X-Keywords: \$Label1 NonJunk Work Junk\nX-UID: 12\n\n"
-	printf "last line"
-	} >src.mbox &&
+	uw_varied_mbox >src.mbox &&
 	mailbag convert --to unix src.mbox ref.mbox &&
 	summary ref.mbox | cut -f2- >ref.sum &&
 	test "$(wc -l <ref.sum)" = 5
@@ -219,7 +155,7 @@ test_expect_success 'setup: a varied unix mailbox' '
 for f in tenex mtx; do
 test_expect_success "round trip unix -> $f -> unix keeps flags, keywords, dates, texts" '
 	mailbag convert --to '$f' src.mbox ours.'$f' &&
-	test "$(mb_json ours.'$f' format messages status)" = "'$f' 5 ok" &&
+	test "$(mb_json1 ours.'$f' format messages status)" = "'$f' 5 ok" &&
 	mailbag convert --to unix ours.'$f' back-'$f'.mbox &&
 	summary back-'$f'.mbox | cut -f2- >back.sum &&
 	test_cmp ref.sum back.sum &&
@@ -302,7 +238,7 @@ test_expect_success 'expunge rewrites the file in place (same inode), leaving no
 	"$HELPER/mbtool" expunge ex.tenex >out &&
 	echo "2 expunged" >exp && test_cmp exp out &&
 	test "$(stat -c %i ex.tenex)" = "$ino" &&
-	test "$(mb_json ex.tenex messages status)" = "3 ok" &&
+	test "$(mb_json1 ex.tenex messages status)" = "3 ok" &&
 	mailbag convert --to unix ex.tenex ex.mbox &&
 	summary ex.mbox | cut -f2- >got &&
 	awk -F "\t" "\$1 !~ /D/" ref.sum >exp &&
@@ -327,7 +263,7 @@ test_expect_success 'append to an existing file; a new empty mailbox is an empty
 	cp ours.tenex app.tenex &&
 	printf "From x@example.com Mon Jan  1 00:00:00 2024\nSubject: six\nStatus: RO\n\nsix\n" >six.mbox &&
 	mailbag convert --append six.mbox app.tenex &&
-	test "$(mb_json app.tenex format messages status)" = "tenex 6 ok" &&
+	test "$(mb_json1 app.tenex format messages status)" = "tenex 6 ok" &&
 	headers app.tenex | tail -1 >got &&
 	printf "%s\t%s\t%s\n" " 1-Jan-2024 00:00:00 +0000" 18 000000000021 >exp &&
 	cut -f2-4 got >got2 && test_cmp exp got2 &&
@@ -345,15 +281,29 @@ test_expect_success 'a lone CR survives a tenex file, a CRLF does not' '
 	test_cmp exp cr.tenex
 '
 
+# A source that cannot be rewound (gzip) and a text over the 8 MiB kept
+# in memory: the append spools it to a temporary file in $TMPDIR, unlinked
+# at once (libmbox/afile.c).
+test_expect_success 'a big message from a stream is spooled and appended intact' '
+	{
+	printf "From a@b Mon Jan  1 00:00:00 2024\nSubject: big\n\n" &&
+	head -c 7000000 /dev/urandom | base64 -w 76
+	} >big.mbox &&
+	gzip -k big.mbox &&
+	mkdir spooltmp &&
+	for f in tenex mtx mbx; do
+		TMPDIR=$TRASH/spooltmp mailbag convert -q --to $f big.mbox.gz big.$f &&
+		mailbag convert --to unix big.$f big-$f.mbox &&
+		summary big.mbox | cut -f2,4- >exp &&
+		summary big-$f.mbox | cut -f2,4- >got &&
+		test_cmp exp got || return 1
+	done &&
+	ls -A spooltmp >left && test_must_be_empty left
+'
+
 # --- with UW's programs
 
-. "$TESTS_DIR/t/uw.sh"
 uw_setup
-
-uw_count() {
-	sed -n -e 's/^No new messages, \([0-9]*\) total in .*/\1/p' \
-	    -e 's/^[0-9]* new message(s) ([0-9]* unseen), \([0-9]*\) total in .*/\1/p' "$1"
-}
 
 # UW reads keyword names for mtx and tenex only from /etc/c-client.cf.
 # As root, uw_kw_run gives the UW program a private /etc (an overlay in
@@ -388,7 +338,7 @@ test_expect_success "UW copy into #driver.$f: mailbag reads count, flags, dates,
 	uw_put src.mbox src &&
 	uw_run mailutil copy src "#driver.'$f'/uw'$f'" >copy.out 2>&1 &&
 	uw_get uw'$f' uw.'$f' &&
-	test "$(mb_json uw.'$f' format messages status)" = "'$f' 5 ok" &&
+	test "$(mb_json1 uw.'$f' format messages status)" = "'$f' 5 ok" &&
 	mailbag convert --to unix uw.'$f' uw-'$f'.mbox &&
 	summary uw-'$f'.mbox | cut -f2,5- >got &&
 	cut -f1,4- ref.sum >exp &&
@@ -493,7 +443,7 @@ test_expect_success "UW expunges a file mailbag wrote; mailbag reads the rest ($
 	cat p.out &&
 	uw_get px'$f' px.'$f' &&
 	test_grep "^2 message(s) purged" p.out &&
-	test "$(mb_json px.'$f' format messages status)" = "'$f' 3 ok" &&
+	test "$(mb_json1 px.'$f' format messages status)" = "'$f' 3 ok" &&
 	mailbag convert --to unix px.'$f' px-'$f'.mbox &&
 	summary px-'$f'.mbox | cut -f2,$((4 + nokw))- >got &&
 	awk -F "\t" "\$1 !~ /D/" ref.sum | cut -f1,$((3 + nokw))- >exp &&
@@ -505,7 +455,7 @@ test_expect_success "UW appends to a file mailbag wrote; mailbag reads it ($f)" 
 	uw_put six.mbox six &&
 	uw_run mailutil append six ap'$f' >a.out 2>&1 &&
 	uw_get ap'$f' ap.'$f' &&
-	test "$(mb_json ap.'$f' format messages status)" = "'$f' 6 ok" &&
+	test "$(mb_json1 ap.'$f' format messages status)" = "'$f' 6 ok" &&
 	cmp -n "$(wc -c <ours.'$f')" ours.'$f' ap.'$f'
 '
 done

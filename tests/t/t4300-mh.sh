@@ -1,39 +1,14 @@
 #!/bin/bash
 test_description='mh: MH folders, #mh/ names, flags in .mh_sequences, UW reads and writes them'
 . "$(dirname "$0")/lib.sh"
+. "$TESTS_DIR/t/uw.sh"
 
 command -v python3 >/dev/null 2>&1 || skip_all "python3 missing"
 MBTOOL=$HELPER/mbtool
 
-# summary FILE: one line per message of a unix mailbox written by mailbag
-# convert or UW: flags (R D F A T), subject, md5 of the body with CRs
-# dropped.  (MH keeps no keywords, no \Recent, no UIDVALIDITY.)
-cat >"$TRASH/summary.py" <<'PY'
-import hashlib, re, sys
-data = open(sys.argv[1], 'rb').read()
-FROM = re.compile(rb'^From \S+ [A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] ')
-msgs, cur = [], None
-for line in data.split(b'\n'):
-    if FROM.match(line):
-        cur = []
-        msgs.append(cur)
-    elif cur is not None:
-        cur.append(line.rstrip(b'\r'))
-for lines in msgs:
-    hdr, j = {}, 0
-    while j < len(lines) and lines[j] != b'':
-        m = re.match(rb'^(Status|X-Status|X-UID|X-IMAP|Subject):(.*)$', lines[j])
-        if m:
-            hdr.setdefault(m.group(1).decode(), m.group(2).decode('latin-1').strip())
-        j += 1
-    if 'X-IMAP' in hdr:
-        continue
-    st = hdr.get('Status', '') + hdr.get('X-Status', '')
-    body = b'\n'.join(lines[j + 1:]).rstrip(b'\n')
-    print('\t'.join([''.join(c for c in 'RDFAT' if c in st) or '-',
-                     hdr.get('Subject', '-'), hashlib.md5(body).hexdigest()]))
-PY
-summary() { python3 "$TRASH/summary.py" "$1"; }
+# summary FILE: flags (R D F A T), subject and body hash of each message
+# of a unix mailbox (MH keeps no keywords, no \Recent, no UIDVALIDITY).
+summary() { uw_summary "$1" | sed 1d | cut -f2,5,6; }
 # uids FILE: the X-UID of every message of a unix mailbox.
 uids() { sed -n 's/^X-UID: //p' "$1" | tr "\n" " "; }
 
@@ -257,7 +232,6 @@ test_expect_success 'bad input: unreadable message file, odd entries, errors nam
 
 # --- UW: mailutil reads mailbag's folders and writes folders mailbag reads
 
-. "$TESTS_DIR/t/uw.sh"
 uw_setup
 
 # uw_put_dir DIR NAME: copy the folder DIR to UW_HOME/NAME for the user.

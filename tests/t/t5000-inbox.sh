@@ -12,12 +12,6 @@ H=$UW_HOME
 cleanup_spool() { rm -f "$SPOOL/$U" "$SPOOL/$U.lock"; }
 test_atexit cleanup_spool
 
-# mailutil check's message count ("... N message(s) ...")
-uw_count() {
-	sed -n -e 's/^No new messages, \([0-9]*\) total in .*/\1/p' \
-	    -e 's/^[0-9]* new message(s) ([0-9]* unseen), \([0-9]*\) total in .*/\1/p' "$1"
-}
-
 # which: the file mailbag takes for INBOX, as the user
 which() { uw_run "$MAILBAG" check INBOX 2>&1 | sed -n "s/^\([^:]*\): .*/\1/p" | head -n 1; }
 

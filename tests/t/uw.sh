@@ -13,6 +13,18 @@
 #   uw_run CMD ARG...   run CMD in UW_HOME as the user, clean environment
 #   uw_put SRC NAME     copy SRC to UW_HOME/NAME, the user's, mode 600
 #   uw_get NAME DST     copy UW_HOME/NAME back to DST
+#
+# Helpers for the tests that compare UW's files with mailbag's (none
+# needs uw_setup):
+#
+#   uw_count OUT        the message count in `mailutil check` output OUT
+#   uw_summary FILE     a unix mailbox's messages: UID, flags, keywords,
+#                       subject, body hash (tests/t/uwsummary.py)
+#   uw_varied_mbox      print a varied unix mailbox: flags, keywords,
+#                       UIDs with gaps, recent messages, From lines in
+#                       bodies, 8-bit text, no final newline
+#   mb_json FILE KEY... the values of KEYs in `mailbag check --json FILE`,
+#                       one a line (lists space-separated)
 
 UW_USER='' UW_GROUP='' UW_HOME='' UW_SELF=''
 
@@ -114,3 +126,48 @@ uw_put() {
 }
 
 uw_get() { cp -- "$UW_HOME/$1" "$2"; }
+
+uw_count() {
+	sed -n -e 's/^No new messages, \([0-9]*\) total in .*/\1/p' \
+	    -e 's/^[0-9]* new message(s) ([0-9]* unseen), \([0-9]*\) total in .*/\1/p' "$1"
+}
+
+uw_summary() { python3 "$TESTS_DIR/t/uwsummary.py" "$1"; }
+
+uw_varied_mbox() {
+	printf "From alice@example.com Wed Dec  2 05:53:22 1992\n"
+	printf "Date: Wed, 2 Dec 1992 05:53:22 -0800\n"
+	printf "From: alice@example.com\nTo: bob@example.com\nSubject: one\n"
+	printf "X-IMAPbase: 1234567890 0000000012 Junk NonJunk \$Label1 Work\n"
+	printf "Status: RO\nX-Status: FA\nX-Keywords: NonJunk \$Label1\nX-UID: 3\n\n"
+	printf "Hello Bob.\nFrom the start this line begins with From.\n"
+	printf ">From already quoted line.\nCaf\303\251 na\303\257ve \351t\351\n\n"
+	printf "From bob@example.com Thu Dec 10 11:00:07 1992\n"
+	printf "Subject: two\nStatus: O\nX-Status: DT\nX-Keywords: Junk\nX-UID: 5\n\n"
+	printf "Body two\n\n"
+	printf "From carol@example.com Fri Dec 11 12:00:00 PST 1992\n"
+	printf "Subject: three\nStatus: R\nX-UID: 8\n\n"
+	printf "body three\nFrom here on, a body line\n\n"
+	printf "From dave@example.com Sat Dec 12 13:14:15 1992 -0700\n"
+	printf "Subject: four\nX-Keywords: Work Junk\nX-UID: 9\n\n"
+	printf "four \344\366\374\n\n"
+	printf "From erin@example.com Sun Dec 13 01:02:03 1992\n"
+	printf "Subject: five\nStatus: RO\nX-Status: DFAT\n"
+	printf "X-Keywords: \$Label1 NonJunk Work Junk\nX-UID: 12\n\n"
+	printf "last line"
+}
+
+mb_json() {
+	local f=$1
+	shift
+	"$MAILBAG" check --json "$f" >"$TRASH/json.out" || :
+	python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    o = json.loads(l)
+    if o.get("type") == "mailbox":
+        for k in sys.argv[2:]:
+            v = o[k]
+            print(" ".join(v) if isinstance(v, list) else v)
+' "$TRASH/json.out" "$@"
+}
