@@ -512,20 +512,24 @@ at_end(struct dp *p)
  * asks this for every message, and consecutive messages mostly fall on
  * the same day, so the answer is kept for a whole UTC day once the
  * offset at both ends of that day agrees (no zone changes its offset
- * twice in a day and back).  The day is forgotten when TZ changes.
+ * twice in a day and back).  The day is forgotten when the zone changes
+ * (tzset(3) after a new TZ changes tzname, timezone or daylight; glibc's
+ * localtime_r itself looks at TZ only then).
  */
 static bool
 gmtoff_at(time_t t, long *off)
 {
 	static time_t day_lo = 1, day_hi = 0;
-	static long day_off;
-	static const char *day_tz;
-	const char *tz = getenv("TZ");
+	static long day_off, day_tzoff;
+	static int day_dst;
+	static const char *day_tz0, *day_tz1;
 	struct tm tm;
 	time_t lo, hi;
 	long off_lo;
 
-	if (t >= day_lo && t <= day_hi && tz == day_tz) {
+	if (t >= day_lo && t <= day_hi && tzname[0] == day_tz0 &&
+	    tzname[1] == day_tz1 && timezone == day_tzoff &&
+	    daylight == day_dst) {
 		*off = day_off;
 		return true;
 	}
@@ -543,7 +547,11 @@ gmtoff_at(time_t t, long *off)
 		day_lo = lo;
 		day_hi = hi;
 		day_off = off_lo;
-		day_tz = tz;
+		/* localtime_r has run tzset's work by now */
+		day_tz0 = tzname[0];
+		day_tz1 = tzname[1];
+		day_tzoff = timezone;
+		day_dst = daylight;
 	}
 	return true;
 }

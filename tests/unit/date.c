@@ -368,8 +368,13 @@ test_local(void)
 		/* RFC and IMAP dates without a zone stay UTC. */
 		{ "Wed, 2 Dec 1992 05:53:22", true, T1992, 0 },
 		{ "02-Dec-1992 05:53:22", true, T1992, 0 },
+		/* a day the next zone (with DST) sees differently: the
+		 * offset kept for the day must go with the zone */
+		{ "Wed Jul  1 04:00:00 1992", true, 709992000, -480 },
 	};
 	static const struct pcase dst[] = {
+		/* first: the day pst's last case kept must not be used */
+		{ "Wed Jul  1 05:00:00 1992", true, 709992000, -420 },
 		{ "Wed Dec  2 05:53:22 1992", true, T1992 + 8 * 3600, -480 },
 		/* 1992-07-01 12:00:00 UTC = 1992-07-01 05:00:00 PDT */
 		{ "Wed Jul  1 05:00:00 1992", true, 709992000, -420 },
