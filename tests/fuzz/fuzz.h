@@ -137,6 +137,66 @@ fuzz_part(struct fuzz_parts *fp, const uint8_t **p, size_t *n)
 	return true;
 }
 
+/*
+ * Make directory dir (emptied first, with the subdirectories named in
+ * subdirs, NULL-terminated) from a multi-file input: parts alternate
+ * file name and content ("cur/1:2,S", "...", ".mixmeta", "...").  Names
+ * keep only [A-Za-z0-9._,:=+-] and at most one '/' after a known
+ * subdirectory; others are dropped, as is ".." and anything past 256
+ * files.
+ */
+static inline void
+fuzz_make_dir(const char *dir, const char *const *subdirs,
+	      const uint8_t *data, size_t size)
+{
+	struct fuzz_parts fp = {data, size, 0, false};
+	const uint8_t *np, *cp;
+	size_t nn, cn, i;
+	char path[600], name[256];
+	unsigned nfiles = 0;
+	bool ok;
+
+	fuzz_rm_rf(dir);
+	if (mkdir(dir, 0700) < 0)
+		abort();
+	for (i = 0; subdirs && subdirs[i]; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
+		mkdir(path, 0700);
+	}
+	while (fuzz_part(&fp, &np, &nn) && nfiles < 256) {
+		if (!fuzz_part(&fp, &cp, &cn))
+			cp = NULL, cn = 0;
+		ok = nn > 0 && nn < sizeof(name);
+		for (i = 0; ok && i < nn; i++) {
+			unsigned char c = np[i];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			      (c >= '0' && c <= '9') || strchr("._,:=+-/", c)))
+				ok = false;
+		}
+		if (!ok)
+			continue;
+		memcpy(name, np, nn);
+		name[nn] = 0;
+		if (strstr(name, "..") || name[0] == '/' || name[nn - 1] == '/')
+			continue;
+		if (strchr(name, '/')) {
+			size_t k = (size_t)(strchr(name, '/') - name);
+
+			ok = false;
+			for (i = 0; subdirs && subdirs[i]; i++)
+				if (strlen(subdirs[i]) == k &&
+				    memcmp(subdirs[i], name, k) == 0)
+					ok = true;
+			if (!ok || strchr(name + k + 1, '/'))
+				continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		fuzz_write(path, cp ? cp : (const uint8_t *)"", cn);
+		nfiles++;
+	}
+}
+
 static void
 fuzz_diag(void *arg, const struct mb_diag *d)
 {
@@ -171,6 +231,9 @@ fuzz_scan_box(const char *path, const char *format, unsigned mode)
 		return;
 	mb_ctx_set_diag(ctx, fuzz_diag, &diags);
 	if (mb_open(ctx, path, format, mode, &box, &e) != MB_OK) {
+		if (getenv("FUZZ_VERBOSE"))
+			fprintf(stderr, "%s: open: %s\n", format ? format : "probe",
+				e.msg);
 		mb_ctx_free(&ctx);
 		return;
 	}
@@ -199,9 +262,12 @@ fuzz_scan_box(const char *path, const char *format, unsigned mode)
 			if (k)
 				total += strlen(k);
 		}
+	/* FUZZ_VERBOSE=1: what the scan saw, to check that seeds are good */
+	if (getenv("FUZZ_VERBOSE"))
+		fprintf(stderr, "%s: %u messages, %zu bytes, %zu diag bytes\n",
+			format ? format : "probe", n, total, diags);
 	mb_abort(&box);
 	mb_ctx_free(&ctx);
-	(void)total;
 }
 
 #endif /* FUZZ_H */
