@@ -66,7 +66,7 @@ BIN       := $(B)/bin/mailbag
 LOCKBIN   := $(B)/bin/mailbag-lock
 
 .PHONY: all check check-unit check-t demo bench install uninstall clean deps \
-        deps-build lint torture fuzz fuzz-run
+        deps-build lint torture fuzz fuzz-bins fuzz-run
 
 all: $(BIN) $(LOCKBIN) $(UNIT_BINS) $(HELP_BINS) $(REPLAY_BINS)
 
@@ -129,7 +129,11 @@ FUZZ_CFLAGS  = $(filter-out $(OPT),$(BASE_CFLAGS)) -O1 $(FUZZ_SAN) \
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FZ)/%.o)
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/fuzz-%.c=$(FZ)/fuzz-%)
 
-fuzz: $(FUZZ_BINS)
+fuzz:
+	@sh contrib/install-deps.sh fuzz
+	@$(MAKE) --no-print-directory fuzz-bins
+
+fuzz-bins: $(FUZZ_BINS)
 
 $(FZ)/%.o: %.c
 	@mkdir -p $(dir $@)

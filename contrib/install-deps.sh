@@ -7,6 +7,8 @@
 #          and the peers the format tests compare with: Dovecot (doveadm),
 #          mutt, mblaze, bzip2/xz/zstd and bsdtar (libarchive-tools);
 #          for `make bench`: mb2md
+#   fuzz   build + clang (libFuzzer, for `make fuzz` only; `make check`
+#          replays the fuzz inputs with the normal compiler)
 #
 # Quiet and idempotent: when everything is installed it prints nothing.
 # Otherwise it runs apt-get update + install, as root or through `sudo -n`;
@@ -16,13 +18,15 @@ set -eu
 
 mode=${1:-test}
 build_pkgs="gcc make pkg-config zlib1g-dev libssl-dev libarchive-dev libpcre2-dev libcrypt-dev"
+fuzz_pkgs="$build_pkgs clang"
 test_pkgs="$build_pkgs uw-mailutils procmail python3 perl time util-linux dovecot-core dovecot-imapd dovecot-pop3d mutt mblaze mb2md bzip2 xz-utils zstd libarchive-tools"
 
 case $mode in
 build) pkgs=$build_pkgs ;;
 test) pkgs=$test_pkgs ;;
+fuzz) pkgs=$fuzz_pkgs ;;
 *)
-	echo "usage: $0 build|test" >&2
+	echo "usage: $0 build|test|fuzz" >&2
 	exit 64
 	;;
 esac
