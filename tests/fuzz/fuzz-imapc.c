@@ -38,7 +38,9 @@ tokens(const struct mbi_imap_resp *r, int64_t spool_pos)
 			mbi_imap_unquote(t.p, t.len, &q);
 			break;
 		case MBI_TOK_LITERAL:
-			if (t.lit >= r->nlit ||
+			/* any "{...}" is a literal token: the caller checks
+			 * the index (formats/imap.c does) */
+			if (t.lit < r->nlit &&
 			    r->lit_off[t.lit] + r->lit_len[t.lit] > spool_pos)
 				abort();
 			break;
