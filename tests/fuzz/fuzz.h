@@ -78,15 +78,19 @@ fuzz_scratch(void)
 	return fuzz_dir;
 }
 
-/* Write n bytes at p to path (created or truncated). */
-static inline void
-fuzz_write(const char *path, const void *p, size_t n)
+/* Write n bytes at p to path (created or truncated).  false when path
+ * cannot be a file (a directory: "." or "cur" from fuzz_make_dir) when
+ * may_fail, else such a failure aborts. */
+static inline bool
+fuzz_write_file(const char *path, const void *p, size_t n, bool may_fail)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	const char *c = p;
 	ssize_t w;
 
 	if (fd < 0) {
+		if (may_fail)
+			return false;
 		perror(path);
 		abort();
 	}
@@ -102,6 +106,13 @@ fuzz_write(const char *path, const void *p, size_t n)
 		n -= (size_t)w;
 	}
 	close(fd);
+	return true;
+}
+
+static inline void
+fuzz_write(const char *path, const void *p, size_t n)
+{
+	fuzz_write_file(path, p, n, false);
 }
 
 /* The next part of a multi-file input: *p, *n; false after the last. */
@@ -192,8 +203,9 @@ fuzz_make_dir(const char *dir, const char *const *subdirs,
 				continue;
 		}
 		snprintf(path, sizeof(path), "%s/%s", dir, name);
-		fuzz_write(path, cp ? cp : (const uint8_t *)"", cn);
-		nfiles++;
+		if (fuzz_write_file(path, cp ? cp : (const uint8_t *)"", cn,
+				    true))
+			nfiles++;
 	}
 }
 
