@@ -2333,6 +2333,10 @@ rewrite_msg(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 	lr_free(&r);
 	if (rc < 0)
 		return MB_FATAL;
+	/* a text that is all header, its last line cut short: the status
+	 * lines (and X-IMAPbase) start on lines of their own */
+	if (header && !tail_nl(s) && puts_(s, "\n", e) != MB_OK)
+		return MB_FAILED;
 	if (base_here) {
 		struct mbi_buf xb;
 		unsigned i;
@@ -2348,8 +2352,6 @@ rewrite_msg(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 		if (rc != MB_OK)
 			return rc;
 	}
-	if (header && !tail_nl(s) && puts_(s, "\n", e) != MB_OK)
-		return MB_FAILED;
 	if ((rc = put_status(b, s, m->flags, m->keywords, m->uid, e)) != MB_OK)
 		return rc;
 	if (body >= 0) {

@@ -71,4 +71,18 @@ test_expect_success 'appended texts ending in blank lines read back unchanged, a
 	test_cmp got uw.got
 '
 
+# Found by fuzz-rewrite: when a truncated last message, all header and
+# its last line without LF, became the first message, X-IMAPbase was
+# glued to that line: the header changed and UW lost the UIDs.
+test_expect_success 'X-IMAPbase never joins a header line cut short' '
+	printf "From a@example.com Wed Dec  2 05:53:22 1992\nSubject: one\nX-Status: D\n\nbody\n\n" >cut.mbox &&
+	printf "From b@example.com Wed Dec  2 05:53:22 1992\nSubject: two" >>cut.mbox &&
+	"$MBTOOL" expunge cut.mbox &&
+	grep -x "Subject: two" cut.mbox &&
+	grep "^X-IMAPbase: [1-9][0-9]* 2$" cut.mbox &&
+	uw_put cut.mbox cut &&
+	uw_run mailutil check cut >uw.out 2>&1 &&
+	test_grep "1 total" uw.out
+'
+
 test_done
