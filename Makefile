@@ -67,19 +67,23 @@ LIB_SRCS  := $(wildcard libmbox/*.c) $(wildcard formats/*.c) $(wildcard repair/*
 CMD_SRCS  := $(wildcard cmd/*.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 HELP_SRCS := $(wildcard tests/helper/*.c)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/%.o)
 CMD_OBJS  := $(CMD_SRCS:%.c=$(B)/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 HELP_BINS := $(HELP_SRCS:tests/helper/%.c=$(B)/tests/helper/%)
+# Every fuzz target also builds with the normal compiler against a small
+# main (tests/fuzz/replay.c) that replays files: make check runs them.
+REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/fuzz-%.c=$(B)/tests/fuzz/replay-%)
 LIBA      := $(B)/libmbox.a
 BIN       := $(B)/bin/mailbag
 LOCKBIN   := $(B)/bin/mailbag-lock
 
 .PHONY: all check check-unit check-t demo bench install uninstall clean deps \
-        deps-build deps-bench lint torture coverage valgrind
+        deps-build deps-bench lint torture coverage valgrind fuzz fuzz-bins fuzz-run
 
-all: $(BIN) $(LOCKBIN) $(UNIT_BINS) $(HELP_BINS)
+all: $(BIN) $(LOCKBIN) $(UNIT_BINS) $(HELP_BINS) $(REPLAY_BINS)
 
 $(B)/libmbox/lazy.o: CFLAGS += $(if $(SONAME_ARCHIVE),-DMB_SONAME_ARCHIVE='"$(SONAME_ARCHIVE)"') \
 	$(if $(SONAME_SSL),-DMB_SONAME_SSL='"$(SONAME_SSL)"') \
@@ -123,7 +127,49 @@ $(B)/tests/helper/%: tests/helper/%.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(LIBA) $(LIBS) $(ALL_LDFLAGS)
 
+$(B)/tests/fuzz/replay-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz.h tests/fuzz/replay.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/fuzz -o $@ $< tests/fuzz/replay.c $(LIBA) \
+		$(LIBS) $(ALL_LDFLAGS)
+
 -include $(LIB_OBJS:.o=.d) $(CMD_OBJS:.o=.d)
+
+# libFuzzer builds (tests/fuzz/README.md): clang only, own objects in
+# build-fuzz/.  `make fuzz` builds build-fuzz/fuzz-NAME for every
+# tests/fuzz/fuzz-NAME.c; `make fuzz-run FUZZ_TIME=600` runs each in turn
+# (FUZZ_TARGETS="unix mime" for some), growing build-fuzz/corpus/NAME.
+FZ          := build-fuzz
+FUZZ_CC     ?= clang
+FUZZ_TIME   ?= 60
+FUZZ_SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer \
+               -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  = $(filter-out $(OPT),$(BASE_CFLAGS)) -O1 $(FUZZ_SAN) \
+               $(PKG_CFLAGS) -DMAILBAG_FUZZ
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FZ)/%.o)
+FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/fuzz-%.c=$(FZ)/fuzz-%)
+
+fuzz:
+	@sh contrib/install-deps.sh fuzz
+	@$(MAKE) --no-print-directory fuzz-bins
+
+fuzz-bins: $(FUZZ_BINS)
+
+$(FZ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FZ)/libmbox.a: $(FUZZ_LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FZ)/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz.h $(FZ)/libmbox.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< \
+		$(FZ)/libmbox.a $(PKG_LIBS) -lcrypt
+
+fuzz-run: fuzz
+	@sh tests/fuzz/run.sh $(CURDIR)/$(FZ) $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+-include $(FUZZ_LIB_OBJS:.o=.d)
 
 # Installs missing Debian packages (apt-get, as root or through sudo).
 deps:
@@ -210,4 +256,4 @@ valgrind:
 	@sh tests/valgrind/run.sh $(CURDIR)/build $(JOBS)
 
 clean:
-	rm -rf build build-san build-cov
+	rm -rf build build-san build-cov build-fuzz

@@ -12,6 +12,8 @@
 #             gnuplot-nox for its plot
 #   coverage  test + lcov (`make coverage`)
 #   valgrind  test + valgrind (`make valgrind`)
+#   fuzz      build + clang (libFuzzer, for `make fuzz` only; `make check`
+#             replays the fuzz inputs with the normal compiler)
 #
 # Quiet and idempotent: when everything is installed it prints nothing.
 # Otherwise it runs apt-get update + install, as root or through `sudo -n`;
@@ -21,6 +23,7 @@ set -eu
 
 mode=${1:-test}
 build_pkgs="gcc make pkg-config zlib1g-dev libssl-dev libarchive-dev libpcre2-dev libcrypt-dev"
+fuzz_pkgs="$build_pkgs clang"
 test_pkgs="$build_pkgs uw-mailutils procmail python3 perl time util-linux dovecot-core dovecot-imapd dovecot-pop3d mutt mblaze mb2md bzip2 xz-utils zstd libarchive-tools"
 bench_pkgs="$test_pkgs mailutils isync fetchmail getmail6 gnuplot-nox"
 
@@ -30,8 +33,9 @@ test) pkgs=$test_pkgs ;;
 coverage) pkgs="$test_pkgs lcov" ;;
 valgrind) pkgs="$test_pkgs valgrind" ;;
 bench) pkgs=$bench_pkgs ;;
+fuzz) pkgs=$fuzz_pkgs ;;
 *)
-	echo "usage: $0 build|test|coverage|valgrind|bench" >&2
+	echo "usage: $0 build|test|coverage|valgrind|bench|fuzz" >&2
 	exit 64
 	;;
 esac

@@ -464,6 +464,9 @@ struct ux_state {
 	char tail[3];		/* the last three bytes written */
 	int tail_len;
 	bool last_nl;		/* the last message text ended in LF */
+	bool text_last;		/* unix: the last bytes written end a message
+				   text, whose separator is still owed even
+				   when that text ends in a blank line */
 	bool crlf;		/* write CRLF line ends */
 	struct mbi_tail journal;
 	int64_t pseudo_len;	/* bytes reserved for our pseudo-message */
@@ -1859,6 +1862,7 @@ put(struct ux_state *s, const void *p, size_t n, struct mb_err *e)
 		return MB_OK;
 	if (mbi_wbuf_put(&s->wb, p, n, e) != MB_OK)
 		return MB_FAILED;
+	s->text_last = false;
 	/* remember the last three bytes written, for separators */
 	if (n >= 3) {
 		memcpy(s->tail, c + n - 3, 3);
@@ -1894,6 +1898,18 @@ tail_blank(const struct ux_state *s)
 	    t[s->tail_len - 2] == '\n')
 		return true;
 	return s->tail_len == 3 && memcmp(t, "\n\r\n", 3) == 0;
+}
+
+/*
+ * Is a separator line owed before the next message?  Always after a text
+ * we wrote (the reader drops the last blank line before a From line, so
+ * a text that ends in one needs another); after bytes that were in the
+ * file already, unless they end in a blank line.
+ */
+static bool
+sep_owed(const struct ux_state *s)
+{
+	return s->text_last || !tail_blank(s);
 }
 
 static bool
@@ -2244,7 +2260,7 @@ ux_append(struct mb_box *b, const struct mb_newmsg *meta,
 
 	/* separator after the previous message */
 	if (s->wpos > 0 || s->wb.pos > 0) {
-		if (s->flavor == UX_UNIX && !tail_blank(s))
+		if (s->flavor == UX_UNIX && sep_owed(s))
 			rc = puts_(s, tail_nl(s) ? eol(s) : "\n\n", e);
 		else if (s->flavor == UX_MMDF && !tail_nl(s))
 			rc = puts_(s, "\n", e);
@@ -2292,6 +2308,7 @@ ux_append(struct mb_box *b, const struct mb_newmsg *meta,
 		if (rc < 0)
 			goto out;
 	}
+	s->text_last = s->flavor == UX_UNIX;
 	rc = MB_OK;
 	if (uid_out)
 		*uid_out = uid;
@@ -2357,7 +2374,7 @@ commit_appends(struct mb_box *b, struct ux_state *s, struct mb_err *e)
 	/* the separator after the last message, unless its text had no
 	 * final newline: then the file ends with that text, as it came */
 	if (s->flavor == UX_UNIX && s->wb.pos > s->orig_size && s->last_nl &&
-	    !tail_blank(s) && (rc = puts_(s, eol(s), e)) != MB_OK)
+	    sep_owed(s) && (rc = puts_(s, eol(s), e)) != MB_OK)
 		return rc;
 	if ((rc = mbi_wbuf_flush(&s->wb, e)) != MB_OK)
 		return rc;
@@ -2473,7 +2490,7 @@ rewrite_msg(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 
 	/* separator after the previous message */
 	if (s->wb.pos > 0) {
-		if (s->flavor == UX_UNIX && !tail_blank(s))
+		if (s->flavor == UX_UNIX && sep_owed(s))
 			rc = puts_(s, tail_nl(s) ? "\n" : "\n\n", e);
 		else if (s->flavor == UX_MMDF && !tail_nl(s))
 			rc = puts_(s, "\n", e);
@@ -2517,6 +2534,10 @@ rewrite_msg(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 	lr_free(&r);
 	if (rc < 0)
 		return MB_FATAL;
+	/* a text that is all header, its last line cut short: the status
+	 * lines (and X-IMAPbase) start on lines of their own */
+	if (header && !tail_nl(s) && puts_(s, "\n", e) != MB_OK)
+		return MB_FAILED;
 	if (base_here) {
 		struct mbi_buf xb;
 		unsigned i;
@@ -2532,8 +2553,6 @@ rewrite_msg(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 		if (rc != MB_OK)
 			return rc;
 	}
-	if (header && !tail_nl(s) && puts_(s, "\n", e) != MB_OK)
-		return MB_FAILED;
 	if ((rc = put_status(b, s, m->flags, m->keywords, m->uid, e)) != MB_OK)
 		return rc;
 	if (body >= 0) {
@@ -2549,6 +2568,7 @@ rewrite_msg(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 	if (s->flavor == UX_MMDF &&
 	    (rc = puts_(s, tail_nl(s) ? "\n\1\1\1\1\n" : "\n\n\1\1\1\1\n", e)))
 		return rc;
+	s->text_last = s->flavor == UX_UNIX;
 	/* mmdf: less the blank line and the delimiter */
 	m->text_size = s->wb.pos - new_text - (s->flavor == UX_MMDF ? 6 : 0);
 	m->offset = new_off;
@@ -2628,6 +2648,7 @@ rewrite_box(struct mb_box *b, struct ux_state *s, bool expunge,
 	saved = s->wb;
 	s->wb = rw.wb;
 	s->tail_len = 0;
+	s->text_last = false;
 	pseudo = b->ctx->uw_metadata &&
 		 (b->has_pseudo || kept_count(b, expunge) == 0);
 	if (pseudo) {
@@ -2664,14 +2685,14 @@ rewrite_box(struct mb_box *b, struct ux_state *s, bool expunge,
 		tail_from++;
 	}
 	if (tail_from < st.st_size) {
-		if (s->wb.pos > 0 && s->flavor == UX_UNIX && !tail_blank(s) &&
+		if (s->wb.pos > 0 && s->flavor == UX_UNIX && sep_owed(s) &&
 		    (rc = puts_(s, tail_nl(s) ? "\n" : "\n\n", e)) != MB_OK)
 			goto fail;
 		if ((rc = copy_range(s, tail_from, st.st_size - tail_from,
 				     b->path, e)) != MB_OK)
 			goto fail;
 	} else if (s->flavor == UX_UNIX && s->wb.pos > 0 && s->last_nl &&
-		   !tail_blank(s) && (rc = puts_(s, "\n", e)) != MB_OK) {
+		   sep_owed(s) && (rc = puts_(s, "\n", e)) != MB_OK) {
 		goto fail;
 	}
 	rw.wb = s->wb;

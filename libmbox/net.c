@@ -80,10 +80,13 @@ mbi_remote_parse(const char *name, struct mbi_remote *r, struct mb_err *e)
 			       "not a remote mailbox name");
 	/* the spec ends at the first "}" outside quotes */
 	for (end = name + 1; *end && *end != '}'; end++)
-		if (*end == '"')
+		if (*end == '"') {
 			for (end++; *end && *end != '"'; end++)
 				if (*end == '\\' && end[1])
 					end++;
+			if (*end == '\0') /* an unterminated quote */
+				break;
+		}
 	if (*end != '}')
 		return mbi_err(e, MB_FAILED, MB_EINVAL, name, -1,
 			       "remote name lacks its closing '}'");

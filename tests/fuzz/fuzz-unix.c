@@ -1,0 +1,14 @@
+/* fuzz-unix.c - the unix driver's scanner and reader over one file. */
+#include "fuzz.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/box", fuzz_scratch());
+	fuzz_write(path, data, size);
+	fuzz_scan_box(path, "unix", MB_RDONLY | MB_NOLOCK | MB_CHECK);
+	fuzz_scan_box(path, "unix", MB_RDONLY | MB_NOLOCK | MB_UNQUOTE);
+	return 0;
+}
