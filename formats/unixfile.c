@@ -2450,6 +2450,15 @@ ux_renumber(struct mb_box *b, struct mb_err *e)
 	return MB_OK;
 }
 
+/* A line of four ^A bytes (and a CR) that no LF ends: a delimiter as
+ * soon as a writer ends it. */
+static bool
+forged_delim(const char *line, size_t n)
+{
+	return (n == 4 || (n == 5 && line[4] == '\r')) &&
+	       memcmp(line, "\1\1\1\1", 4) == 0;
+}
+
 /* Copy [off, off+len) of the mailbox into the rewrite. */
 static int
 copy_range(struct ux_state *s, int64_t off, int64_t len, const char *path,
@@ -2528,6 +2537,12 @@ rewrite_msg(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 			continue;
 		}
 		skipping = ux_internal_header(line, n) != 0;
+		if (!skipping && s->flavor == UX_MMDF && forged_delim(line, n)) {
+			/* a last line of four ^A bytes, cut short: given the
+			 * LF below it would be a delimiter (MMDF drops ^A) */
+			line += 4;
+			n -= 4;
+		}
 		if (!skipping && put(s, line, n, e) != MB_OK)
 			goto fail;
 	}
@@ -2558,9 +2573,24 @@ rewrite_msg(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 	if (body >= 0) {
 		/* the blank line and the body, verbatim */
 		int64_t from = body - (s->crlf ? 2 : 1);
+		int64_t end = m->text_offset + m->text_size;
+		char t[6];
+		size_t k = end - from < 6 ? (size_t)(end - from) : 6, cut = 0;
 
-		rc = copy_range(s, from, m->text_offset + m->text_size - from,
-				b->path, e);
+		/* ... but a last line of four ^A bytes cut short (a file
+		 * that ends without its closing delimiter) would become a
+		 * delimiter once the LF below ends it: MMDF drops the ^As */
+		if (s->flavor == UX_MMDF && k >= 5 &&
+		    mbi_pread_full(s->fd, t, k, end - (int64_t)k) ==
+			    (ssize_t)k) {
+			if (memcmp(t + k - 5, "\n\1\1\1\1", 5) == 0)
+				cut = 4;
+			else if (k == 6 && memcmp(t, "\n\1\1\1\1\r", 6) == 0)
+				cut = 5;
+		}
+		rc = copy_range(s, from, end - from - (int64_t)cut, b->path, e);
+		if (rc == MB_OK && cut == 5)
+			rc = puts_(s, "\r", e);
 		if (rc != MB_OK)
 			return rc;
 	}

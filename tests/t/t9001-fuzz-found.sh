@@ -85,4 +85,23 @@ test_expect_success 'X-IMAPbase never joins a header line cut short' '
 	test_grep "1 total" uw.out
 '
 
+# Found by fuzz-rewrite: an MMDF file that ends in a line of four ^A
+# bytes with no LF (a closing delimiter cut short) holds them as text of
+# its last message; a rewrite that ended that line with a LF made it a
+# delimiter: a message appeared and the last text lost bytes.  MMDF
+# drops ^A from message lines, so the rewrite drops these four.
+test_expect_success 'an MMDF rewrite never turns a cut-short ^A^A^A^A into a delimiter' '
+	printf "\001\001\001\001\nFrom a@example.com Wed Dec  2 05:53:22 1992\nSubject: one\n\nbody\n\001\001\001\001\n" >cut.mmdf &&
+	printf "\001\001\001\001\nFrom b@example.com Wed Dec  2 05:53:22 1992\nSubject: two\n\nlast\n\001\001\001\001" >>cut.mmdf &&
+	mailbag check cut.mmdf >before.out 2>&1;
+	test_grep "2 messages" before.out &&
+	mailbag prune cut.mmdf 1 &&
+	mailbag check cut.mmdf >after.out &&
+	test_grep "mmdf, 1 messages" after.out &&
+	mailbag convert --to eml cut.mmdf out.eml >/dev/null &&
+	printf "Subject: two\n\nlast\n" >exp &&
+	cat out.eml/* >got &&
+	test_cmp exp got
+'
+
 test_done
