@@ -317,7 +317,9 @@ test_expect_success 'mutt changes flags in a unix mailbox: mailbag keeps UIDs an
 # UW ends a text without a final newline with LF + the separator LF
 # (mailutil copy); mailbag ends the file with the bare text, and mutt,
 # which takes the last byte of a file for the separator, loses the
-# text's last byte.
+# text's last byte.  mailbag keeps the bare text on purpose: UW's way
+# adds a LF to the message for every later reader, and mailbag promises
+# that a last message without a final newline survives (t3000).
 test_expect_failure 'mutt reads the last message intact when its text has no final newline' '
 	mkdir -p Nl/cur Nl/new Nl/tmp &&
 	printf "Subject: nl\n\nno final newline" >Nl/new/1700000000.M1P1.host &&
