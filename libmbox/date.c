@@ -509,49 +509,60 @@ at_end(struct dp *p)
  */
 /*
  * The machine's UTC offset in seconds at instant t.  Scanning a mailbox
- * asks this for every message, and consecutive messages mostly fall on
- * the same day, so the answer is kept for a whole UTC day once the
- * offset at both ends of that day agrees (no zone changes its offset
- * twice in a day and back).  The day is forgotten when the zone changes
- * (tzset(3) after a new TZ changes tzname, timezone or daylight; glibc's
- * localtime_r itself looks at TZ only then).
+ * asks this for every message, so the answer is kept per UTC day, for
+ * every day whose offset is the same at both ends (no zone changes its
+ * offset twice in a day and back), in a table indexed by day number:
+ * 16384 slots hold 44 years of days without two sharing a slot.  The
+ * table is forgotten when the zone changes (tzset(3) after a new TZ
+ * changes tzname, timezone or daylight; glibc's localtime_r itself looks
+ * at TZ only then).
  */
+#define DAY_SLOTS 16384
+
 static bool
 gmtoff_at(time_t t, long *off)
 {
-	static time_t day_lo = 1, day_hi = 0;
-	static long day_off, day_tzoff;
-	static int day_dst;
-	static const char *day_tz0, *day_tz1;
+	static struct {
+		int32_t day1; /* day number + 1; 0: empty */
+		int32_t off;
+	} days[DAY_SLOTS];
+	static long z_off;
+	static int z_dst;
+	static const char *z_name0, *z_name1;
 	struct tm tm;
-	time_t lo, hi;
+	time_t lo, hi, day = t / 86400 - (t % 86400 < 0);
+	unsigned slot = (unsigned)((uint64_t)day % DAY_SLOTS);
 	long off_lo;
 
-	if (t >= day_lo && t <= day_hi && tzname[0] == day_tz0 &&
-	    tzname[1] == day_tz1 && timezone == day_tzoff &&
-	    daylight == day_dst) {
-		*off = day_off;
+	if (tzname[0] != z_name0 || tzname[1] != z_name1 ||
+	    timezone != z_off || daylight != z_dst) {
+		memset(days, 0, sizeof(days));
+		z_name0 = tzname[0];
+		z_name1 = tzname[1];
+		z_off = timezone;
+		z_dst = daylight;
+	}
+	if (day > -2000000 && day < 2000000 &&
+	    days[slot].day1 == (int32_t)day + 1) {
+		*off = days[slot].off;
 		return true;
 	}
 	memset(&tm, 0, sizeof(tm));
 	if (localtime_r(&t, &tm) == NULL)
 		return false;
 	*off = tm.tm_gmtoff;
-	lo = t - ((t % 86400) + 86400) % 86400;
+	if (day <= -2000000 || day >= 2000000)
+		return true;
+	lo = day * 86400;
 	hi = lo + 86399;
 	if (localtime_r(&lo, &tm) == NULL)
 		return true;
 	off_lo = tm.tm_gmtoff;
 	if (off_lo == *off && localtime_r(&hi, &tm) != NULL &&
-	    tm.tm_gmtoff == off_lo) {
-		day_lo = lo;
-		day_hi = hi;
-		day_off = off_lo;
-		/* localtime_r has run tzset's work by now */
-		day_tz0 = tzname[0];
-		day_tz1 = tzname[1];
-		day_tzoff = timezone;
-		day_dst = daylight;
+	    tm.tm_gmtoff == off_lo && tzname[0] == z_name0 &&
+	    tzname[1] == z_name1 && timezone == z_off && daylight == z_dst) {
+		days[slot].day1 = (int32_t)day + 1;
+		days[slot].off = (int32_t)off_lo;
 	}
 	return true;
 }
