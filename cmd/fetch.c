@@ -43,7 +43,8 @@ const char cmd_fetch_usage[] =
 	"      --keep              leave them on the server (the default)\n"
 	"      --all-folders       every folder of the server into DEST, a "
 	"directory\n"
-	"      --batch N           messages per durable commit (100)\n"
+	"      --batch N           messages per durable commit (default: 100,\n"
+	"                          growing with the run up to 5000)\n"
 	"  -n, --dry-run           say what would be fetched; change nothing\n"
 	"      --json              a JSON Lines summary on stdout\n"
 	"  -q, --quiet             no progress bar, no summary line\n"
@@ -87,6 +88,7 @@ struct fetch {
 	const char *state_opt;
 	bool del, dry_run, json, quiet, tty;
 	unsigned batch;
+	bool batch_fixed; /* --batch given: every batch that size */
 	/* totals */
 	unsigned long fetched, skipped, deleted, reconciled, folders;
 	int64_t bytes;
@@ -103,10 +105,12 @@ struct fetch {
  */
 struct fp {
 	EVP_MD_CTX *md;
-	char *line;
+	char *line;	/* a line cut by the end of a buffer, CRs left out */
 	size_t len, cap;
 	bool body, skipping;
-	unsigned blank; /* blank lines not hashed yet */
+	unsigned blank;	/* blank lines not hashed yet */
+	size_t olen;	/* bytes in out, not hashed yet */
+	char out[16384];
 };
 
 static void
@@ -124,9 +128,25 @@ static void
 fp_reset(struct fp *f)
 {
 	EVP_DigestInit_ex(f->md, EVP_sha256(), NULL);
-	f->len = 0;
+	f->len = f->olen = 0;
 	f->body = f->skipping = false;
 	f->blank = 0;
+}
+
+/* Hash n bytes (through a buffer: one digest call per 16 KiB). */
+static void
+fp_out(struct fp *f, const char *p, size_t n)
+{
+	if (f->olen + n > sizeof(f->out)) {
+		EVP_DigestUpdate(f->md, f->out, f->olen);
+		f->olen = 0;
+		if (n >= sizeof(f->out)) {
+			EVP_DigestUpdate(f->md, p, n);
+			return;
+		}
+	}
+	memcpy(f->out + f->olen, p, n);
+	f->olen += n;
 }
 
 static bool
@@ -138,6 +158,8 @@ bookkeeping(const char *l, size_t n)
 	};
 	size_t i, k;
 
+	if (n == 0 || strchr("sSxXcC", l[0]) == NULL)
+		return false;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		k = strlen(names[i]);
 		if (n >= k && strncasecmp(l, names[i], k) == 0)
@@ -146,26 +168,21 @@ bookkeeping(const char *l, size_t n)
 	return false;
 }
 
+/* One line without its LF and without CRs. */
 static void
 fp_line(struct fp *f, const char *l, size_t n)
 {
 	if (!f->body) {
 		if (n == 0) {
 			f->body = true;
-			EVP_DigestUpdate(f->md, "\n", 1);
+			fp_out(f, "\n", 1);
 			return;
 		}
-		if (l[0] == ' ' || l[0] == '\t') {
-			if (!f->skipping) {
-				EVP_DigestUpdate(f->md, l, n);
-				EVP_DigestUpdate(f->md, "\n", 1);
-			}
-			return;
-		}
-		f->skipping = bookkeeping(l, n);
+		if (l[0] != ' ' && l[0] != '\t')
+			f->skipping = bookkeeping(l, n);
 		if (!f->skipping) {
-			EVP_DigestUpdate(f->md, l, n);
-			EVP_DigestUpdate(f->md, "\n", 1);
+			fp_out(f, l, n);
+			fp_out(f, "\n", 1);
 		}
 		return;
 	}
@@ -174,39 +191,60 @@ fp_line(struct fp *f, const char *l, size_t n)
 		return;
 	}
 	for (; f->blank > 0; f->blank--)
-		EVP_DigestUpdate(f->md, "\n", 1);
-	{
+		fp_out(f, "\n", 1);
+	if (l[0] == '>') {
 		size_t q = 0;
 
 		while (q < n && l[q] == '>')
 			q++;
-		if (q > 0 && n - q >= 5 && memcmp(l + q, "From ", 5) == 0) {
+		if (n - q >= 5 && memcmp(l + q, "From ", 5) == 0) {
 			l += q;
 			n -= q;
 		}
 	}
-	EVP_DigestUpdate(f->md, l, n);
-	EVP_DigestUpdate(f->md, "\n", 1);
+	fp_out(f, l, n);
+	fp_out(f, "\n", 1);
+}
+
+/* Add p[0..n) to the line being gathered, CRs left out. */
+static void
+fp_gather(struct fp *f, const char *p, size_t n)
+{
+	size_t i;
+
+	if (f->len + n > f->cap) {
+		while (f->len + n > f->cap)
+			f->cap = f->cap ? f->cap * 2 : 256;
+		f->line = xreallocarray(f->line, f->cap, 1);
+	}
+	for (i = 0; i < n; i++)
+		if (p[i] != '\r')
+			f->line[f->len++] = p[i];
 }
 
 static void
 fp_feed(struct fp *f, const char *p, size_t n)
 {
-	size_t i;
+	while (n > 0) {
+		const char *nl = memchr(p, '\n', n);
+		size_t seg = nl != NULL ? (size_t)(nl - p) : n;
 
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\r')
-			continue;
-		if (p[i] == '\n') {
+		if (nl == NULL) {
+			fp_gather(f, p, seg);
+			return;
+		}
+		if (f->len == 0 && seg > 0 && p[seg - 1] == '\r' &&
+		    memchr(p, '\r', seg - 1) == NULL) {
+			fp_line(f, p, seg - 1); /* whole, ending in CRLF */
+		} else if (f->len == 0 && memchr(p, '\r', seg) == NULL) {
+			fp_line(f, p, seg); /* whole in the buffer, no CR */
+		} else {
+			fp_gather(f, p, seg);
 			fp_line(f, f->line, f->len);
 			f->len = 0;
-			continue;
 		}
-		if (f->len == f->cap) {
-			f->cap = f->cap ? f->cap * 2 : 256;
-			f->line = xreallocarray(f->line, f->cap, 1);
-		}
-		f->line[f->len++] = p[i];
+		p += seg + 1;
+		n -= seg + 1;
 	}
 }
 
@@ -216,13 +254,18 @@ fp_final(struct fp *f, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0, i;
+	static const char hex[] = "0123456789abcdef";
 
 	if (f->len > 0 || !f->body)
 		fp_line(f, f->line, f->len);
 	f->len = 0;
+	EVP_DigestUpdate(f->md, f->out, f->olen);
+	f->olen = 0;
 	EVP_DigestFinal_ex(f->md, md, &n);
-	for (i = 0; i < n && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	for (i = 0; i < n && i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
 	out[64] = '\0';
 	fp_reset(f);
 }
@@ -641,6 +684,24 @@ forget:
 	return 0;
 }
 
+/*
+ * Messages in the next batch.  Each commit opens DEST again, and opening
+ * reads what it holds (a mailbox file's messages, a maildir's names), so
+ * fixed batches would make a long run quadratic.  Unless --batch fixes
+ * the size, a batch may hold up to a quarter of what this run has
+ * fetched so far (at most 5000): the re-reading stays a constant share,
+ * while a run cut short still keeps all but its last batch.
+ */
+static unsigned long
+batch_size(const struct fetch *f, unsigned long done)
+{
+	unsigned long n = done / 4;
+
+	if (f->batch_fixed || n <= f->batch)
+		return f->batch;
+	return n < 5000 ? n : 5000;
+}
+
 static void
 default_state_path(const char *dest, char *out, size_t size)
 {
@@ -690,7 +751,7 @@ fetch_box(struct fetch *f, const char *remote, const char *dest)
 	struct stat sb;
 	uint32_t *todo = NULL;
 	char key[1024], (*hashes)[65] = NULL;
-	unsigned long ntodo = 0, i, done_here = 0;
+	unsigned long ntodo = 0, i, done_here = 0, nhashes = 0;
 	int64_t want_bytes = 0;
 	struct mbi_buf_text {
 		char *p;
@@ -783,13 +844,17 @@ fetch_box(struct fetch *f, const char *remote, const char *dest)
 		goto out;
 	}
 	fp_init(&fp);
-	hashes = xreallocarray(NULL, f->batch, sizeof(*hashes));
 	for (i = 0; i < ntodo;) {
-		unsigned long first = i, k, nb;
+		unsigned long first = i, k, nb = batch_size(f, done_here);
 
 		/* 1. fingerprint the batch (the texts land in the remote
 		 * driver's spool, where the appends read them again) */
-		nb = ntodo - first < f->batch ? ntodo - first : f->batch;
+		if (nb > ntodo - first)
+			nb = ntodo - first;
+		if (nb > nhashes) {
+			hashes = xreallocarray(hashes, nb, sizeof(*hashes));
+			nhashes = nb;
+		}
 		for (k = 0; k < nb; k++) {
 			struct mb_reader *r;
 			char buf[65536];
@@ -1122,6 +1187,7 @@ cmd_fetch(int argc, char **argv, struct cmd_env *env)
 			break;
 		case OPT_BATCH:
 			f.batch = (unsigned)strtoul(optarg, &end, 10);
+			f.batch_fixed = true;
 			if (*end || f.batch == 0 || f.batch > 100000)
 				return cmd_usage_error(env, "bad --batch '%s'",
 						       optarg);

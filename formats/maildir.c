@@ -110,6 +110,7 @@ struct md_state {
 	uint32_t wprev_uid;  /* last UID given to an append */
 	struct md_pending *pend;
 	uint32_t npend, npalloc;
+	uint32_t unsynced;   /* pending files in tmp/ not fsynced yet */
 	char *raw;	     /* created: a message read whole (RAW_MAX) */
 	char *cooked;
 	bool check; /* MB_CHECK: report what is odd */
@@ -1992,6 +1993,7 @@ drop_pending(struct mb_box *b, struct md_state *s)
 	free(s->pend);
 	s->pend = NULL;
 	s->npend = s->npalloc = 0;
+	s->unsynced = 0;
 }
 
 static void
@@ -2119,15 +2121,28 @@ copy_text(struct mb_box *b, struct mb_reader *src, int fd, const char *path,
 				out[o++] = '\r';
 			cr = false;
 		}
-		for (i = 0; i < n; i++) {
-			if (cr && in[i] != '\n')
-				out[o++] = '\r';
-			cr = in[i] == '\r';
-			if (cr)
-				continue;
-			if (in[i] == '\n')
+		if (n > 0 && cr && in[0] != '\n')
+			out[o++] = '\r';
+		cr = false;
+		for (i = 0; i < n;) {
+			const char *r = memchr(in + i, '\r', (size_t)(n - i));
+			size_t run = r ? (size_t)(r - (in + i)) : (size_t)(n - i);
+			const char *l = in + i, *end = in + i + run;
+
+			memcpy(out + o, in + i, run);
+			o += run;
+			while ((l = memchr(l, '\n', (size_t)(end - l))) != NULL) {
 				(*lines)++;
-			out[o++] = in[i];
+				l++;
+			}
+			i += (ssize_t)run;
+			if (r == NULL)
+				break;
+			/* a CR: dropped before a LF, kept otherwise */
+			if (++i == n)
+				cr = true; /* decided by the next chunk */
+			else if (in[i] != '\n')
+				out[o++] = '\r';
 		}
 		if (o > 0) {
 			rc = mbi_write_all(fd, out, o, path, e);
@@ -2424,10 +2439,7 @@ md_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
 			rc = mbi_err_sys(e, MB_FAILED, errno, path,
 					 "cannot set the internal date");
 	}
-	/* a folder being created is synced once, at commit (syncfs) */
-	if (rc == MB_OK && !s->created && fsync(fd) < 0)
-		rc = mbi_err_sys(e, MB_FAILED, errno, path,
-				 "cannot write message to disk");
+	/* synced at commit: each file, or the file system at once */
 	if (close(fd) < 0 && rc == MB_OK)
 		rc = mbi_err_sys(e, MB_FAILED, errno, path,
 				 "cannot write message");
@@ -2446,6 +2458,7 @@ md_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
 			 uid_out, e);
 	if (rc != MB_OK)
 		goto fail;
+	s->unsynced++;
 	return MB_OK;
 fail:
 	unlink(path);
@@ -2518,6 +2531,51 @@ sync_subdirs(struct mb_box *b, struct mb_err *e)
 	return mbi_fsync_dir(p, e);
 }
 
+/*
+ * Put the pending messages' data on disk.  A new folder, or a batch of
+ * SYNCFS_MIN messages or more, is synced with one syncfs(2) of the file
+ * system (one journal commit instead of one per file; it reports write
+ * errors since Linux 5.8); a few messages are fsynced one by one.
+ */
+#define SYNCFS_MIN 16
+
+static int
+sync_pending(struct mb_box *b, struct md_state *s, struct mb_err *e)
+{
+	char path[PATH_MAX];
+	uint32_t i;
+	int fd, rc = MB_OK;
+
+	if (s->created || s->unsynced >= SYNCFS_MIN) {
+		fd = open(b->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || syncfs(fd) < 0)
+			rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
+					 "cannot write messages to disk");
+		if (fd >= 0)
+			close(fd);
+		if (rc == MB_OK)
+			s->unsynced = 0;
+		return rc;
+	}
+	for (i = 0; i < s->npend && s->unsynced > 0; i++) {
+		if (s->pend[i].tmpname == NULL)
+			continue;
+		if (join(path, sizeof(path), b->path, s->pend[i].tmpname, e) !=
+		    MB_OK)
+			return MB_FAILED;
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 || fsync(fd) < 0)
+			rc = mbi_err_sys(e, MB_FAILED, errno, path,
+					 "cannot write message to disk");
+		if (fd >= 0)
+			close(fd);
+		if (rc != MB_OK)
+			return rc;
+	}
+	s->unsynced = 0;
+	return MB_OK;
+}
+
 static int
 md_commit(struct mb_box *b, struct mb_err *e)
 {
@@ -2532,19 +2590,10 @@ md_commit(struct mb_box *b, struct mb_err *e)
 		b->uidvalidity = v > b->uidvalidity ? v : b->uidvalidity + 1;
 		s->renumbered = false;
 	}
-	if (s->created && s->npend > 0) {
-		/* the messages' data on disk before any name points to it */
-		int dfd = open(b->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (dfd < 0 || syncfs(dfd) < 0)
-			rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
-					 "cannot write messages to disk");
-		if (dfd >= 0)
-			close(dfd);
-		if (rc != MB_OK) {
-			drop_pending(b, s);
-			return rc;
-		}
+	/* the messages' data on disk before any name points to it */
+	if (s->npend > 0 && (rc = sync_pending(b, s, e)) != MB_OK) {
+		drop_pending(b, s);
+		return rc;
 	}
 	for (i = 0; i < s->npend; i++)
 		if ((rc = publish_one(b, &s->pend[i], e)) != MB_OK)

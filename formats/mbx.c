@@ -279,7 +279,7 @@ hdr_sync(struct mb_box *b, struct mbx_state *s, struct mb_err *e)
 		return mbi_err(e, MB_FATAL, MB_ECHANGED, b->path, 25,
 			       "another process declared keywords meanwhile");
 	for (i = b->nkw; i < h.nkw; i++)
-		if (mbi_kw_add(b, h.kw[i], strlen(h.kw[i])) != (int)i)
+		if (mbi_kw_slot(b, h.kw[i], strlen(h.kw[i])) != (int)i)
 			return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
 				       "out of memory");
 	s->hdr_nkw = h.nkw;
@@ -564,7 +564,7 @@ adopt_header(struct mb_box *b, struct mbx_state *s, const struct hdr *h,
 	s->hdr_uidlast = h->uidlast;
 	mbi_kw_clear(b);
 	for (i = 0; i < h->nkw; i++)
-		if (mbi_kw_add(b, h->kw[i], strlen(h->kw[i])) < 0)
+		if (mbi_kw_slot(b, h->kw[i], strlen(h->kw[i])) < 0)
 			return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
 				       "out of memory");
 	s->hdr_nkw = h->nkw;

@@ -445,7 +445,7 @@ read_meta(struct mb_box *b, struct mix_state *s, bool adopt,
 					goto out;
 				}
 				if (adopt || nkw >= b->nkw) {
-					if (mbi_kw_add(b, p, (size_t)(q - p)) < 0) {
+					if (mbi_kw_slot(b, p, (size_t)(q - p)) < 0) {
 						rc = mbi_err(e, MB_FATAL,
 							     MB_ENOMEM, b->path,
 							     -1,

@@ -520,6 +520,23 @@ mbi_kw_add(struct mb_box *b, const char *name, size_t len)
 	return (int)b->nkw++;
 }
 
+/*
+ * The next slot, named even when an earlier slot has the same name: for
+ * formats whose keyword bits are positions in a list the file stores
+ * (mbx header, mix metadata), so slot i here stays slot i there.  Names
+ * are looked up first match, as UW does.
+ */
+int
+mbi_kw_slot(struct mb_box *b, const char *name, size_t len)
+{
+	if (b->nkw >= MB_MAX_KEYWORDS || len == 0)
+		return -1;
+	b->kw[b->nkw] = mbi_strndup(name, len);
+	if (b->kw[b->nkw] == NULL)
+		return -1;
+	return (int)b->nkw++;
+}
+
 void
 mbi_kw_clear(struct mb_box *b)
 {

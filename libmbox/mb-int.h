@@ -238,6 +238,7 @@ struct mb_box {
 
 /* Keyword helpers for drivers: add a name (dup) / look one up. */
 int mbi_kw_add(struct mb_box *b, const char *name, size_t len);
+int mbi_kw_slot(struct mb_box *b, const char *name, size_t len);
 int mbi_kw_find(const struct mb_box *b, const char *name, size_t len);
 void mbi_kw_clear(struct mb_box *b);
 

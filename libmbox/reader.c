@@ -169,16 +169,23 @@ lf_read(struct mb_reader *r, void *buf, size_t len, struct mb_err *e)
 		}
 		n += (ssize_t)o;
 		f->cr = false;
-		for (i = 0, o = 0; i < (size_t)n; i++) {
-			if (b[i] == '\r') {
-				if (i + 1 == (size_t)n) {
-					f->cr = true; /* decided next time */
-					break;
-				}
-				if (b[i + 1] == '\n')
-					continue;
+		for (i = 0, o = 0; i < (size_t)n;) {
+			unsigned char *c = memchr(b + i, '\r', (size_t)n - i);
+			size_t run = c ? (size_t)(c - (b + i)) : (size_t)n - i;
+
+			if (o != i)
+				memmove(b + o, b + i, run);
+			o += run;
+			i += run;
+			if (c == NULL)
+				break;
+			if (i + 1 == (size_t)n) {
+				f->cr = true; /* decided next time */
+				break;
 			}
-			b[o++] = b[i];
+			if (b[i + 1] != '\n')
+				b[o++] = '\r'; /* a lone CR stays */
+			i++;
 		}
 		if (o > 0)
 			return (ssize_t)o;

@@ -167,12 +167,6 @@ test_expect_success 'a damaged mix cannot be appended to or expunged' '
 
 uw_setup
 
-uw_put_dir() {
-	cp -r "$1" "$UW_HOME/$2" && chmod 700 "$UW_HOME/$2" &&
-	chmod 600 "$UW_HOME/$2"/.mix* &&
-	{ [ -n "$UW_SELF" ] || chown -R "$UW_USER:$UW_GROUP" "$UW_HOME/$2"; }
-}
-uw_get_dir() { rm -rf "$2" && cp -r "$UW_HOME/$1" "$2"; }
 
 test_expect_success 'an empty mix made by mailbag is laid out as mailutil create makes it' '
 	uw_run mailutil create "#driver.mix/uwempty" &&

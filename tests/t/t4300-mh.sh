@@ -234,14 +234,6 @@ test_expect_success 'bad input: unreadable message file, odd entries, errors nam
 
 uw_setup
 
-# uw_put_dir DIR NAME: copy the folder DIR to UW_HOME/NAME for the user.
-uw_put_dir() {
-	mkdir -p "$UW_HOME/$(dirname "$2")" &&
-	cp -a "$1" "$UW_HOME/$2" || return 1
-	[ -n "$UW_SELF" ] && return 0
-	chown -R "$UW_USER:$UW_GROUP" "$UW_HOME"
-}
-
 test_expect_success 'setup: the UW user has an MH profile' '
 	printf "Path: Mail\n" >.mh_profile &&
 	uw_put .mh_profile .mh_profile &&

@@ -104,4 +104,75 @@ test_expect_success 'an MMDF rewrite never turns a cut-short ^A^A^A^A into a del
 	test_cmp exp got
 '
 
+# Found by fuzz-rewrite (tests/fuzz/regress/rewrite/): an mbx header that
+# names one keyword in two slots.  The reader kept one slot per name, so
+# every slot after the second shifted: a message's bits were read under
+# the wrong names and every write stopped with "keyword slot changed
+# under us".  UW keeps the slots as the file has them.
+kwbox() {
+	printf 'From a@example.com Wed Dec  2 05:53:22 1992\nX-IMAPbase: 1234567890 0000000002 Aa Bb Cc\nX-UID: 1\nX-Keywords: Aa Cc\nSubject: one\n\none\n\n'
+	printf 'From b@example.com Wed Dec  2 05:53:22 1992\nX-UID: 2\nX-Keywords: Bb\nSubject: two\n\ntwo\n'
+}
+kwslots() { head -c 2048 "$1" | tr -d "\000\r" | sed -n 3,7p | tr "\n" " "; }
+test_expect_success 'an mbx header naming a keyword twice keeps its slots' '
+	kwbox >kw.mbox &&
+	mailbag convert --to mbx kw.mbox dup.mbx &&
+	python3 -c "
+import sys
+p = sys.argv[1]
+d = bytearray(open(p, \"rb\").read())
+i = d.index(b\"\\r\\nBb\\r\\n\")
+d[i + 2:i + 4] = b\"Aa\"
+open(p, \"wb\").write(d)
+" dup.mbx &&
+	printf "Aa Cc Aa   " >slots.exp &&
+	kwslots dup.mbx >slots.got &&
+	test_cmp slots.exp slots.got &&
+	"$MBTOOL" dump dup.mbx >dump.out &&
+	grep "^msg uid=1 .* kw=Aa,Cc,$" dump.out &&
+	grep "^msg uid=2 .* kw=Aa,$" dump.out
+'
+test_expect_success 'UW reads the same keywords from it' '
+	uw_put dup.mbx dup &&
+	uw_run mailutil -kw copy dup uwdup >uwcopy.out 2>&1 &&
+	uw_get uwdup uwdup.mbox &&
+	mailbag convert --to unix dup.mbx mbdup.mbox &&
+	uw_summary uwdup.mbox | sed 1d | cut -f4,5 >uw.sum &&
+	uw_summary mbdup.mbox | sed 1d | cut -f4,5 >mb.sum &&
+	test_cmp uw.sum mb.sum &&
+	printf "Aa Cc\tone\nAa\ttwo\n" >exp.sum &&
+	test_cmp exp.sum mb.sum
+'
+test_expect_success 'writes keep the slots: expunge and a keyword change' '
+	mailbag prune dup.mbx 1 &&
+	kwslots dup.mbx >slots.got &&
+	test_cmp slots.exp slots.got &&
+	"$MBTOOL" flags dup.mbx 1 +Cc &&
+	kwslots dup.mbx >slots.got &&
+	test_cmp slots.exp slots.got &&
+	"$MBTOOL" dump dup.mbx >dump.out &&
+	grep "^msg uid=2 .* kw=Aa,Cc,$" dump.out &&
+	uw_put dup.mbx dup2 &&
+	uw_run mailutil check dup2 >uwcheck.out 2>&1 &&
+	test_grep " 1 total" uwcheck.out
+'
+
+test_expect_success 'a mix metadata file naming a keyword twice keeps its slots' '
+	mailbag convert --to mix kw.mbox dup.mix &&
+	tr -d "\r" <dup.mix/.mixmeta | grep -x "KAa Cc Bb" &&
+	sed -i "s/^KAa Cc Bb/KAa Cc Aa/" dup.mix/.mixmeta &&
+	"$MBTOOL" dump dup.mix >dump.out &&
+	grep "^msg uid=1 .* kw=Aa,Cc,$" dump.out &&
+	grep "^msg uid=2 .* kw=Aa,$" dump.out &&
+	uw_put_dir dup.mix dupmix &&
+	uw_run mailutil -kw copy dupmix uwdupmix >uwcopy.out 2>&1 &&
+	uw_get uwdupmix uwdupmix.mbox &&
+	uw_summary uwdupmix.mbox | sed 1d | cut -f4,5 >uw.sum &&
+	test_cmp exp.sum uw.sum &&
+	"$MBTOOL" flags dup.mix 2 +Cc &&
+	tr -d "\r" <dup.mix/.mixmeta | grep -x "KAa Cc Aa" &&
+	"$MBTOOL" dump dup.mix >dump.out &&
+	grep "^msg uid=2 .* kw=Aa,Cc,$" dump.out
+'
+
 test_done

@@ -127,6 +127,17 @@ uw_put() {
 
 uw_get() { cp -- "$UW_HOME/$1" "$2"; }
 
+# uw_put_dir DIR NAME: copy the folder DIR (mix, MH) to UW_HOME/NAME for
+# the user, private as UW makes it, with its times (UW's MH driver takes
+# \Seen from them); uw_get_dir NAME DIR copies it back.
+uw_put_dir() {
+	mkdir -p "$UW_HOME/$(dirname "$2")" &&
+	cp -a -- "$1" "$UW_HOME/$2" && chmod -R go-rwx "$UW_HOME/$2" || return 1
+	[ -n "$UW_SELF" ] && return 0
+	chown -R "$UW_USER:$UW_GROUP" "$UW_HOME"
+}
+uw_get_dir() { rm -rf "$2" && cp -r -- "$UW_HOME/$1" "$2"; }
+
 uw_count() {
 	sed -n -e 's/^No new messages, \([0-9]*\) total in .*/\1/p' \
 	    -e 's/^[0-9]* new message(s) ([0-9]* unseen), \([0-9]*\) total in .*/\1/p' "$1"
