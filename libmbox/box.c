@@ -510,14 +510,7 @@ mbi_kw_add(struct mb_box *b, const char *name, size_t len)
 {
 	int i = mbi_kw_find(b, name, len);
 
-	if (i >= 0)
-		return i;
-	if (b->nkw >= MB_MAX_KEYWORDS || len == 0)
-		return -1;
-	b->kw[b->nkw] = mbi_strndup(name, len);
-	if (b->kw[b->nkw] == NULL)
-		return -1;
-	return (int)b->nkw++;
+	return i >= 0 ? i : mbi_kw_slot(b, name, len);
 }
 
 /*

@@ -3,7 +3,7 @@ test_description='convert -r: a tree of mailboxes, mailbox by mailbox'
 . "$(dirname "$0")/lib.sh"
 
 MBTOOL=$HELPER/mbtool
-SHIM=$HELPER/crashinject.so
+. "$TESTS_DIR/t/crash.sh"
 
 # dump BOX: format-neutral summary (UID state; per message UID, flags,
 # keywords, internal date, size and hash of the text).
@@ -253,11 +253,6 @@ test_expect_success 'UW reads every mailbox of the copied tree' '
 
 # -- killed runs --
 test -f "$SHIM" && "$MAILBAG" --version >/dev/null && test_set_prereq SHIM
-if ldd "$MAILBAG" 2>/dev/null | grep -q libasan; then
-	CRASH_ASAN=${ASAN_OPTIONS}:verify_asan_link_order=0
-else
-	CRASH_ASAN=${ASAN_OPTIONS}
-fi
 
 test_expect_success SHIM 'a killed run leaves each mailbox whole or absent' '
 	rm -f "$TRASH/.count" &&

@@ -2,47 +2,12 @@
 test_description='in-place rewrites (flags, expunge) killed at seeded system calls'
 . "$(dirname "$0")/lib.sh"
 
-SHIM=$HELPER/crashinject.so
+. "$TESTS_DIR/t/crash.sh"
 MBTOOL=$HELPER/mbtool
 SEED=${CRASH_SEED:-3101}
 MAXPOINTS=${CRASH_POINTS:-40}
 
 test -f "$SHIM" || skip_all "no $SHIM (run make)"
-if ldd "$MAILBAG" 2>/dev/null | grep -q libasan ||
-	nm "$MAILBAG" 2>/dev/null | grep -q __asan_init; then
-	CRASH_ASAN=${ASAN_OPTIONS}:verify_asan_link_order=0
-else
-	CRASH_ASAN=${ASAN_OPTIONS}
-fi
-
-crashrun() {
-	local env=()
-	while [ "$1" != -- ]; do env+=("$1"); shift; done
-	shift
-	env LD_PRELOAD="$SHIM" ASAN_OPTIONS="$CRASH_ASAN" "${env[@]}" "$@"
-}
-
-count_calls() {
-	rm -f "$TRASH/.count"
-	crashrun CRASH_COUNT=1 CRASH_COUNT_FILE="$TRASH/.count" -- "$@" \
-		>/dev/null || return 1
-	cat "$TRASH/.count"
-}
-
-# points TOTAL SALT: as in t3100: all calls plain and torn, or seeded ones.
-points() {
-	awk -v total="$1" -v max="$MAXPOINTS" -v seed="$((SEED + $2))" 'BEGIN {
-		if (2 * total <= max) {
-			for (i = 1; i <= total; i++) { print i; print i " torn" }
-			exit
-		}
-		srand(seed)
-		for (i = 0; i < max; i++) {
-			p = 1 + int(rand() * total)
-			print p (rand() < 0.5 ? " torn" : "")
-		}
-	}'
-}
 
 messages() {
 	"$MAILBAG" check "$1" | tail -n 1 |

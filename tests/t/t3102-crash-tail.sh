@@ -14,16 +14,10 @@ test_description='a killed mailbag append, then another program appends: the nex
 
 [ "$(id -u)" = 0 ] || skip_all "needs root: UW's programs run as a throwaway user"
 command -v python3 >/dev/null 2>&1 || skip_all "python3 missing"
-SHIM=$HELPER/crashinject.so
+. "$TESTS_DIR/t/crash.sh"
 test -f "$SHIM" || skip_all "no $SHIM (run make)"
 SEED=${CRASH_SEED:-3102}
 POINTS=${CRASH_POINTS:-4}
-if ldd "$MAILBAG" 2>/dev/null | grep -q libasan ||
-	nm "$MAILBAG" 2>/dev/null | grep -q __asan_init; then
-	CRASH_ASAN=${ASAN_OPTIONS}:verify_asan_link_order=0
-else
-	CRASH_ASAN=${ASAN_OPTIONS}
-fi
 uw_setup
 U=$UW_USER
 BOX=$UW_HOME/box

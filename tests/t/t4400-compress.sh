@@ -6,13 +6,7 @@ for t in gzip bzip2 xz zstd; do
 	command -v $t >/dev/null || skip_all "$t not installed"
 done
 
-SHIM=$HELPER/crashinject.so
-if ldd "$MAILBAG" 2>/dev/null | grep -q libasan ||
-	nm "$MAILBAG" 2>/dev/null | grep -q __asan_init; then
-	CRASH_ASAN=${ASAN_OPTIONS}:verify_asan_link_order=0
-else
-	CRASH_ASAN=${ASAN_OPTIONS}
-fi
+. "$TESTS_DIR/t/crash.sh"
 
 # rest FILE: check's summary line less the path and the compression note.
 rest() {

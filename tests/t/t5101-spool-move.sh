@@ -2,15 +2,9 @@
 test_description='mailbag spool-move: flags, INBOX rules, crashes, contention'
 . "$(dirname "$0")/lib.sh"
 
-SHIM=$HELPER/crashinject.so
+. "$TESTS_DIR/t/crash.sh"
 SEED=${CRASH_SEED:-5101}
 MAXPOINTS=${CRASH_POINTS:-40}
-if ldd "$MAILBAG" 2>/dev/null | grep -q libasan ||
-	nm "$MAILBAG" 2>/dev/null | grep -q __asan_init; then
-	CRASH_ASAN=${ASAN_OPTIONS}:verify_asan_link_order=0
-else
-	CRASH_ASAN=${ASAN_OPTIONS}
-fi
 
 # ids FILE: the Message-IDs of a mailbox of any format, one a line
 ids() {
@@ -112,27 +106,6 @@ test_expect_success 'a symlinked spool file is refused' '
 '
 
 # --- crashes ---------------------------------------------------------
-
-count_calls() {
-	rm -f "$TRASH/.count"
-	env LD_PRELOAD="$SHIM" ASAN_OPTIONS="$CRASH_ASAN" CRASH_COUNT=1 \
-		CRASH_COUNT_FILE="$TRASH/.count" "$@" >/dev/null || return 1
-	cat "$TRASH/.count"
-}
-
-points() {
-	awk -v total="$1" -v max="$MAXPOINTS" -v seed="$SEED" 'BEGIN {
-		if (2 * total <= max) {
-			for (i = 1; i <= total; i++) { print i; print i " torn" }
-			exit
-		}
-		srand(seed)
-		for (i = 0; i < max; i++) {
-			p = 1 + int(rand() * total)
-			print p (rand() < 0.5 ? " torn" : "")
-		}
-	}'
-}
 
 test_expect_success 'setup: the shim works' '
 	test -f "$SHIM" &&

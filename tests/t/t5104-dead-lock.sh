@@ -2,12 +2,7 @@
 test_description='a writer killed mid-append leaves its dot-lock: our next locker clears it when its owner is provably dead'
 . "$(dirname "$0")/lib.sh"
 
-SHIM=$HELPER/crashinject.so
-if ldd "$MAILBAG" 2>/dev/null | grep -q libasan; then
-	CRASH_ASAN=${ASAN_OPTIONS}:verify_asan_link_order=0
-else
-	CRASH_ASAN=${ASAN_OPTIONS}
-fi
+. "$TESTS_DIR/t/crash.sh"
 test -f "$SHIM" || skip_all "crashinject.so not built"
 command -v lockfile >/dev/null 2>&1 && test_set_prereq LOCKFILE
 

@@ -7,15 +7,10 @@ test_description='deliver and spool-move killed with SIGKILL at seeded random po
 # mailbox format and command; make torture raises it).
 SEED=${CRASH_SEED:-5105}
 RUNS=${CRASH_RUNS:-25}
-SHIM=$HELPER/crashinject.so
+. "$TESTS_DIR/t/crash.sh"
 
 [ "$(id -u)" = 0 ] || skip_all "needs root: delivers as a throwaway user, as an MTA does"
 test -f "$SHIM" || skip_all "crashinject.so not built"
-if ldd "$MAILBAG" 2>/dev/null | grep -q libasan; then
-	CRASH_ASAN=${ASAN_OPTIONS}:verify_asan_link_order=0
-else
-	CRASH_ASAN=${ASAN_OPTIONS}
-fi
 uw_setup
 U=$UW_USER
 SPOOL=$TRASH/spool

@@ -205,12 +205,7 @@ test_expect_success TMPFS 'disk full (small tmpfs): 75 and the mailbox is as it 
 
 # --- crashes: SIGKILL in the middle of writing the mailbox
 
-SHIM=$HELPER/crashinject.so
-if ldd "$MAILBAG" 2>/dev/null | grep -q libasan; then
-	CRASH_ASAN=${ASAN_OPTIONS}:verify_asan_link_order=0
-else
-	CRASH_ASAN=${ASAN_OPTIONS}
-fi
+. "$TESTS_DIR/t/crash.sh"
 test -f "$SHIM" && test_set_prereq SHIM
 
 # crash_loop FILE RECIPIENT N: deliver N messages, each first killed at the
