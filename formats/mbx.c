@@ -749,11 +749,23 @@ convert_text(struct mb_box *b, struct mbx_state *s, struct mb_reader *src,
 		}
 		if (n == 0)
 			break;
-		for (i = 0, o = 0; i < n; i++) {
-			if (in[i] == '\n' && !prev_cr)
+		for (i = 0, o = 0; i < n;) {
+			const char *nl = memchr(in + i, '\n', (size_t)(n - i));
+			size_t run = nl ? (size_t)(nl - (in + i))
+					: (size_t)(n - i);
+
+			memcpy(out + o, in + i, run);
+			o += run;
+			if (run > 0)
+				prev_cr = in[i + (ssize_t)run - 1] == '\r';
+			i += (ssize_t)run;
+			if (nl == NULL)
+				break;
+			if (!prev_cr)
 				out[o++] = '\r';
-			out[o++] = in[i];
-			prev_cr = in[i] == '\r';
+			out[o++] = '\n';
+			prev_cr = false;
+			i++;
 		}
 		*size += (int64_t)o;
 		if (count_only)

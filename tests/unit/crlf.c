@@ -1,6 +1,7 @@
 /*
  * crlf.c - the two places that turn CR LF into LF on the way between
  * formats: libmbox's LF reader (mbi_reader_lf) and the maildir writer.
+ * The mbx writer goes the other way: a CR before every LF that lacks one.
  * Random texts full of CRs, LFs and CR LF pairs, handed over in pieces
  * of every size so that a CR falls on each side of every boundary, must
  * come out as a plain byte-by-byte reference conversion says: the CR of
@@ -76,6 +77,20 @@ reference(const char *in, size_t n, char *out)
 	for (i = 0; i < n; i++)
 		if (!(in[i] == '\r' && i + 1 < n && in[i + 1] == '\n'))
 			out[o++] = in[i];
+	return o;
+}
+
+/* The reference the other way: CR LF for every LF without its CR. */
+static size_t
+reference_crlf(const char *in, size_t n, char *out)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r'))
+			out[o++] = '\r';
+		out[o++] = in[i];
+	}
 	return o;
 }
 
@@ -241,10 +256,76 @@ maildir_cases(void)
 		}
 }
 
+/* The mbx writer: appended in pieces, read back as stored. */
+static void
+mbx_cases(void)
+{
+	static const size_t sizes[] = { 3, 5000, 200000, 300001 };
+	static const size_t piece[] = { 1, 7, 65536, 131073 };
+	const char *tmp = t_tmpdir();
+	size_t a, b;
+	unsigned seed = 200;
+	int k = 0;
+
+	for (a = 0; a < sizeof(sizes) / sizeof(sizes[0]); a++)
+		for (b = 0; b < sizeof(piece) / sizeof(piece[0]); b++) {
+			size_t n = sizes[a], wn, gn = 0;
+			char *in, *want, *got, path[4096];
+			struct mb_ctx *ctx = NULL;
+			struct mb_box *box = NULL;
+			struct mb_newmsg m;
+			struct mb_msg *msg;
+			struct mb_reader *r;
+			struct pieces src;
+			struct mb_err e;
+			ssize_t got_n = 0;
+
+			if (n > 100000 && piece[b] < 100)
+				continue;
+			in = malloc(n + 16);
+			want = malloc(2 * n + 32);
+			got = malloc(2 * n + 32);
+			memcpy(in, "Subject: x\n\n", 13);
+			random_text(in + 13, n, seed++);
+			n += 13;
+			wn = reference_crlf(in, n, want);
+			snprintf(path, sizeof(path), "%s/x%d.mbx", tmp, k++);
+			pieces_init(&src, in, n, piece[b]);
+			memset(&m, 0, sizeof(m));
+			m.idate = 1700000000;
+			if ((ctx = mb_ctx_new()) == NULL ||
+			    mb_create(ctx, path, "mbx", 0, &box, &e) != MB_OK ||
+			    mb_append(box, &m, &src.r, NULL, &e) != MB_OK ||
+			    mb_close(&box, &e) != MB_OK ||
+			    mb_open(ctx, path, NULL, 0, &box, &e) != MB_OK ||
+			    mb_next(box, &msg, &e) != MB_OK ||
+			    mb_msg_open(box, msg, &r, &e) != MB_OK) {
+				ok(0, "mbx append of %zu bytes: %s", n, e.msg);
+			} else {
+				while ((got_n = mb_reader_read(
+						r, got + gn, 2 * n + 32 - gn,
+						&e)) > 0)
+					gn += (size_t)got_n;
+				mb_reader_close(&r);
+				ok(got_n == 0 && gn == wn &&
+					   memcmp(got, want, wn) == 0,
+				   "mbx: %zu bytes in pieces of %zu stored with "
+				   "CR LF as the reference (%zu bytes, want %zu)",
+				   n, piece[b], gn, wn);
+			}
+			mb_abort(&box);
+			mb_ctx_free(&ctx);
+			free(in);
+			free(want);
+			free(got);
+		}
+}
+
 int
 main(void)
 {
 	lf_reader_cases();
 	maildir_cases();
+	mbx_cases();
 	return done_testing();
 }
