@@ -66,12 +66,9 @@ const size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);
 
 /* Kept sorted by alias as well. */
 const struct cmd_alias cmd_aliases[] = {
-	{ "fetch-remote", "fetch" },
-	{ "mailbox-convert", "convert" },
-	{ "mbox-check", "check" },
-	{ "mbx-repair", "repair" },
-	{ "spool-move", "spool-move" },
-	{ "uid-rebuild", "uid-rebuild" },
+	{ "fetch-remote", "fetch" },	{ "mailbox-convert", "convert" },
+	{ "mbox-check", "check" },	{ "mbx-repair", "repair" },
+	{ "spool-move", "spool-move" }, { "uid-rebuild", "uid-rebuild" },
 };
 const size_t ncmd_aliases = sizeof(cmd_aliases) / sizeof(cmd_aliases[0]);
 

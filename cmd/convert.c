@@ -330,7 +330,7 @@ static int
 convert_packed(struct convert *cv, const char *kind)
 {
 	static const char *const exts[] = { ".tar.gz", ".tar.xz", ".tgz",
-					    ".txz",    ".tar",    ".zip",
+					    ".txz",    ".tar",	  ".zip",
 					    ".gz" };
 	char build[PATH_MAX + 256], top[256];
 	const char *real = cv->dst, *base;
@@ -388,8 +388,8 @@ convert_packed(struct convert *cv, const char *kind)
 	cv->dst = build;
 	rc = convert(cv);
 	cv->dst = real;
-	if (rc == 0 && mb_pack(cv->env->ctx, build, top, real, kind, &e) !=
-			       MB_OK)
+	if (rc == 0 &&
+	    mb_pack(cv->env->ctx, build, top, real, kind, &e) != MB_OK)
 		rc = report_err(cv->env->prog, real, &e);
 	mb_rmtree(pack_tmp);
 	pack_tmp[0] = '\0';

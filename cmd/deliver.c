@@ -564,8 +564,7 @@ mark_new_mail(const char *path)
 }
 
 static int append_copy(const struct dl_job *j, const char *path, int create,
-		       const char *create_fmt, bool *missing,
-		       struct mb_err *e);
+		       const char *create_fmt, bool *missing, struct mb_err *e);
 
 /*
  * A UW session that opens the mailbox read/write while we hold its /tmp

@@ -25,7 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #include "commands.h"
 #include "lazy.h"
 #include "util.h"
@@ -105,10 +104,10 @@ struct fetch {
  */
 struct fp {
 	EVP_MD_CTX *md;
-	char *line;	/* a line cut by the end of a buffer, CRs left out */
+	char *line; /* a line cut by the end of a buffer, CRs left out */
 	size_t len, cap;
 	bool body, skipping;
-	unsigned blank;	/* blank lines not hashed yet */
+	unsigned blank; /* blank lines not hashed yet */
 	size_t olen;	/* bytes in out, not hashed yet */
 	char out[16384];
 };
@@ -333,7 +332,7 @@ struct rec {
 	char *key;
 	char hash[65];
 	bool done;
-	size_t line;		/* order in the file, while loading */
+	size_t line; /* order in the file, while loading */
 };
 
 struct state {

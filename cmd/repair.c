@@ -132,9 +132,9 @@ failed(struct repair *rp, const struct mb_err *e)
 static void
 summary(struct repair *rp, const struct rp_result *r)
 {
-	const char *status = !r->damaged  ? "clean"
-			     : rp->dry_run ? "damaged"
-					   : "repaired";
+	const char *status = !r->damaged ? "clean" :
+			     rp->dry_run ? "damaged" :
+					   "repaired";
 	struct json j;
 
 	if (rp->json) {
@@ -252,9 +252,9 @@ cmd_repair(int argc, char **argv, struct cmd_env *env)
 			else if (strcmp(optarg, "split") == 0)
 				o.from_lines = RP_FROM_SPLIT;
 			else
-				return cmd_usage_error(env,
-						       "--from-lines takes keep "
-						       "or split");
+				return cmd_usage_error(
+					env, "--from-lines takes keep "
+					     "or split");
 			break;
 		case OPT_DROP_CL:
 			o.drop_cl = true;

@@ -20,14 +20,14 @@
 #include "formats.h"
 
 struct eml_state {
-	int dfd;		/* the directory */
-	char **names;		/* the messages found at open, sorted */
+	int dfd;      /* the directory */
+	char **names; /* the messages found at open, sorted */
 	uint32_t n, pos;
-	unsigned long next;	/* the number the next new file gets */
-	char **staged;		/* temporary names of staged appends */
+	unsigned long next; /* the number the next new file gets */
+	char **staged;	    /* temporary names of staged appends */
 	uint32_t nstaged;
-	struct mbi_buf kbuf;	/* key of the current message */
-	bool warned;		/* flags or keywords were dropped */
+	struct mbi_buf kbuf; /* key of the current message */
+	bool warned;	     /* flags or keywords were dropped */
 };
 
 static struct eml_state *
@@ -343,7 +343,8 @@ eml_append(struct mb_box *b, const struct mb_newmsg *meta,
 			       "out of memory");
 	}
 	rc = mbi_wbuf_init(&wb, fd, b->path, 0, e);
-	while (rc == MB_OK && (n = mb_reader_read(src, buf, sizeof(buf), e)) != 0) {
+	while (rc == MB_OK &&
+	       (n = mb_reader_read(src, buf, sizeof(buf), e)) != 0) {
 		if (n < 0)
 			rc = MB_FAILED;
 		else
@@ -408,8 +409,8 @@ eml_remove(struct mb_ctx *ctx, const char *path, struct mb_err *e)
 		return mbi_err_sys(e, MB_FAILED, errno, path,
 				   "cannot open mailbox");
 	while ((d = readdir(dp)) != NULL)
-		if (is_eml(d->d_name) && unlinkat(dirfd(dp), d->d_name, 0) < 0 &&
-		    errno != ENOENT) {
+		if (is_eml(d->d_name) &&
+		    unlinkat(dirfd(dp), d->d_name, 0) < 0 && errno != ENOENT) {
 			int err = errno;
 
 			closedir(dp);

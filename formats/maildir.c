@@ -54,8 +54,8 @@
 #define CHUNK	     (64u << 10)
 /* a folder being created takes a message up to this size straight at
  * its final name, from memory */
-#define RAW_MAX	     (1u << 20)
-#define UIDLIST_MAX  (256u << 20) /* larger is not a uidlist */
+#define RAW_MAX	    (1u << 20)
+#define UIDLIST_MAX (256u << 20) /* larger is not a uidlist */
 
 /* One message file. */
 struct md_ent {
@@ -110,8 +110,8 @@ struct md_state {
 	uint32_t wprev_uid;  /* last UID given to an append */
 	struct md_pending *pend;
 	uint32_t npend, npalloc;
-	uint32_t unsynced;   /* pending files in tmp/ not fsynced yet */
-	char *raw;	     /* created: a message read whole (RAW_MAX) */
+	uint32_t unsynced; /* pending files in tmp/ not fsynced yet */
+	char *raw;	   /* created: a message read whole (RAW_MAX) */
 	char *cooked;
 	bool check; /* MB_CHECK: report what is odd */
 	/* files we make take the folder's owner and mode (Dovecot's way) */
@@ -1981,8 +1981,8 @@ drop_pending(struct mb_box *b, struct md_state *s)
 	uint32_t i;
 
 	for (i = 0; i < s->npend; i++) {
-		const char *f = s->pend[i].tmpname ? s->pend[i].tmpname
-						   : s->pend[i].name;
+		const char *f = s->pend[i].tmpname ? s->pend[i].tmpname :
+						     s->pend[i].name;
 
 		if (f != NULL && snprintf(path, sizeof(path), "%s/%s", b->path,
 					  f) < (int)sizeof(path))
@@ -2126,12 +2126,14 @@ copy_text(struct mb_box *b, struct mb_reader *src, int fd, const char *path,
 		cr = false;
 		for (i = 0; i < n;) {
 			const char *r = memchr(in + i, '\r', (size_t)(n - i));
-			size_t run = r ? (size_t)(r - (in + i)) : (size_t)(n - i);
+			size_t run =
+				r ? (size_t)(r - (in + i)) : (size_t)(n - i);
 			const char *l = in + i, *end = in + i + run;
 
 			memcpy(out + o, in + i, run);
 			o += run;
-			while ((l = memchr(l, '\n', (size_t)(end - l))) != NULL) {
+			while ((l = memchr(l, '\n', (size_t)(end - l))) !=
+			       NULL) {
 				(*lines)++;
 				l++;
 			}
@@ -2259,8 +2261,8 @@ lead_close(struct mb_reader *r)
 
 /* Read src into s->raw; *whole when it ended within RAW_MAX bytes. */
 static int
-slurp(struct mb_box *b, struct md_state *s, struct mb_reader *src,
-      size_t *got, bool *whole, struct mb_err *e)
+slurp(struct mb_box *b, struct md_state *s, struct mb_reader *src, size_t *got,
+      bool *whole, struct mb_err *e)
 {
 	ssize_t n;
 

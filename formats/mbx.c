@@ -33,49 +33,49 @@
 
 #include "formats.h"
 
-#define HDRSIZE 2048	     /* the file header */
-#define MAGIC "*mbx*\r\n"
-#define MAGIC_LEN 7
-#define NUSERFLAGS 30	     /* keyword slots */
-#define MAXUSERFLAG 50	     /* longest keyword */
-#define PID_OFF (HDRSIZE - 10)
-#define IHDR_READ 64	     /* UW reads this much at each message */
-#define FEXPUNGED 0x8000
-#define CHUNK (64u << 10)
+#define HDRSIZE	    2048 /* the file header */
+#define MAGIC	    "*mbx*\r\n"
+#define MAGIC_LEN   7
+#define NUSERFLAGS  30 /* keyword slots */
+#define MAXUSERFLAG 50 /* longest keyword */
+#define PID_OFF	    (HDRSIZE - 10)
+#define IHDR_READ   64 /* UW reads this much at each message */
+#define FEXPUNGED   0x8000
+#define CHUNK	    (64u << 10)
 
 struct mbx_state {
 	int fd;
 	struct stat st;
 	struct mbi_tmplock tl;
-	bool tl_held;		/* the /tmp lock, exclusively */
-	bool flocked;		/* LOCK_SH on the file, for the session */
+	bool tl_held; /* the /tmp lock, exclusively */
+	bool flocked; /* LOCK_SH on the file, for the session */
 
 	/* reading */
-	int64_t end;		/* file size when last looked (under locks) */
-	int64_t pos;		/* next internal header */
-	bool stopped;		/* the walk met damage */
-	uint32_t visible;	/* messages reported */
+	int64_t end;	  /* file size when last looked (under locks) */
+	int64_t pos;	  /* next internal header */
+	bool stopped;	  /* the walk met damage */
+	uint32_t visible; /* messages reported */
 	uint32_t prev_uid;
-	uint32_t unsaved;	/* reported messages with UID 0 on disk */
-	uint32_t hidden;	/* hidden-expunged messages seen */
+	uint32_t unsaved; /* reported messages with UID 0 on disk */
+	uint32_t hidden;  /* hidden-expunged messages seen */
 	int64_t hidden_bytes;
 	bool uids_broken;
-	uint32_t hdr_uidlast;	/* last UID as the header records it */
-	unsigned hdr_nkw;	/* keywords named in the header */
-	char pid[10];		/* bytes 2038..2047 as last read or written */
+	uint32_t hdr_uidlast; /* last UID as the header records it */
+	unsigned hdr_nkw;     /* keywords named in the header */
+	char pid[10];	      /* bytes 2038..2047 as last read or written */
 
 	/* writing */
-	bool created;		/* we made the file: appends keep UIDs */
-	bool writing;		/* appends are staged at the end */
+	bool created; /* we made the file: appends keep UIDs */
+	bool writing; /* appends are staged at the end */
 	bool wb_init;
 	struct mbi_wbuf wb;
-	int64_t orig_size;	/* size before the staged appends */
+	int64_t orig_size; /* size before the staged appends */
 	struct mbi_tail journal;
-	uint32_t wprev_uid;	/* last UID written by an append */
-	bool renumbered;	/* created: a kept UID had to be replaced */
-	bool uids_dirty;	/* renumber(): every UID and the validity */
-	bool flags_dirty;	/* flags were written in place */
-	bool kw_added;		/* keywords to declare in the header */
+	uint32_t wprev_uid; /* last UID written by an append */
+	bool renumbered;    /* created: a kept UID had to be replaced */
+	bool uids_dirty;    /* renumber(): every UID and the validity */
+	bool flags_dirty;   /* flags were written in place */
+	bool kw_added;	    /* keywords to declare in the header */
 };
 
 static struct mbx_state *
@@ -104,8 +104,8 @@ hex_val(const char *p, size_t n)
 	for (i = 0; i < n; i++) {
 		int c = (unsigned char)p[i];
 
-		v = v * 16 + (uint32_t)(isdigit(c) ? c - '0'
-						   : tolower(c) - 'a' + 10);
+		v = v * 16 +
+		    (uint32_t)(isdigit(c) ? c - '0' : tolower(c) - 'a' + 10);
 	}
 	return v;
 }
@@ -227,7 +227,8 @@ hdr_build(const struct mb_box *b, struct mbx_state *s, char *h, bool with_pid)
 		*p++ = '\n';
 	}
 	if (with_pid) {
-		snprintf(tmp, sizeof(tmp), "%08lx\r\n", (unsigned long)getpid());
+		snprintf(tmp, sizeof(tmp), "%08lx\r\n",
+			 (unsigned long)getpid());
 		memcpy(s->pid, tmp, 10);
 	}
 	memcpy(h + PID_OFF, s->pid, 10);
@@ -235,8 +236,7 @@ hdr_build(const struct mb_box *b, struct mbx_state *s, char *h, bool with_pid)
 }
 
 static int
-hdr_read(struct mb_box *b, struct mbx_state *s, struct hdr *h,
-	 struct mb_err *e)
+hdr_read(struct mb_box *b, struct mbx_state *s, struct hdr *h, struct mb_err *e)
 {
 	char buf[HDRSIZE];
 	ssize_t n = mbi_pread_full(s->fd, buf, HDRSIZE, 0);
@@ -314,9 +314,8 @@ hdr_write(struct mb_box *b, struct mbx_state *s, bool with_pid,
 /* Reading                                                              */
 
 /* The walk cannot go on: report it with UW's text. */
-static int
-walk_damage(struct mb_box *b, struct mbx_state *s, int64_t pos,
-	    struct mb_err *e, const char *fmt, ...) MBI_PRINTF(5, 6);
+static int walk_damage(struct mb_box *b, struct mbx_state *s, int64_t pos,
+		       struct mb_err *e, const char *fmt, ...) MBI_PRINTF(5, 6);
 
 static int
 walk_damage(struct mb_box *b, struct mbx_state *s, int64_t pos,
@@ -347,7 +346,8 @@ printable(char *dst, size_t size, const char *p, size_t n)
 	if (n > size - 1)
 		n = size - 1;
 	for (i = 0; i < n; i++)
-		dst[i] = (unsigned char)p[i] < 0x20 || p[i] == 0x7f ? '.' : p[i];
+		dst[i] =
+			(unsigned char)p[i] < 0x20 || p[i] == 0x7f ? '.' : p[i];
 	dst[n] = '\0';
 }
 
@@ -393,9 +393,10 @@ read_record(struct mb_box *b, struct mbx_state *s, struct mb_msg *m,
 	comma = memchr(buf, ',', len);
 	semi = comma ? memchr(comma + 1, ';', (size_t)(cr - comma - 1)) : NULL;
 	if (semi == NULL)
-		return walk_damage(b, s, pos, e,
-				   "Unable to parse internal header at %lld: %s",
-				   (long long)pos, line);
+		return walk_damage(
+			b, s, pos, e,
+			"Unable to parse internal header at %lld: %s",
+			(long long)pos, line);
 	t = semi;
 	if (cr - (t + 1) < 12 || !all_hex(t + 1, 12))
 		return walk_damage(b, s, pos, e,
@@ -460,9 +461,8 @@ read_record(struct mb_box *b, struct mbx_state *s, struct mb_msg *m,
 	}
 	s->prev_uid = uid;
 	if (b->nkw < 32 && (kw >> b->nkw) != 0) {
-		mbi_diag(b, MB_DIAG_WARN, "undeclared-keyword", pos,
-			 s->visible, uid,
-			 "keyword bits %08x name no declared keyword",
+		mbi_diag(b, MB_DIAG_WARN, "undeclared-keyword", pos, s->visible,
+			 uid, "keyword bits %08x name no declared keyword",
 			 kw & ~((1u << b->nkw) - 1));
 		kw &= (1u << b->nkw) - 1;
 	}
@@ -584,9 +584,10 @@ mbx_open(struct mb_box *b, struct mb_err *e)
 	if ((rc = alloc_state(b, e)) != MB_OK)
 		return rc;
 	s = state(b);
-	s->fd = open(b->path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY |
-				      O_NOFOLLOW |
-				      ((b->mode & MB_KEEP_TIMES) ? O_NOATIME : 0));
+	s->fd = open(b->path,
+		     (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY |
+			     O_NOFOLLOW |
+			     ((b->mode & MB_KEEP_TIMES) ? O_NOATIME : 0));
 	if (s->fd < 0 && errno == EPERM && (b->mode & MB_KEEP_TIMES))
 		s->fd = open(b->path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC |
 					      O_NOCTTY | O_NOFOLLOW);
@@ -751,8 +752,8 @@ convert_text(struct mb_box *b, struct mbx_state *s, struct mb_reader *src,
 			break;
 		for (i = 0, o = 0; i < n;) {
 			const char *nl = memchr(in + i, '\n', (size_t)(n - i));
-			size_t run = nl ? (size_t)(nl - (in + i))
-					: (size_t)(n - i);
+			size_t run =
+				nl ? (size_t)(nl - (in + i)) : (size_t)(n - i);
 
 			memcpy(out + o, in + i, run);
 			o += run;
@@ -770,8 +771,8 @@ convert_text(struct mb_box *b, struct mbx_state *s, struct mb_reader *src,
 		*size += (int64_t)o;
 		if (count_only)
 			continue;
-		rc = sp ? mbi_spool_put(b, sp, out, o, e)
-			: mbi_wbuf_put(&s->wb, out, o, e);
+		rc = sp ? mbi_spool_put(b, sp, out, o, e) :
+			  mbi_wbuf_put(&s->wb, out, o, e);
 		if (rc != MB_OK)
 			break;
 	}
@@ -854,7 +855,8 @@ mbx_append(struct mb_box *b, const struct mb_newmsg *meta,
 			uid = meta->uid;
 		} else {
 			renumbered = meta->uid != 0;
-			uid = (uidlast > s->wprev_uid ? uidlast : s->wprev_uid) +
+			uid = (uidlast > s->wprev_uid ? uidlast :
+							s->wprev_uid) +
 			      1;
 		}
 		disk_uid = uid;
@@ -878,9 +880,9 @@ mbx_append(struct mb_box *b, const struct mb_newmsg *meta,
 		     (long long)size, kw, meta->flags & MB_FLAGS_ALL, disk_uid);
 	rc = mbi_wbuf_put(&s->wb, line, (size_t)n, e);
 	if (rc == MB_OK)
-		rc = src->rewind != NULL
-			     ? convert_text(b, s, src, NULL, false, &size, e)
-			     : mbi_spool_out(b, &sp, &s->wb, e);
+		rc = src->rewind != NULL ?
+			     convert_text(b, s, src, NULL, false, &size, e) :
+			     mbi_spool_out(b, &sp, &s->wb, e);
 	if (rc != MB_OK) {
 		/* leave no part of it: back to where it started */
 		if (s->wb.pos - (int64_t)s->wb.len <= start) {
@@ -1265,8 +1267,8 @@ const struct mb_driver mbi_driver_mbx = {
 	.name = "mbx",
 	.summary = "UW c-client's mbx: indexed flags, keywords and UIDs, "
 		   "shared access",
-	.caps = MB_CAP_CRLF | MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_KEYWORDS | MB_CAP_UIDS |
-		MB_CAP_EXPUNGE | MB_CAP_CREATE | MB_CAP_DATES,
+	.caps = MB_CAP_CRLF | MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_KEYWORDS |
+		MB_CAP_UIDS | MB_CAP_EXPUNGE | MB_CAP_CREATE | MB_CAP_DATES,
 	.probe_len = HDRSIZE,
 	.probe = mbx_probe,
 	.open = mbx_open,

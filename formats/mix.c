@@ -42,29 +42,29 @@
 
 #include "formats.h"
 
-#define NUSERFLAGS 30	     /* keywords per mailbox (UW) */
-#define MAXUSERFLAG 50	     /* longest keyword */
-#define DATAROLL 1048576     /* start a new data file past this (UW) */
-#define MSGTOK ":msg:"
-#define CHUNK (64u << 10)
-#define SPOOL_MEM (1u << 20)
-#define LINE_MAX_LEN 4096    /* longest index/status/meta line we accept */
+#define NUSERFLAGS   30	     /* keywords per mailbox (UW) */
+#define MAXUSERFLAG  50	     /* longest keyword */
+#define DATAROLL     1048576 /* start a new data file past this (UW) */
+#define MSGTOK	     ":msg:"
+#define CHUNK	     (64u << 10)
+#define SPOOL_MEM    (1u << 20)
+#define LINE_MAX_LEN 4096 /* longest index/status/meta line we accept */
 
 struct mix_ent {
 	uint32_t uid;
 	int64_t idate;
 	int tz;
-	uint32_t size;		/* message text bytes */
-	uint32_t file;		/* data file number */
-	uint32_t pos;		/* record line offset in the data file */
-	uint32_t isize;		/* record line length */
-	uint32_t hsize;		/* header bytes (with the blank line) */
+	uint32_t size;	/* message text bytes */
+	uint32_t file;	/* data file number */
+	uint32_t pos;	/* record line offset in the data file */
+	uint32_t isize; /* record line length */
+	uint32_t hsize; /* header bytes (with the blank line) */
 	uint32_t kw;
 	unsigned flags;
 	uint32_t modseq;
-	int64_t ixoff;		/* offset of the index record */
+	int64_t ixoff; /* offset of the index record */
 	bool has_status;
-	bool dirty;		/* flags to write at commit */
+	bool dirty; /* flags to write at commit */
 };
 
 struct mix_list {
@@ -78,17 +78,17 @@ struct mix_state {
 	char index_path[PATH_MAX + 16];
 	char status_path[PATH_MAX + 16];
 	int mfd, ifd, sfd;
-	bool meta_sh;		/* session lock on .mixmeta */
-	bool locked_ex;		/* index + status held exclusively */
+	bool meta_sh;	/* session lock on .mixmeta */
+	bool locked_ex; /* index + status held exclusively */
 
 	/* what the files said when last read */
 	uint32_t metaseq, indexseq, statusseq, newmsg;
 	uint32_t meta_v, meta_l; /* UIDVALIDITY and last UID in .mixmeta */
 	unsigned meta_nkw;
 
-	struct mix_list l;	/* the index, in UID order */
-	uint32_t next;		/* next entry to report */
-	uint32_t reported_uid;	/* highest UID reported */
+	struct mix_list l;     /* the index, in UID order */
+	uint32_t next;	       /* next entry to report */
+	uint32_t reported_uid; /* highest UID reported */
 
 	/* the data file being read in next() */
 	int cfd;
@@ -97,15 +97,15 @@ struct mix_state {
 
 	/* writing */
 	bool created;
-	bool appending;		/* appends pending: locks held */
-	struct mix_list app;	/* appended, not yet in the index */
-	int wfd;		/* the data file appended to */
+	bool appending;	     /* appends pending: locks held */
+	struct mix_list app; /* appended, not yet in the index */
+	int wfd;	     /* the data file appended to */
 	uint32_t wfile;
-	int64_t wsize0;		/* its size before our appends */
+	int64_t wsize0; /* its size before our appends */
 	struct mbi_wbuf wb;
 	bool wb_init;
 	uint32_t wprev_uid;
-	bool renumbered;	/* created: a kept UID had to be replaced */
+	bool renumbered; /* created: a kept UID had to be replaced */
 	bool flags_dirty;
 	bool uids_dirty;
 	bool index_dirty;
@@ -114,7 +114,7 @@ struct mix_state {
 	 * here up to SPOOL_MEM bytes, beyond that in a temporary file */
 	char *spmem;
 	size_t splen;
-	bool spfile;		/* this message went to spfd */
+	bool spfile; /* this message went to spfd */
 	int spfd;
 };
 
@@ -185,8 +185,8 @@ hex_field(const char **p, const char *end, uint32_t *out)
 
 		if (++n > 8)
 			return false;
-		v = v * 16 + (uint32_t)(isdigit(c) ? c - '0'
-						   : tolower(c) - 'a' + 10);
+		v = v * 16 +
+		    (uint32_t)(isdigit(c) ? c - '0' : tolower(c) - 'a' + 10);
 	}
 	if (n == 0 || s >= end || *s != ':')
 		return false;
@@ -292,7 +292,7 @@ struct lines {
 	int fd;
 	char buf[CHUNK];
 	size_t len, at;
-	int64_t off;		/* file offset of buf[0] */
+	int64_t off; /* file offset of buf[0] */
 	char line[LINE_MAX_LEN + 1];
 	bool eof;
 };
@@ -375,8 +375,7 @@ file_damage(struct mb_box *b, const char *path, int64_t off, struct mb_err *e,
 }
 
 static int
-read_meta(struct mb_box *b, struct mix_state *s, bool adopt,
-	  struct mb_err *e)
+read_meta(struct mb_box *b, struct mix_state *s, bool adopt, struct mb_err *e)
 {
 	struct lines *r = malloc(sizeof(*r));
 	bool have_s = false, have_v = false, have_l = false, have_n = false;
@@ -402,18 +401,20 @@ read_meta(struct mb_box *b, struct mix_state *s, bool adopt,
 			p = tmp;
 			if (len > 9 || !hex_field(&p, tmp + strlen(tmp), &x)) {
 				const char *what =
-					r->line[0] == 'S'   ? "Error in mix "
-							      "metadata file "
-							      "sequence record"
-					: r->line[0] == 'V' ? "Error in mix "
-							      "metadata file "
-							      "UIDVALIDITY "
-							      "record"
-					: r->line[0] == 'L'
-						? "Error in mix metadata file "
-						  "UIDLAST record"
-						: "Error in mix metadata file "
-						  "new msg record";
+					r->line[0] == 'S' ?
+						"Error in mix "
+						"metadata file "
+						"sequence record" :
+					r->line[0] == 'V' ?
+						"Error in mix "
+						"metadata file "
+						"UIDVALIDITY "
+						"record" :
+					r->line[0] == 'L' ?
+						"Error in mix metadata file "
+						"UIDLAST record" :
+						"Error in mix metadata file "
+						"new msg record";
 				rc = file_damage(b, s->meta_path, off, e, what);
 				goto out;
 			}
@@ -433,19 +434,22 @@ read_meta(struct mb_box *b, struct mix_state *s, bool adopt,
 			break;
 		case 'K':
 			for (p = r->line + 1; p < end;) {
-				const char *q = memchr(p, ' ', (size_t)(end - p));
+				const char *q =
+					memchr(p, ' ', (size_t)(end - p));
 
 				if (q == NULL)
 					q = end;
 				if (q == p || q - p > MAXUSERFLAG ||
 				    nkw >= NUSERFLAGS) {
-					rc = file_damage(b, s->meta_path, off, e,
-							 "Error in mix metadata "
-							 "file keyword record");
+					rc = file_damage(
+						b, s->meta_path, off, e,
+						"Error in mix metadata "
+						"file keyword record");
 					goto out;
 				}
 				if (adopt || nkw >= b->nkw) {
-					if (mbi_kw_slot(b, p, (size_t)(q - p)) < 0) {
+					if (mbi_kw_slot(b, p, (size_t)(q - p)) <
+					    0) {
 						rc = mbi_err(e, MB_FATAL,
 							     MB_ENOMEM, b->path,
 							     -1,
@@ -463,8 +467,8 @@ read_meta(struct mb_box *b, struct mix_state *s, bool adopt,
 	}
 	if (k < 0) {
 		rc = k == -1 ? mbi_err_sys(e, MB_FATAL, errno, s->meta_path,
-					   "cannot read mix metadata")
-			     : file_damage(b, s->meta_path, off, e,
+					   "cannot read mix metadata") :
+			       file_damage(b, s->meta_path, off, e,
 					   "Error in mix metadata record");
 		goto out;
 	}
@@ -567,8 +571,8 @@ read_index(struct mb_box *b, struct mix_state *s, struct mix_list *l,
 	}
 	if (k < 0)
 		rc = k == -1 ? mbi_err_sys(e, MB_FATAL, errno, s->index_path,
-					   "cannot read mix index")
-			     : file_damage(b, s->index_path, off, e,
+					   "cannot read mix index") :
+			       file_damage(b, s->index_path, off, e,
 					   "Error in mix index file message "
 					   "record");
 out:
@@ -645,8 +649,8 @@ read_status(struct mb_box *b, struct mix_state *s, struct mix_list *l,
 	}
 	if (k < 0)
 		rc = k == -1 ? mbi_err_sys(e, MB_FATAL, errno, s->status_path,
-					   "cannot read mix status")
-			     : file_damage(b, s->status_path, off, e,
+					   "cannot read mix status") :
+			       file_damage(b, s->status_path, off, e,
 					   "Error in mix status file message "
 					   "record");
 out:
@@ -800,15 +804,17 @@ verify_ent(struct mb_box *b, struct mix_state *s, const struct mix_ent *x,
 		return why;
 	}
 	if (x->hsize > x->size) {
-		snprintf(why, wsize, "header size %08x exceeds message size %08x",
-			 x->hsize, x->size);
+		snprintf(why, wsize,
+			 "header size %08x exceeds message size %08x", x->hsize,
+			 x->size);
 		return why;
 	}
 	date_fmt(date, sizeof(date), x->idate, x->tz);
 	n = snprintf(want, sizeof(want), MSGTOK "%08x:%s:%08x:\r\n", x->uid,
 		     date, x->size);
 	if (x->isize > sizeof(rec) - 1 ||
-	    mbi_pread_full(s->cfd, rec, x->isize, x->pos) != (ssize_t)x->isize) {
+	    mbi_pread_full(s->cfd, rec, x->isize, x->pos) !=
+		    (ssize_t)x->isize) {
 		snprintf(why, wsize, "cannot read message record in .mix%08x",
 			 x->file);
 		return why;
@@ -818,8 +824,8 @@ verify_ent(struct mb_box *b, struct mix_state *s, const struct mix_ent *x,
 		uint32_t i;
 
 		for (i = 0; i < x->isize && i < sizeof(rec) - 1; i++)
-			shown[i] = rec[i] < 0x20 || rec[i] == 0x7f ? '.'
-								   : rec[i];
+			shown[i] =
+				rec[i] < 0x20 || rec[i] == 0x7f ? '.' : rec[i];
 		shown[i] = '\0';
 		snprintf(why, wsize,
 			 "message record at %u in .mix%08x does not match the "
@@ -863,8 +869,8 @@ mix_next(struct mb_box *b, struct mb_msg *out, struct mb_err *e)
 	if (x->uid > b->uidlast) {
 		diag_at(b, MB_DIAG_DAMAGE, "mix-uid", s->index_path, x->ixoff,
 			msgno, x->uid,
-			"UID %08x is above the last UID %08x of .mixmeta", x->uid,
-			b->uidlast);
+			"UID %08x is above the last UID %08x of .mixmeta",
+			x->uid, b->uidlast);
 		b->uids_broken = true;
 	}
 	if (!x->has_status && (b->mode & MB_CHECK))
@@ -1002,8 +1008,7 @@ alloc_state(struct mb_box *b, struct mb_err *e)
 	s->mfd = s->ifd = s->sfd = s->cfd = s->wfd = s->spfd = -1;
 	snprintf(s->dir, sizeof(s->dir), "%s", b->path);
 	snprintf(s->meta_path, sizeof(s->meta_path), "%s/.mixmeta", b->path);
-	snprintf(s->index_path, sizeof(s->index_path), "%s/.mixindex",
-		 b->path);
+	snprintf(s->index_path, sizeof(s->index_path), "%s/.mixindex", b->path);
 	snprintf(s->status_path, sizeof(s->status_path), "%s/.mixstatus",
 		 b->path);
 	b->priv = s;
@@ -1073,8 +1078,7 @@ fail:
 }
 
 static int
-write_file(const char *path, int fd, const char *p, size_t n,
-	   struct mb_err *e)
+write_file(const char *path, int fd, const char *p, size_t n, struct mb_err *e)
 {
 	int rc = mbi_write_all(fd, p, n, path, e);
 
@@ -1111,8 +1115,8 @@ data_file_num(const char *name, uint32_t *num)
 static int
 remove_files(const char *dir)
 {
-	static const char *const fixed[] = {".mixmeta", ".mixindex",
-					    ".mixstatus", ".mixsortcache"};
+	static const char *const fixed[] = { ".mixmeta", ".mixindex",
+					     ".mixstatus", ".mixsortcache" };
 	char path[PATH_MAX + 300];
 	struct dirent *d;
 	uint32_t num;
@@ -1293,7 +1297,7 @@ adopt_fresh(struct mb_box *b, struct mix_state *s, struct mix_list *fresh)
 static int
 refresh_locked(struct mb_box *b, struct mix_state *s, struct mb_err *e)
 {
-	struct mix_list fresh = {0};
+	struct mix_list fresh = { 0 };
 	int rc;
 
 	if (s->locked_ex)
@@ -1309,7 +1313,7 @@ static int
 mix_poll(struct mb_box *b, bool *changed, struct mb_err *e)
 {
 	struct mix_state *s = state(b);
-	struct mix_list fresh = {0};
+	struct mix_list fresh = { 0 };
 	uint32_t ms = s->metaseq, is = s->indexseq, ss = s->statusseq, i;
 	int rc;
 
@@ -1530,8 +1534,8 @@ convert_text(struct mb_box *b, struct mix_state *s, struct mb_reader *src,
 		*size += (int64_t)o;
 		if (count_only)
 			continue;
-		rc = spool ? spool_put(b, s, out, o, e)
-			   : mbi_wbuf_put(&s->wb, out, o, e);
+		rc = spool ? spool_put(b, s, out, o, e) :
+			     mbi_wbuf_put(&s->wb, out, o, e);
 		if (rc != MB_OK)
 			break;
 	}
@@ -1543,8 +1547,7 @@ convert_text(struct mb_box *b, struct mix_state *s, struct mb_reader *src,
 }
 
 static int
-spool_out(struct mb_box *b, struct mix_state *s, int64_t len,
-	  struct mb_err *e)
+spool_out(struct mb_box *b, struct mix_state *s, int64_t len, struct mb_err *e)
 {
 	char *buf;
 	int64_t off = 0;
@@ -1552,13 +1555,13 @@ spool_out(struct mb_box *b, struct mix_state *s, int64_t len,
 	int rc = MB_OK;
 
 	if (!s->spfile)
-		return (int64_t)s->splen == len
-			       ? (s->splen == 0 ? MB_OK
-						: mbi_wbuf_put(&s->wb, s->spmem,
-							       s->splen, e))
-			       : mbi_err(e, MB_FAILED, MB_ECHANGED, b->path, -1,
-					 "the message changed while it was "
-					 "copied");
+		return (int64_t)s->splen == len ?
+			       (s->splen == 0 ? MB_OK :
+						mbi_wbuf_put(&s->wb, s->spmem,
+							     s->splen, e)) :
+			       mbi_err(e, MB_FAILED, MB_ECHANGED, b->path, -1,
+				       "the message changed while it was "
+				       "copied");
 	if ((buf = malloc(CHUNK)) == NULL)
 		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
 			       "out of memory");
@@ -1675,8 +1678,8 @@ mix_append(struct mb_box *b, const struct mb_newmsg *meta,
 	rc = mbi_wbuf_put(&s->wb, line, (size_t)n, e);
 	if (rc == MB_OK)
 		rc = !spool ? convert_text(b, s, src, false, false, &size,
-					   &hsize, e)
-			    : spool_out(b, s, size, e);
+					   &hsize, e) :
+			      spool_out(b, s, size, e);
 	if (rc == MB_OK && s->wb.pos != start + n + size)
 		rc = mbi_err(e, MB_FAILED, MB_ECHANGED, b->path, -1,
 			     "the message changed while it was copied");
@@ -2245,8 +2248,8 @@ with_exclusive(struct mb_ctx *ctx, const char *path, const char *to,
 	fd = open(meta, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 	if (fd < 0)
 		return mbi_err_sys(e, MB_FAILED, errno, path,
-				   to ? "cannot rename mailbox"
-				      : "cannot delete mailbox");
+				   to ? "cannot rename mailbox" :
+					"cannot delete mailbox");
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
 		rc = mbi_err(e, MB_RETRY, MB_ELOCKED, path, -1,
 			     "mailbox is in use by another process");
@@ -2300,16 +2303,17 @@ static int
 mix_list_child(const char *dir, const char *name, const struct stat *st,
 	       char *child, size_t size)
 {
-	return strncmp(name, ".mix", 4) == 0 ? MB_CHILD_INTERNAL
-					     : MB_CHILD_OTHER;
+	return strncmp(name, ".mix", 4) == 0 ? MB_CHILD_INTERNAL :
+					       MB_CHILD_OTHER;
 }
 
 const struct mb_driver mbi_driver_mix = {
 	.name = "mix",
 	.summary = "UW c-client's mix: a directory of data files with index, "
 		   "status and metadata files, shared access",
-	.caps = MB_CAP_CRLF | MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_KEYWORDS | MB_CAP_UIDS |
-		MB_CAP_EXPUNGE | MB_CAP_CREATE | MB_CAP_DIR | MB_CAP_DATES,
+	.caps = MB_CAP_CRLF | MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_KEYWORDS |
+		MB_CAP_UIDS | MB_CAP_EXPUNGE | MB_CAP_CREATE | MB_CAP_DIR |
+		MB_CAP_DATES,
 	.probe_len = 0,
 	.probe = mix_probe,
 	.open = mix_open,

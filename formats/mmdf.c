@@ -46,8 +46,7 @@ const struct mb_driver mbi_driver_mmdf = {
 	.name = "mmdf",
 	.summary = "MMDF mailbox: messages between ^A^A^A^A lines",
 	.caps = MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_EXPUNGE |
-		MB_CAP_KEYWORDS | MB_CAP_UIDS |
-		MB_CAP_CREATE | MB_CAP_DATES,
+		MB_CAP_KEYWORDS | MB_CAP_UIDS | MB_CAP_CREATE | MB_CAP_DATES,
 	.probe_len = 8,
 	.probe = mmdf_probe,
 	.open = mmdf_open,

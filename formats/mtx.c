@@ -33,8 +33,8 @@ const struct mb_driver mbi_driver_mtx = {
 	.name = "mtx",
 	.summary =
 		"UW c-client's mtx: CRLF text, octal flags, no UIDs or keyword names",
-	.caps = MB_CAP_CRLF | MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_EXPUNGE | MB_CAP_CREATE |
-		MB_CAP_DATES,
+	.caps = MB_CAP_CRLF | MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_EXPUNGE |
+		MB_CAP_CREATE | MB_CAP_DATES,
 	.probe_len = 64,
 	.probe = mtx_probe,
 	.open = mtx_open,

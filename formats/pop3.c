@@ -617,9 +617,8 @@ find_msg(const struct pop3_state *s, const struct mb_msg *m)
 {
 	uint32_t i = m->seq > 0 ? m->seq - 1 : 0;
 
-	if (i < s->nidx &&
-	    (s->idx[i].uidl == m->key ||
-	     (m->key && strcmp(s->idx[i].uidl, m->key) == 0)))
+	if (i < s->nidx && (s->idx[i].uidl == m->key ||
+			    (m->key && strcmp(s->idx[i].uidl, m->key) == 0)))
 		return (int32_t)i; /* where it was: the usual case */
 	for (i = 0; i < s->nidx; i++)
 		if (s->idx[i].uidl == m->key ||

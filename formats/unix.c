@@ -37,7 +37,8 @@ unix_probe(const char *path, const struct stat *st, const unsigned char *head,
 	nl = memchr(p, '\n', (size_t)(end - p));
 	if (nl != NULL && mbi_from_line(p, (size_t)(nl - p), NULL))
 		return 90;
-	if (nl == NULL && (size_t)(end - p) >= 5 && memcmp(p, "From ", 5) == 0 &&
+	if (nl == NULL && (size_t)(end - p) >= 5 &&
+	    memcmp(p, "From ", 5) == 0 &&
 	    mbi_from_line(p, (size_t)(end - p), NULL))
 		return 90;
 	/* a valid From line at some later line start */
@@ -70,8 +71,7 @@ const struct mb_driver mbi_driver_unix = {
 	.summary = "traditional UNIX mbox, as UW c-client, mutt and Dovecot "
 		   "read it",
 	.caps = MB_CAP_APPEND | MB_CAP_FLAGS | MB_CAP_EXPUNGE |
-		MB_CAP_KEYWORDS | MB_CAP_UIDS |
-		MB_CAP_CREATE | MB_CAP_DATES,
+		MB_CAP_KEYWORDS | MB_CAP_UIDS | MB_CAP_CREATE | MB_CAP_DATES,
 	.probe_len = 4096,
 	.probe = unix_probe,
 	.open = unix_open,

@@ -28,10 +28,10 @@
 
 #include "unixfile.h"
 
-#define RD_CHUNK (1u << 20)	 /* bytes read at a time */
-#define LINE_KEEP (4u << 20)	 /* a longer line is handled in pieces */
-#define PSEUDO_RESERVE 3400	 /* room for 64 keywords in X-IMAP */
-#define SENDER_MAX 512
+#define RD_CHUNK       (1u << 20) /* bytes read at a time */
+#define LINE_KEEP      (4u << 20) /* a longer line is handled in pieces */
+#define PSEUDO_RESERVE 3400	  /* room for 64 keywords in X-IMAP */
+#define SENDER_MAX     512
 
 /* Internal header ids (bit positions). */
 enum {
@@ -47,9 +47,12 @@ static const struct {
 	const char *name;
 	size_t len;
 } internal_hdrs[] = {
-	[H_STATUS] = {"Status:", 7},	   [H_XSTATUS] = {"X-Status:", 9},
-	[H_XKEYWORDS] = {"X-Keywords:", 11}, [H_XUID] = {"X-UID:", 6},
-	[H_XIMAP] = {"X-IMAP:", 7},	   [H_XIMAPBASE] = {"X-IMAPbase:", 11},
+	[H_STATUS] = { "Status:", 7 },
+	[H_XSTATUS] = { "X-Status:", 9 },
+	[H_XKEYWORDS] = { "X-Keywords:", 11 },
+	[H_XUID] = { "X-UID:", 6 },
+	[H_XIMAP] = { "X-IMAP:", 7 },
+	[H_XIMAPBASE] = { "X-IMAPbase:", 11 },
 };
 
 int
@@ -61,7 +64,8 @@ ux_internal_header(const char *line, size_t len)
 		return 0;
 	for (i = H_STATUS; i <= H_XIMAPBASE; i++)
 		if (len >= internal_hdrs[i].len &&
-		    memcmp(line, internal_hdrs[i].name, internal_hdrs[i].len) == 0)
+		    memcmp(line, internal_hdrs[i].name, internal_hdrs[i].len) ==
+			    0)
 			return i;
 	return 0;
 }
@@ -75,7 +79,8 @@ bogus_internal_header(const char *line, size_t len)
 
 	for (i = H_STATUS; i <= H_XIMAPBASE; i++) {
 		n = internal_hdrs[i].len - 1; /* without the colon */
-		if (len > n && strncasecmp(line, internal_hdrs[i].name, n) == 0) {
+		if (len > n &&
+		    strncasecmp(line, internal_hdrs[i].name, n) == 0) {
 			size_t k = n;
 
 			while (k < len && (line[k] == ' ' || line[k] == '\t'))
@@ -95,10 +100,10 @@ struct lr {
 	const char *path;
 	char *buf;
 	size_t cap, len, pos;
-	int64_t base;		/* file offset of buf[0] */
-	int64_t end;		/* stop here */
-	bool mid_line;		/* the previous piece was a cut line */
-	bool saw_nul, saw_cr;	/* seen in header lines so far */
+	int64_t base;	      /* file offset of buf[0] */
+	int64_t end;	      /* stop here */
+	bool mid_line;	      /* the previous piece was a cut line */
+	bool saw_nul, saw_cr; /* seen in header lines so far */
 	/* mapped mode: buf points into a window of the file mapped at
 	 * map_off; no copies, and the window slides with the reader */
 	char *map;
@@ -135,9 +140,9 @@ lr_init(struct lr *r, int fd, const char *path, int64_t start, int64_t end)
 	}
 	/* a whole message's reader needs no more than the message: a 1 MiB
 	 * buffer per message would cost page faults for every message */
-	r->cap = end - start + 64 < (int64_t)RD_CHUNK
-			 ? (size_t)(end - start + 64)
-			 : RD_CHUNK;
+	r->cap = end - start + 64 < (int64_t)RD_CHUNK ?
+			 (size_t)(end - start + 64) :
+			 RD_CHUNK;
 	if (r->cap < 4096)
 		r->cap = 4096;
 	r->buf = malloc(r->cap);
@@ -402,7 +407,8 @@ lr_line(struct lr *r, const char **line, size_t *len, bool *start,
 				*line = r->buf + r->pos;
 				*len = r->len - r->pos;
 				*start = !r->mid_line;
-				r->mid_line = r->base + (int64_t)r->len < r->end;
+				r->mid_line =
+					r->base + (int64_t)r->len < r->end;
 				r->pos = r->len;
 				return 1;
 			}
@@ -423,30 +429,30 @@ lr_line(struct lr *r, const char **line, size_t *len, bool *start,
 struct ux_state {
 	int flavor;
 	int fd;
-	struct stat st;		/* at open / last scan */
+	struct stat st; /* at open / last scan */
 	struct lr rd;
-	int64_t end;		/* bytes scanned so far belong to [0, end) */
+	int64_t end; /* bytes scanned so far belong to [0, end) */
 
 	/* scanner */
-	bool started;		/* past the leading blank bytes */
-	bool have_from;		/* a From line (unix) or delimiter is pending */
-	int64_t from_off;	/* offset of that line */
-	size_t from_len;	/* its length with the LF */
-	struct mbi_from from;	/* parsed (unix: pending From line) */
+	bool started;	      /* past the leading blank bytes */
+	bool have_from;	      /* a From line (unix) or delimiter is pending */
+	int64_t from_off;     /* offset of that line */
+	size_t from_len;      /* its length with the LF */
+	struct mbi_from from; /* parsed (unix: pending From line) */
 	char sender[SENDER_MAX];
 	char envelope[SENDER_MAX + 64];
 	char cur_sender[SENDER_MAX];
 	char cur_envelope[SENDER_MAX + 64];
-	bool pending_valid;	/* a scanned message waits for next() */
+	bool pending_valid; /* a scanned message waits for next() */
 	struct mb_msg pending;
-	uint32_t scanned;	/* messages scanned (pseudo included) */
+	uint32_t scanned; /* messages scanned (pseudo included) */
 	uint32_t prev_uid;
-	bool uids_known;	/* validity came from X-IMAP/X-IMAPbase */
+	bool uids_known; /* validity came from X-IMAP/X-IMAPbase */
 	bool uids_broken;
 	uint64_t quoted_from, quoted_from2, bare_from;
-	uint32_t hdr_uidlast;	/* last UID as recorded in message 1 */
-	uint32_t unsaved_uids;	/* messages UW has yet to number */
-	int64_t uidlast_off;	/* offset of its 10 digits, or -1 */
+	uint32_t hdr_uidlast;  /* last UID as recorded in message 1 */
+	uint32_t unsaved_uids; /* messages UW has yet to number */
+	int64_t uidlast_off;   /* offset of its 10 digits, or -1 */
 	int uidlast_width;
 
 	/* locks */
@@ -455,24 +461,24 @@ struct ux_state {
 	bool flocked;
 
 	/* writer */
-	bool writing;		/* appends are staged in the file */
-	bool created;		/* a new file (atomic create) */
-	int64_t orig_size;	/* size before our appends */
-	int64_t wpos;		/* where the next byte goes */
+	bool writing;	   /* appends are staged in the file */
+	bool created;	   /* a new file (atomic create) */
+	int64_t orig_size; /* size before our appends */
+	int64_t wpos;	   /* where the next byte goes */
 	struct mbi_wbuf wb;
 	bool wb_init;
-	char tail[3];		/* the last three bytes written */
+	char tail[3]; /* the last three bytes written */
 	int tail_len;
-	bool last_nl;		/* the last message text ended in LF */
-	bool text_last;		/* unix: the last bytes written end a message
+	bool last_nl;	/* the last message text ended in LF */
+	bool text_last; /* unix: the last bytes written end a message
 				   text, whose separator is still owed even
 				   when that text ends in a blank line */
-	bool crlf;		/* write CRLF line ends */
+	bool crlf;	/* write CRLF line ends */
 	struct mbi_tail journal;
-	int64_t pseudo_len;	/* bytes reserved for our pseudo-message */
-	bool renumbered;	/* a kept UID had to be replaced */
-	bool flags_dirty;	/* set_flags changed something: rewrite */
-	unsigned kw_written;	/* keywords named in the pseudo-message */
+	int64_t pseudo_len;  /* bytes reserved for our pseudo-message */
+	bool renumbered;     /* a kept UID had to be replaced */
+	bool flags_dirty;    /* set_flags changed something: rewrite */
+	unsigned kw_written; /* keywords named in the pseudo-message */
 };
 
 static struct ux_state *
@@ -502,7 +508,8 @@ set_variant(struct mb_box *b, struct ux_state *s)
 static bool
 is_blank_line(const char *p, size_t n)
 {
-	return (n == 1 && p[0] == '\n') || (n == 2 && p[0] == '\r' && p[1] == '\n');
+	return (n == 1 && p[0] == '\n') ||
+	       (n == 2 && p[0] == '\r' && p[1] == '\n');
 }
 
 static bool
@@ -556,13 +563,26 @@ status_flags(const char *p, size_t n)
 
 	for (i = 0; i < n; i++)
 		switch (p[i]) {
-		case 'R': f |= MB_SEEN; break;
-		case 'O': f |= MB_OLD; break;
-		case 'D': f |= MB_DELETED; break;
-		case 'F': f |= MB_FLAGGED; break;
-		case 'A': f |= MB_ANSWERED; break;
-		case 'T': f |= MB_DRAFT; break;
-		default: break;
+		case 'R':
+			f |= MB_SEEN;
+			break;
+		case 'O':
+			f |= MB_OLD;
+			break;
+		case 'D':
+			f |= MB_DELETED;
+			break;
+		case 'F':
+			f |= MB_FLAGGED;
+			break;
+		case 'A':
+			f |= MB_ANSWERED;
+			break;
+		case 'T':
+			f |= MB_DRAFT;
+			break;
+		default:
+			break;
 		}
 	return f;
 }
@@ -605,7 +625,7 @@ struct hdrinfo {
 	int64_t cl;
 	int64_t cl_off;
 	int64_t uid_off;
-	bool has_date;		/* a parsable Date: header */
+	bool has_date; /* a parsable Date: header */
 	int64_t date;
 	int date_tz;
 };
@@ -622,7 +642,8 @@ parse_ximap(struct mb_box *b, struct ux_state *s, const char *v,
 	uint32_t validity, last;
 
 	if (!parse_u32(&p, end, &validity) || validity == 0 ||
-	    (p = skip_sp(p, end)) >= end || !(d = p, parse_u32(&p, end, &last))) {
+	    (p = skip_sp(p, end)) >= end ||
+	    !(d = p, parse_u32(&p, end, &last))) {
 		mbi_diag(b, MB_DIAG_DAMAGE, "bad-ximap", off, s->scanned + 1, 0,
 			 "malformed %s header: UIDs and keywords of this "
 			 "mailbox are lost to UW and mailbag",
@@ -704,7 +725,7 @@ header_line(struct mb_box *b, struct ux_state *s, struct hdrinfo *h,
 						    (size_t)(end - line - 5),
 						    &h->date, &h->date_tz);
 		} else if ((line[0] == 'C' || line[0] == 'c') && n > 15 &&
-		    strncasecmp(line, "Content-Length:", 15) == 0) {
+			   strncasecmp(line, "Content-Length:", 15) == 0) {
 			const char *p = skip_sp(line + 15, end);
 			uint32_t cl;
 
@@ -714,8 +735,8 @@ header_line(struct mb_box *b, struct ux_state *s, struct hdrinfo *h,
 				h->cl_off = off;
 			}
 		} else if ((b->mode & MB_CHECK) &&
-			   (line[0] == 'S' || line[0] == 's' || line[0] == 'X' ||
-			    line[0] == 'x') &&
+			   (line[0] == 'S' || line[0] == 's' ||
+			    line[0] == 'X' || line[0] == 'x') &&
 			   (id = bogus_internal_header(line, n)) != 0) {
 			mbi_diag(b, MB_DIAG_WARN, "bogus-header", off,
 				 s->scanned + 1, 0,
@@ -770,11 +791,11 @@ header_line(struct mb_box *b, struct ux_state *s, struct hdrinfo *h,
 			mbi_diag(b, MB_DIAG_WARN, "stray-ximap", off,
 				 s->scanned + 1, 0,
 				 "%s header outside the first message is "
-				 "ignored", internal_hdrs[id].name);
+				 "ignored",
+				 internal_hdrs[id].name);
 		break;
 	}
 }
-
 
 /*
  * Find the next '\n' in [p, end - 1) whose following byte is c1 or c2:
@@ -832,9 +853,9 @@ find_line_start(const char *p, const char *end, char c1, char c2)
 				(const __m128i *)(const void *)(p + 1));
 			unsigned m = (unsigned)_mm_movemask_epi8(
 					     _mm_cmpeq_epi8(x, nl)) &
-				     (unsigned)_mm_movemask_epi8(
-					     _mm_or_si128(_mm_cmpeq_epi8(y, v1),
-							  _mm_cmpeq_epi8(y, v2)));
+				     (unsigned)_mm_movemask_epi8(_mm_or_si128(
+					     _mm_cmpeq_epi8(y, v1),
+					     _mm_cmpeq_epi8(y, v2)));
 
 			if (m != 0)
 				return p + __builtin_ctz(m);
@@ -913,8 +934,8 @@ scan_body(struct mb_box *b, struct ux_state *s, int64_t *text_end,
 						 "last message has no closing "
 						 "^A^A^A^A line (truncated?)");
 				blank = blank_before(r, i);
-				*text_end = blank >= 0 ? blank
-						       : r->base + (int64_t)i;
+				*text_end = blank >= 0 ? blank :
+							 r->base + (int64_t)i;
 				r->pos = r->len;
 				s->have_from = false;
 				return MB_OK;
@@ -939,7 +960,7 @@ scan_body(struct mb_box *b, struct ux_state *s, int64_t *text_end,
 				continue;
 			}
 		}
-	look:
+look:
 		off = lr_tell(r);
 		r->mid_line = false;
 		rc = lr_line(r, &line, &n, &start, e);
@@ -965,7 +986,8 @@ scan_body(struct mb_box *b, struct ux_state *s, int64_t *text_end,
 				s->from_len = n;
 				keep_from(s, line, n);
 				lr_seek(r, off + (int64_t)n);
-				blank = blank_before(r, (size_t)(off - r->base));
+				blank = blank_before(r,
+						     (size_t)(off - r->base));
 				if (blank < 0 && (b->mode & MB_CHECK))
 					mbi_diag(b, MB_DIAG_WARN,
 						 "no-blank-line", off,
@@ -1057,8 +1079,7 @@ scan_message(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 	m->idate_tz = s->from.date_ok ? s->from.tz : 0;
 	if (!s->from.date_ok && (s->flavor == UX_UNIX || s->cur_envelope[0]))
 		mbi_diag(b, MB_DIAG_WARN, "bad-date", s->from_off,
-			 s->scanned + 1, 0,
-			 "unparsable date in the From line");
+			 s->scanned + 1, 0, "unparsable date in the From line");
 
 	for (;;) {
 		off = lr_tell(&s->rd);
@@ -1131,8 +1152,8 @@ scan_message(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 	}
 	m->flags = h.flags;
 	m->keywords = h.kw;
-	m->sender = s->cur_sender[0] || s->flavor == UX_UNIX ? s->cur_sender
-							      : NULL;
+	m->sender =
+		s->cur_sender[0] || s->flavor == UX_UNIX ? s->cur_sender : NULL;
 	m->envelope = s->cur_envelope[0] ? s->cur_envelope : NULL;
 
 	if (h.has_cl && body_off >= 0 && (b->mode & MB_CHECK) &&
@@ -1159,17 +1180,17 @@ scan_message(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 			s->uids_broken = true;
 			b->uids_broken = true;
 			mbi_diag(b, MB_DIAG_DAMAGE,
-				 h.uid == s->prev_uid ? "duplicate-uid"
-						      : "uid-order",
-				 h.uid_off, s->scanned - (b->has_pseudo ? 1 : 0),
-				 h.uid,
-				 h.uid == s->prev_uid
-					 ? "X-UID %u repeats the previous "
-					   "message's UID: UW will renumber "
-					   "every message"
-					 : "X-UID %u is not above the previous "
-					   "UID %u: UW will renumber every "
-					   "message",
+				 h.uid == s->prev_uid ? "duplicate-uid" :
+							"uid-order",
+				 h.uid_off,
+				 s->scanned - (b->has_pseudo ? 1 : 0), h.uid,
+				 h.uid == s->prev_uid ?
+					 "X-UID %u repeats the previous "
+					 "message's UID: UW will renumber "
+					 "every message" :
+					 "X-UID %u is not above the previous "
+					 "UID %u: UW will renumber every "
+					 "message",
 				 h.uid, s->prev_uid);
 		} else {
 			if (h.uid > b->uidlast) {
@@ -1199,7 +1220,8 @@ scan_message(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 		mbi_diag(b, MB_DIAG_WARN, "missing-uid", m->offset,
 			 s->scanned - (b->has_pseudo ? 1 : 0), m->uid,
 			 "message has no X-UID (UW assigns UID %u at its next "
-			 "read/write open)", m->uid);
+			 "read/write open)",
+			 m->uid);
 	}
 	return MB_OK;
 }
@@ -1271,22 +1293,22 @@ find_start(struct mb_box *b, struct ux_state *s, struct mb_err *e)
 		}
 		if (!(b->mode & MB_CHECK))
 			return mbi_err(e, MB_FATAL, MB_EFORMAT, b->path, off,
-				       s->flavor == UX_UNIX
-					       ? "not a valid From line where "
-						 "the first message should "
-						 "begin (mailbag repair can "
-						 "fix it)"
-					       : "no ^A^A^A^A line where the "
-						 "first message should begin");
+				       s->flavor == UX_UNIX ?
+					       "not a valid From line where "
+					       "the first message should "
+					       "begin (mailbag repair can "
+					       "fix it)" :
+					       "no ^A^A^A^A line where the "
+					       "first message should begin");
 		if (!reported) {
 			mbi_diag(b, MB_DIAG_DAMAGE, "bad-first-line", off, 0, 0,
-				 s->flavor == UX_UNIX
-					 ? "first line is not a valid From "
-					   "line: UW calls the file not a "
-					   "mailbox (an INBOX looks empty or "
-					   "like one huge message)"
-					 : "file does not start with a "
-					   "^A^A^A^A line");
+				 s->flavor == UX_UNIX ?
+					 "first line is not a valid From "
+					 "line: UW calls the file not a "
+					 "mailbox (an INBOX looks empty or "
+					 "like one huge message)" :
+					 "file does not start with a "
+					 "^A^A^A^A line");
 			reported = true;
 			garbage_from = off;
 		}
@@ -1398,7 +1420,7 @@ static void
 drop_write_locks(struct ux_state *s)
 {
 	if (s->flocked) {
-		struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+		struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
 
 		fcntl(s->fd, F_SETLK, &fl);
 		flock(s->fd, LOCK_UN);
@@ -1433,10 +1455,12 @@ ux_open(struct mb_box *b, int flavor, struct mb_err *e)
 	if ((rc = alloc_state(b, flavor, e)) != MB_OK)
 		return rc;
 	s = state(b);
-	s->fd = open(b->path, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
-				      ((b->mode & MB_KEEP_TIMES) ? O_NOATIME : 0));
+	s->fd = open(b->path,
+		     flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
+			     ((b->mode & MB_KEEP_TIMES) ? O_NOATIME : 0));
 	if (s->fd < 0 && errno == EPERM && (b->mode & MB_KEEP_TIMES))
-		s->fd = open(b->path, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+		s->fd = open(b->path,
+			     flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	if (s->fd < 0) {
 		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
 				 "cannot open mailbox");
@@ -1468,7 +1492,8 @@ ux_open(struct mb_box *b, int flavor, struct mb_err *e)
 		mbi_cleanup_stale(b->path, b->ctx->localhost);
 		/* hold the dot-lock and flock while parsing (UW) */
 	} else if (!(b->mode & MB_NOLOCK)) {
-		rc = mbi_flock(s->fd, LOCK_SH, b->ctx->lock_timeout, b->path, e);
+		rc = mbi_flock(s->fd, LOCK_SH, b->ctx->lock_timeout, b->path,
+			       e);
 		if (rc != MB_OK)
 			goto fail;
 		s->flocked = true;
@@ -1628,8 +1653,8 @@ ux_poll(struct mb_box *b, bool *changed, struct mb_err *e)
 int
 ux_remove(struct mb_ctx *ctx, const char *path, struct mb_err *e)
 {
-	struct mbi_dotlock dl = {.helper_fd = -1};
-	struct mbi_tmplock tl = {.fd = -1};
+	struct mbi_dotlock dl = { .helper_fd = -1 };
+	struct mbi_tmplock tl = { .fd = -1 };
 	struct stat st;
 	int rc;
 
@@ -1642,10 +1667,10 @@ ux_remove(struct mb_ctx *ctx, const char *path, struct mb_err *e)
 	if (rc != MB_OK) {
 		if (tl.fd >= 0)
 			close(tl.fd);
-		return rc == MB_RETRY
-			       ? mbi_err(e, MB_RETRY, MB_ELOCKED, path, -1,
-					 "mailbox is in use by another process")
-			       : rc;
+		return rc == MB_RETRY ?
+			       mbi_err(e, MB_RETRY, MB_ELOCKED, path, -1,
+				       "mailbox is in use by another process") :
+			       rc;
 	}
 	rc = mbi_dotlock_take(ctx, path, &dl, ctx->lock_timeout, e);
 	if (rc == MB_OK) {
@@ -1664,7 +1689,7 @@ int
 ux_rename(struct mb_ctx *ctx, const char *from, const char *to,
 	  struct mb_err *e)
 {
-	struct mbi_dotlock dl = {.helper_fd = -1};
+	struct mbi_dotlock dl = { .helper_fd = -1 };
 	int rc;
 
 	rc = mbi_dotlock_take(ctx, from, &dl, ctx->lock_timeout, e);
@@ -1690,8 +1715,8 @@ struct msg_reader {
 	struct lr lr;
 	bool unquote;
 	bool in_header;
-	bool skipping;		/* inside an internal header field */
-	const char *piece;	/* rest of the current line to hand out */
+	bool skipping;	   /* inside an internal header field */
+	const char *piece; /* rest of the current line to hand out */
 	size_t piece_len;
 };
 
@@ -1708,8 +1733,8 @@ msg_read(struct mb_reader *rr, void *buf, size_t len, struct mb_err *e)
 		int rc;
 
 		if (m->piece_len > 0) {
-			size_t k = m->piece_len < len - done ? m->piece_len
-							     : len - done;
+			size_t k = m->piece_len < len - done ? m->piece_len :
+							       len - done;
 
 			memcpy((char *)buf + done, m->piece, k);
 			m->piece += k;
@@ -1773,9 +1798,8 @@ ux_msg_open(struct mb_box *b, const struct mb_msg *msg, struct mb_reader **out,
 		return mbi_err(e, MB_FAILED, MB_EINVAL, b->path, msg->offset,
 			       "no such message");
 	m = calloc(1, sizeof(*m));
-	if (m == NULL ||
-	    lr_init(&m->lr, s->fd, b->path, msg->text_offset,
-		    msg->text_offset + msg->text_size) < 0) {
+	if (m == NULL || lr_init(&m->lr, s->fd, b->path, msg->text_offset,
+				 msg->text_offset + msg->text_size) < 0) {
 		free(m);
 		return mbi_err(e, MB_FATAL, MB_ENOMEM, b->path, -1,
 			       "out of memory");
@@ -1868,7 +1892,8 @@ put(struct ux_state *s, const void *p, size_t n, struct mb_err *e)
 		memcpy(s->tail, c + n - 3, 3);
 		s->tail_len = 3;
 	} else {
-		size_t keep = (size_t)s->tail_len + n > 3 ? 3 - n : (size_t)s->tail_len;
+		size_t keep = (size_t)s->tail_len + n > 3 ? 3 - n :
+							    (size_t)s->tail_len;
 
 		memmove(s->tail, s->tail + s->tail_len - keep, keep);
 		memcpy(s->tail + keep, c, n);
@@ -1918,9 +1943,10 @@ tail_nl(const struct ux_state *s)
 	return s->tail_len > 0 && s->tail[s->tail_len - 1] == '\n';
 }
 
-static const char *const months[] = {"Jan", "Feb", "Mar", "Apr",
-				      "May", "Jun", "Jul", "Aug",
-				      "Sep", "Oct", "Nov", "Dec"};
+static const char *const months[] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+};
 
 /*
  * The FOLDER INTERNAL DATA message, UW's marker lines with our text.
@@ -1985,8 +2011,8 @@ build_pseudo(struct mb_box *b, struct ux_state *s, time_t now,
 				col = end ? 0 : col + 1;
 			}
 		}
-		if (mbi_buf_addstr(out, s->flavor == UX_MMDF ? "\n\1\1\1\1\n"
-							   : "\n") < 0)
+		if (mbi_buf_addstr(out, s->flavor == UX_MMDF ? "\n\1\1\1\1\n" :
+							       "\n") < 0)
 			return -1;
 	}
 	return 0;
@@ -2148,8 +2174,8 @@ put_status(struct mb_box *b, struct ux_state *s, unsigned flags, uint64_t kw,
 		     flags & MB_OLD ? "O" : "", eol(s));
 	mbi_buf_addf(&sb, "X-Status: %s%s%s%s%s", flags & MB_DELETED ? "D" : "",
 		     flags & MB_FLAGGED ? "F" : "",
-		     flags & MB_ANSWERED ? "A" : "", flags & MB_DRAFT ? "T" : "",
-		     eol(s));
+		     flags & MB_ANSWERED ? "A" : "",
+		     flags & MB_DRAFT ? "T" : "", eol(s));
 	if (b->ctx->uw_metadata) {
 		mbi_buf_addstr(&sb, "X-Keywords:");
 		for (i = 0; i < b->nkw; i++)
@@ -2178,8 +2204,8 @@ static void
 make_from_line(const struct mb_newmsg *meta, char *buf, size_t size)
 {
 	char date[64], sender[SENDER_MAX];
-	const char *snd = meta->sender && *meta->sender ? meta->sender
-							: "MAILER-DAEMON";
+	const char *snd =
+		meta->sender && *meta->sender ? meta->sender : "MAILER-DAEMON";
 	/* 0 or less: the date is unknown, so the time of writing */
 	int64_t t = meta->idate > 0 ? meta->idate : (int64_t)time(NULL);
 	size_t i;
@@ -2196,8 +2222,8 @@ make_from_line(const struct mb_newmsg *meta, char *buf, size_t size)
 }
 
 int
-ux_append(struct mb_box *b, const struct mb_newmsg *meta,
-	  struct mb_reader *src, uint32_t *uid_out, struct mb_err *e)
+ux_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
+	  uint32_t *uid_out, struct mb_err *e)
 {
 	struct ux_state *s = state(b);
 	struct src_lines sl;
@@ -2237,8 +2263,9 @@ ux_append(struct mb_box *b, const struct mb_newmsg *meta,
 		} else {
 			if (s->created && meta->uid != 0)
 				s->renumbered = true;
-			uid = (b->uidlast > s->prev_uid ? b->uidlast
-							: s->prev_uid) + 1;
+			uid = (b->uidlast > s->prev_uid ? b->uidlast :
+							  s->prev_uid) +
+			      1;
 		}
 		s->prev_uid = uid;
 		if (uid > b->uidlast)
@@ -2256,7 +2283,8 @@ ux_append(struct mb_box *b, const struct mb_newmsg *meta,
 	if (rc < 0)
 		goto out;
 	have = rc;
-	s->crlf = rc > 0 && n >= 2 && line[n - 2] == '\r' && line[n - 1] == '\n';
+	s->crlf =
+		rc > 0 && n >= 2 && line[n - 2] == '\r' && line[n - 1] == '\n';
 
 	/* separator after the previous message */
 	if (s->wpos > 0 || s->wb.pos > 0) {
@@ -2304,7 +2332,8 @@ ux_append(struct mb_box *b, const struct mb_newmsg *meta,
 		s->last_nl = true;
 	}
 	if (s->flavor == UX_MMDF) {
-		rc = puts_(s, tail_nl(s) ? "\n\1\1\1\1\n" : "\n\n\1\1\1\1\n", e);
+		rc = puts_(s, tail_nl(s) ? "\n\1\1\1\1\n" : "\n\n\1\1\1\1\n",
+			   e);
 		if (rc < 0)
 			goto out;
 	}
@@ -2359,7 +2388,8 @@ patch_uidlast(struct mb_box *b, struct ux_state *s, struct mb_err *e)
 	w = snprintf(num, sizeof(num), "%0*u", s->uidlast_width, b->uidlast);
 	if (w != s->uidlast_width)
 		return MB_OK; /* UW raises its last UID from the X-UIDs */
-	return mbi_pwrite_all(s->fd, num, (size_t)w, s->uidlast_off, b->path, e);
+	return mbi_pwrite_all(s->fd, num, (size_t)w, s->uidlast_off, b->path,
+			      e);
 }
 
 static int rewrite(struct mb_box *b, struct ux_state *s, struct mb_err *e);
@@ -2467,7 +2497,8 @@ copy_range(struct ux_state *s, int64_t off, int64_t len, const char *path,
 	char buf[65536];
 
 	while (len > 0) {
-		size_t k = len < (int64_t)sizeof(buf) ? (size_t)len : sizeof(buf);
+		size_t k =
+			len < (int64_t)sizeof(buf) ? (size_t)len : sizeof(buf);
 
 		if (mbi_pread_full(s->fd, buf, k, off) != (ssize_t)k)
 			return mbi_err(e, MB_FAILED, MB_ECHANGED, path, off,
@@ -2537,7 +2568,8 @@ rewrite_msg(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 			continue;
 		}
 		skipping = ux_internal_header(line, n) != 0;
-		if (!skipping && s->flavor == UX_MMDF && forged_delim(line, n)) {
+		if (!skipping && s->flavor == UX_MMDF &&
+		    forged_delim(line, n)) {
 			/* a last line of four ^A bytes, cut short: given the
 			 * LF below it would be a delimiter (MMDF drops ^A) */
 			line += 4;
@@ -2698,7 +2730,8 @@ rewrite_box(struct mb_box *b, struct ux_state *s, bool expunge,
 		if (expunge && (m->flags & MB_DELETED))
 			continue;
 		rc = rewrite_msg(b, s, m,
-				 b->ctx->uw_metadata && !pseudo && kept == 0, e);
+				 b->ctx->uw_metadata && !pseudo && kept == 0,
+				 e);
 		if (rc != MB_OK)
 			goto fail;
 		m->seq = ++kept;

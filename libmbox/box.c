@@ -115,7 +115,8 @@ mbi_probe(const char *path, struct stat *stp, struct mb_err *e)
 		}
 	}
 	if (best == NULL)
-		mbi_err(e, MB_FAILED, MB_EFORMAT, path, S_ISREG(st.st_mode) ? 0 : -1,
+		mbi_err(e, MB_FAILED, MB_EFORMAT, path,
+			S_ISREG(st.st_mode) ? 0 : -1,
 			"not in a recognised mailbox format");
 	if (stp != NULL)
 		*stp = st;
@@ -220,8 +221,8 @@ driver_named(const char *format, const char *path, struct mb_err *e)
 }
 
 int
-mb_open(struct mb_ctx *ctx, const char *path, const char *format,
-	unsigned mode, struct mb_box **out, struct mb_err *e)
+mb_open(struct mb_ctx *ctx, const char *path, const char *format, unsigned mode,
+	struct mb_box **out, struct mb_err *e)
 {
 	const struct mb_driver *d;
 	struct stat st;
@@ -387,7 +388,8 @@ restore_times(struct mb_box *b)
 
 	if (!b->keep_times || stat(b->final_path, &st) < 0)
 		return;
-	if (st.st_ino != b->keep_st.st_ino || st.st_size != b->keep_st.st_size ||
+	if (st.st_ino != b->keep_st.st_ino ||
+	    st.st_size != b->keep_st.st_size ||
 	    st.st_mtim.tv_sec != b->keep_st.st_mtim.tv_sec ||
 	    st.st_mtim.tv_nsec != b->keep_st.st_mtim.tv_nsec)
 		return;
@@ -623,8 +625,7 @@ mb_rewind(struct mb_box *b, struct mb_err *e)
 }
 
 int
-mb_msg_at(struct mb_box *b, uint32_t seq, struct mb_msg **out,
-	  struct mb_err *e)
+mb_msg_at(struct mb_box *b, uint32_t seq, struct mb_msg **out, struct mb_err *e)
 {
 	CHECK_BOX(b, e);
 	*out = NULL;
@@ -668,8 +669,8 @@ mb_msg_open_header(struct mb_box *b, const struct mb_msg *m,
 }
 
 int
-mb_append(struct mb_box *b, const struct mb_newmsg *meta,
-	  struct mb_reader *src, uint32_t *uid_out, struct mb_err *e)
+mb_append(struct mb_box *b, const struct mb_newmsg *meta, struct mb_reader *src,
+	  uint32_t *uid_out, struct mb_err *e)
 {
 	int rc;
 
@@ -728,8 +729,9 @@ mb_set_uids(struct mb_box *b, uint32_t uidvalidity, const uint32_t *uids,
 		return mbi_err(e, MB_FAILED, MB_ENOTSUP, b->path, -1,
 			       "%s mailboxes keep no UIDs", b->drv->name);
 	if ((b->mode & MB_STREAM) || !b->scanned || n != b->nmsgs)
-		return mbi_err(e, MB_FAILED, MB_EINVAL, b->path, -1,
-			       "renumbering needs a fully scanned, indexed box");
+		return mbi_err(
+			e, MB_FAILED, MB_EINVAL, b->path, -1,
+			"renumbering needs a fully scanned, indexed box");
 	if (uidvalidity == 0)
 		return mbi_err(e, MB_FAILED, MB_EINVAL, b->path, -1,
 			       "UIDVALIDITY must not be 0");

@@ -171,7 +171,8 @@ mbi_pread_full(int fd, void *p, size_t n, int64_t off)
 	size_t got = 0;
 
 	while (got < n) {
-		ssize_t r = pread(fd, c + got, n - got, (off_t)(off + (int64_t)got));
+		ssize_t r = pread(fd, c + got, n - got,
+				  (off_t)(off + (int64_t)got));
 
 		if (r < 0) {
 			if (errno == EINTR)
@@ -199,7 +200,8 @@ mbi_wbuf_init(struct mbi_wbuf *w, int fd, const char *path, int64_t pos,
 	w->tail = NULL;
 	w->buf = malloc(w->cap);
 	if (w->buf == NULL)
-		return mbi_err(e, MB_FATAL, MB_ENOMEM, path, -1, "out of memory");
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, path, -1,
+			       "out of memory");
 	return MB_OK;
 }
 
@@ -232,7 +234,8 @@ mbi_wbuf_put(struct mbi_wbuf *w, const void *p, size_t n, struct mb_err *e)
 		/* Large writes with an empty buffer go straight to the file
 		 * (not when journaled: a noted write is at most a block). */
 		if (w->len == 0 && n >= w->cap && w->tail == NULL) {
-			if (mbi_pwrite_all(w->fd, c, n, w->pos, w->path, e) != MB_OK)
+			if (mbi_pwrite_all(w->fd, c, n, w->pos, w->path, e) !=
+			    MB_OK)
 				return MB_FAILED;
 			w->pos += (int64_t)n;
 			return MB_OK;

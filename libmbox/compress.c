@@ -28,7 +28,7 @@
 #define ZBUF (64 * 1024)
 /* An archive may hold at most this many entries and bytes. */
 #define MAX_ENTRIES 10000000
-#define MAX_BYTES ((int64_t)256 << 30)
+#define MAX_BYTES   ((int64_t)256 << 30)
 
 /* "a/b" into out; false when it does not fit. */
 static bool
@@ -49,8 +49,7 @@ mb_ctx_set_member(struct mb_ctx *ctx, const char *member)
 {
 	if (ctx == NULL)
 		return;
-	snprintf(ctx->member, sizeof(ctx->member), "%s",
-		 member ? member : "");
+	snprintf(ctx->member, sizeof(ctx->member), "%s", member ? member : "");
 }
 
 int
@@ -106,7 +105,10 @@ magic_compression(const unsigned char *h, size_t n)
 		return "gzip";
 	if (n >= 4 && memcmp(h, "BZh", 3) == 0 && h[3] >= '1' && h[3] <= '9')
 		return "bzip2";
-	if (n >= 6 && memcmp(h, "\xfd" "7zXZ\0", 6) == 0)
+	if (n >= 6 && memcmp(h,
+			     "\xfd"
+			     "7zXZ\0",
+			     6) == 0)
 		return "xz";
 	if (n >= 4 && memcmp(h, "\x28\xb5\x2f\xfd", 4) == 0)
 		return "zstd";
@@ -139,8 +141,8 @@ is_tar(const unsigned char *h, size_t n)
 static const char *
 magic_archive(const unsigned char *h, size_t n)
 {
-	if (n >= 4 && (memcmp(h, "PK\3\4", 4) == 0 ||
-		       memcmp(h, "PK\5\6", 4) == 0))
+	if (n >= 4 &&
+	    (memcmp(h, "PK\3\4", 4) == 0 || memcmp(h, "PK\5\6", 4) == 0))
 		return "zip";
 	if (is_tar(h, n))
 		return "tar";
@@ -151,8 +153,8 @@ magic_archive(const unsigned char *h, size_t n)
 /* Decompression                                                        */
 
 static int
-gunzip_fd(int in, const char *path, int out, const char *opath,
-	  int64_t *size, struct mb_err *e)
+gunzip_fd(int in, const char *path, int out, const char *opath, int64_t *size,
+	  struct mb_err *e)
 {
 	unsigned char *ib = malloc(ZBUF), *ob = malloc(ZBUF);
 	struct mbi_wbuf wb;
@@ -274,8 +276,9 @@ unfilter_fd(int in, const char *path, const char *kind, int out,
 	    archive_read_next_header(a, &ae) != ARCHIVE_OK) {
 		mbi_err(e, MB_FAILED, MB_EFORMAT, path,
 			archive_filter_bytes(a, -1), "corrupt %s data: %s",
-			kind, archive_error_string(a) ? archive_error_string(a) :
-							"cannot decode");
+			kind,
+			archive_error_string(a) ? archive_error_string(a) :
+						  "cannot decode");
 		goto out;
 	}
 	/* a stream the filter does not take is handed over raw: that is
@@ -521,10 +524,9 @@ extract(int fd, const char *apath, const char *root, struct mb_err *e)
 
 				if (!pjoin(p, sizeof(p), root, rel) ||
 				    (mkdir(p, 0700) < 0 && errno != EEXIST)) {
-					rc = mbi_err_sys(e, MB_FAILED, errno,
-							 apath,
-							 "cannot extract '%s'",
-							 rel);
+					rc = mbi_err_sys(
+						e, MB_FAILED, errno, apath,
+						"cannot extract '%s'", rel);
 					goto out;
 				}
 			}
@@ -597,8 +599,7 @@ find_mailbox(struct mb_ctx *ctx, struct mbi_unpack *up, const char *root,
 	/* the archive's single top directory, unless the top itself is
 	 * the mailbox (maildir's cur/new/tmp, MH's numbers, *.eml) */
 	n = count_entries(root, one, sizeof(one), &dir);
-	if (n == 1 && dir && strcmp(one, "cur") != 0 &&
-	    strcmp(one, "new") != 0)
+	if (n == 1 && dir && strcmp(one, "cur") != 0 && strcmp(one, "new") != 0)
 		pjoin(up->path, sizeof(up->path), root, one);
 	else if (n == 0)
 		return mbi_err(e, MB_FAILED, MB_EFORMAT, apath, -1,
@@ -734,8 +735,8 @@ mbi_unpack(struct mb_ctx *ctx, const char *path, unsigned mode,
 		goto out_up;
 	if (z != NULL) {
 		snprintf(up->compression, sizeof(up->compression), "%s", z);
-		tfd = open_tmp_file(up->dir, "data", up->path,
-				    sizeof(up->path), e);
+		tfd = open_tmp_file(up->dir, "data", up->path, sizeof(up->path),
+				    e);
 		if (tfd < 0)
 			goto out_up;
 		if (strcmp(z, "gzip") == 0)
@@ -762,8 +763,8 @@ mbi_unpack(struct mb_ctx *ctx, const char *path, unsigned mode,
 	snprintf(up->archive, sizeof(up->archive), "%s", arc);
 	if (!pjoin(root, sizeof(root), up->dir, "root") ||
 	    mkdir(root, 0700) < 0) {
-		rc = mbi_err_sys(e, MB_FAILED, errno, root, "cannot create '%s'",
-				 root);
+		rc = mbi_err_sys(e, MB_FAILED, errno, root,
+				 "cannot create '%s'", root);
 		goto out_up;
 	}
 	rc = extract(fd, path, root, e);

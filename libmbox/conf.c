@@ -31,8 +31,8 @@ enum setting {
 	S_DOTLOCK,
 	S_SPOOL_DIR,
 	S_LOCAL_HOST,
-	S_UW_DOTLOCK_MINUTES,	/* UW's dot-lock-file-timeout, in minutes */
-	S_KEYWORDS,		/* mtx/tenex keyword names, as UW's "keywords" */
+	S_UW_DOTLOCK_MINUTES, /* UW's dot-lock-file-timeout, in minutes */
+	S_KEYWORDS,	      /* mtx/tenex keyword names, as UW's "keywords" */
 	S_LOCK_HELPER,
 };
 

@@ -534,8 +534,8 @@ gmtoff_at(time_t t, long *off)
 	unsigned slot = (unsigned)((uint64_t)day % DAY_SLOTS);
 	long off_lo;
 
-	if (tzname[0] != z_name0 || tzname[1] != z_name1 ||
-	    timezone != z_off || daylight != z_dst) {
+	if (tzname[0] != z_name0 || tzname[1] != z_name1 || timezone != z_off ||
+	    daylight != z_dst) {
 		memset(days, 0, sizeof(days));
 		z_name0 = tzname[0];
 		z_name1 = tzname[1];

@@ -20,7 +20,7 @@
 
 #include "mb-int.h"
 
-#define TMP_TRIES  100
+#define TMP_TRIES 100
 
 /* ------------------------------------------------------------------ */
 /* Names                                                                */
@@ -294,10 +294,9 @@ tail_store(int jfd, const char *jpath, const struct tail_rec *r,
 	char h[TAIL_HDR];
 	unsigned k = (unsigned)(r->seq & 1);
 
-	if (r->wlen > 0 &&
-	    mbi_pwrite_all(jfd, data, (size_t)r->wlen,
-			   2 * TAIL_HDR + (int64_t)k * TAIL_DATA, jpath,
-			   e) != MB_OK)
+	if (r->wlen > 0 && mbi_pwrite_all(jfd, data, (size_t)r->wlen,
+					  2 * TAIL_HDR + (int64_t)k * TAIL_DATA,
+					  jpath, e) != MB_OK)
 		return MB_FAILED;
 	tail_format(r, h);
 	return mbi_pwrite_all(jfd, h, TAIL_HDR, (int64_t)k * TAIL_HDR, jpath,
@@ -356,12 +355,12 @@ mbi_tail_begin(const char *mailbox, int fd, struct mbi_tail *t,
 	t->start = (int64_t)st.st_size;
 	t->first_len = 0;
 	t->first_sum = 0;
-	rec = (struct tail_rec){.seq = t->seq,
-				.dev = t->dev,
-				.ino = t->ino,
-				.start = t->start,
-				.wstart = t->start,
-				.moved = -1};
+	rec = (struct tail_rec){ .seq = t->seq,
+				 .dev = t->dev,
+				 .ino = t->ino,
+				 .start = t->start,
+				 .wstart = t->start,
+				 .moved = -1 };
 
 	r = mbi_tmp_name(t->path, tmp, sizeof(tmp), e);
 	if (r != MB_OK)
@@ -417,15 +416,15 @@ mbi_tail_note(struct mbi_tail *t, const void *p, size_t n, int64_t off,
 		t->first_len = n < TAIL_FIRST ? (unsigned)n : TAIL_FIRST;
 		t->first_sum = fnv64(p, t->first_len);
 	}
-	rec = (struct tail_rec){.seq = t->seq + 1,
-				.dev = t->dev,
-				.ino = t->ino,
-				.start = t->start,
-				.flen = t->first_len,
-				.fsum = t->first_sum,
-				.wstart = off,
-				.wlen = (long long)n,
-				.moved = -1};
+	rec = (struct tail_rec){ .seq = t->seq + 1,
+				 .dev = t->dev,
+				 .ino = t->ino,
+				 .start = t->start,
+				 .flen = t->first_len,
+				 .fsum = t->first_sum,
+				 .wstart = off,
+				 .wlen = (long long)n,
+				 .moved = -1 };
 	r = tail_store(t->jfd, t->path, &rec, p, e);
 	if (r != MB_OK)
 		return r;
@@ -434,8 +433,8 @@ mbi_tail_note(struct mbi_tail *t, const void *p, size_t n, int64_t off,
 }
 
 int
-mbi_tail_write(struct mbi_tail *t, int fd, const void *p, size_t n,
-	       int64_t off, const char *path, struct mb_err *e)
+mbi_tail_write(struct mbi_tail *t, int fd, const void *p, size_t n, int64_t off,
+	       const char *path, struct mb_err *e)
 {
 	const char *c = p;
 
@@ -538,9 +537,8 @@ message_start_at(const char *c, size_t n)
 		 * next delimiter (then this one closes a message) */
 		size_t k = c[4] == '\r' ? 5 : 4;
 
-		return k < n && c[k] == '\n' && k + 1 < n &&
-		       c[k + 1] != '\1' && c[k + 1] != '\n' &&
-		       c[k + 1] != '\r';
+		return k < n && c[k] == '\n' && k + 1 < n && c[k + 1] != '\1' &&
+		       c[k + 1] != '\n' && c[k + 1] != '\r';
 	}
 	if (n >= 5 && memcmp(c, "From ", 5) == 0) {
 		nl = memchr(c, '\n', n);
@@ -624,8 +622,8 @@ tail_judge(int fd, const struct tail_rec *r, const char *jdata, int64_t size,
 /* Remove [start, end) from the mailbox, moving the bytes after it down,
  * through the crash-safe rewrite. */
 static int
-tail_move(const char *mailbox, int fd, int64_t start, int64_t end,
-	  int64_t size, struct mb_err *e)
+tail_move(const char *mailbox, int fd, int64_t start, int64_t end, int64_t size,
+	  struct mb_err *e)
 {
 	struct mbi_rewrite rw;
 	int r;
@@ -679,8 +677,8 @@ tail_recover_one(const char *jpath, const char *mailbox, int fd,
 	}
 	jfd = open(jpath, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (jfd < 0 && (errno == EACCES || errno == EPERM))
-		jfd = open(jpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-					  O_CLOEXEC);
+		jfd = open(jpath,
+			   O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (jfd < 0) {
 		if (errno == ENOENT)
 			return MB_OK;

@@ -22,22 +22,32 @@ mb_err_clear(struct mb_err *e)
 }
 
 static const char *const code_names[] = {
-	[MB_ENONE] = "none",	     [MB_ENOMEM] = "nomem",
-	[MB_EIO] = "io",	     [MB_ENOENT] = "noent",
-	[MB_EEXIST] = "exists",	     [MB_EPERM] = "perm",
-	[MB_ENOSPC] = "nospace",     [MB_ELOCKED] = "locked",
-	[MB_EFORMAT] = "format",     [MB_ENOTSUP] = "notsup",
-	[MB_EINVAL] = "invalid",     [MB_ELIMIT] = "limit",
-	[MB_ECHANGED] = "changed",   [MB_ECONFIG] = "config",
-	[MB_EINTERNAL] = "internal", [MB_ENET] = "network",
-	[MB_ETLS] = "tls",	     [MB_EAUTH] = "auth",
+	[MB_ENONE] = "none",
+	[MB_ENOMEM] = "nomem",
+	[MB_EIO] = "io",
+	[MB_ENOENT] = "noent",
+	[MB_EEXIST] = "exists",
+	[MB_EPERM] = "perm",
+	[MB_ENOSPC] = "nospace",
+	[MB_ELOCKED] = "locked",
+	[MB_EFORMAT] = "format",
+	[MB_ENOTSUP] = "notsup",
+	[MB_EINVAL] = "invalid",
+	[MB_ELIMIT] = "limit",
+	[MB_ECHANGED] = "changed",
+	[MB_ECONFIG] = "config",
+	[MB_EINTERNAL] = "internal",
+	[MB_ENET] = "network",
+	[MB_ETLS] = "tls",
+	[MB_EAUTH] = "auth",
 	[MB_EPROTO] = "protocol",
 };
 
 const char *
 mb_code_name(int code)
 {
-	if (code < 0 || (size_t)code >= sizeof(code_names) / sizeof(code_names[0]) ||
+	if (code < 0 ||
+	    (size_t)code >= sizeof(code_names) / sizeof(code_names[0]) ||
 	    code_names[code] == NULL)
 		return "unknown";
 	return code_names[code];

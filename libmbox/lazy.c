@@ -30,15 +30,15 @@ static unsigned loaded;
 
 /* dlopen soname and fill the pointers of one list; on failure nothing of
  * the list is set, so a later attempt starts afresh. */
-#define MBI_LAZY_SYM(f)                                                    \
-	if (ok) {                                                          \
-		void *sym_ = dlsym(h, #f);                                 \
-		if (sym_ == NULL) {                                        \
-			missing = #f;                                      \
-			ok = false;                                        \
-		} else {                                                   \
-			memcpy(&mbi_lz_##f, &sym_, sizeof(sym_));          \
-		}                                                          \
+#define MBI_LAZY_SYM(f)                                           \
+	if (ok) {                                                 \
+		void *sym_ = dlsym(h, #f);                        \
+		if (sym_ == NULL) {                               \
+			missing = #f;                             \
+			ok = false;                               \
+		} else {                                          \
+			memcpy(&mbi_lz_##f, &sym_, sizeof(sym_)); \
+		}                                                 \
 	}
 
 static int

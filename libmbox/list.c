@@ -480,7 +480,8 @@ dir_empty(const char *path)
 	if (d == NULL)
 		return false;
 	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0) {
 			empty = false;
 			break;
 		}

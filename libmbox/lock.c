@@ -840,7 +840,7 @@ tmplock_open_path(struct mbi_tmplock *tl, struct mb_err *e)
 			 */
 			if (S_ISREG(lst.st_mode) && lst.st_nlink == 2 &&
 			    links_seen++ < 100) {
-				struct timespec ts = {0, 20 * 1000000L};
+				struct timespec ts = { 0, 20 * 1000000L };
 
 				nanosleep(&ts, NULL);
 				i--;
@@ -879,7 +879,7 @@ tmplock_open_path(struct mbi_tmplock *tl, struct mb_err *e)
 			/* the second link may appear between lstat and open */
 			if (S_ISREG(fst.st_mode) && fst.st_nlink == 2 &&
 			    links_seen++ < 100) {
-				struct timespec ts = {0, 20 * 1000000L};
+				struct timespec ts = { 0, 20 * 1000000L };
 
 				close(fd);
 				nanosleep(&ts, NULL);

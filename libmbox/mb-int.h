@@ -27,25 +27,27 @@
 /* Driver interface (documented for newcomers in man/libmbox.3)         */
 
 /* Capability bits: a NULL slot must have its bit clear. */
-#define MB_CAP_APPEND	0x0001	/* append */
-#define MB_CAP_FLAGS	0x0002	/* set_flags (flags are stored) */
-#define MB_CAP_KEYWORDS 0x0004	/* keyword names are stored */
-#define MB_CAP_UIDS	0x0008	/* UIDs and UIDVALIDITY are sticky */
-#define MB_CAP_EXPUNGE	0x0010	/* expunge */
-#define MB_CAP_CREATE	0x0020	/* create */
-#define MB_CAP_DIR	0x0040	/* the mailbox is a directory */
-#define MB_CAP_DATES	0x0080	/* internal dates are stored */
-#define MB_CAP_ANYFILE	0x0200	/* takes what nothing else claims: any
+#define MB_CAP_APPEND	0x0001 /* append */
+#define MB_CAP_FLAGS	0x0002 /* set_flags (flags are stored) */
+#define MB_CAP_KEYWORDS 0x0004 /* keyword names are stored */
+#define MB_CAP_UIDS	0x0008 /* UIDs and UIDVALIDITY are sticky */
+#define MB_CAP_EXPUNGE	0x0010 /* expunge */
+#define MB_CAP_CREATE	0x0020 /* create */
+#define MB_CAP_DIR	0x0040 /* the mailbox is a directory */
+#define MB_CAP_DATES	0x0080 /* internal dates are stored */
+#define MB_CAP_ANYFILE \
+	0x0200 /* takes what nothing else claims: any
 				 * file (phile), an empty directory (eml);
 				 * such an entry is no mailbox in listings */
-#define MB_CAP_CRLF	0x0100	/* text is stored with CR LF line ends, by
+#define MB_CAP_CRLF \
+	0x0100 /* text is stored with CR LF line ends, by
 				 * the format's rule (mbx, mix, mtx) */
 
 struct mb_driver {
-	const char *name;	/* "unix" */
-	const char *summary;	/* one line for `mailbag formats` and --help */
-	unsigned caps;		/* MB_CAP_* */
-	size_t probe_len;	/* leading bytes probe() wants; 0 for dirs */
+	const char *name;    /* "unix" */
+	const char *summary; /* one line for `mailbag formats` and --help */
+	unsigned caps;	     /* MB_CAP_* */
+	size_t probe_len;    /* leading bytes probe() wants; 0 for dirs */
 
 	/*
 	 * How sure the driver is that path is one of its mailboxes:
@@ -73,8 +75,7 @@ struct mb_driver {
 	/* Record new flags/keywords of message m (already in the index). */
 	int (*set_flags)(struct mb_box *b, struct mb_msg *m, unsigned flags,
 			 uint64_t keywords, struct mb_err *e);
-	int (*expunge)(struct mb_box *b, uint32_t *expunged,
-		       struct mb_err *e);
+	int (*expunge)(struct mb_box *b, uint32_t *expunged, struct mb_err *e);
 	/* The core changed b->uidvalidity, b->uidlast and the msgs[].uid
 	 * of the index: store them at commit(). */
 	int (*renumber)(struct mb_box *b, struct mb_err *e);
@@ -141,16 +142,17 @@ const struct mb_driver *mbi_driver_by_name(const char *name);
 
 /* Settings of remote mailboxes (libmbox/net.c, mailbag-fetch(1)). */
 struct mbi_netconf {
-	char ca_file[PATH_MAX];	/* "ca-file": trust these CAs, not the system's */
-	int timeout;		/* "net-timeout": connect, TLS, each read (s) */
-	bool plaintext;		/* "plaintext-auth": password without TLS */
+	char ca_file
+		[PATH_MAX]; /* "ca-file": trust these CAs, not the system's */
+	int timeout;	    /* "net-timeout": connect, TLS, each read (s) */
+	bool plaintext;	    /* "plaintext-auth": password without TLS */
 	char pass_file[PATH_MAX]; /* "password-file" */
-	int pass_fd;		/* "password-fd", -1: none */
-	char pass_env[128];	/* "password-env": a variable's name */
-	char pass_cmd[1024];	/* "password-command": sh -c, first line */
-	char oauth_cmd[1024];	/* "oauth-command": prints an access token */
-	char mech[32];		/* "auth-mechanism": force one, "" = best */
-	char secret[1024];	/* the password or token once read */
+	int pass_fd;		  /* "password-fd", -1: none */
+	char pass_env[128];	  /* "password-env": a variable's name */
+	char pass_cmd[1024];	  /* "password-command": sh -c, first line */
+	char oauth_cmd[1024];	  /* "oauth-command": prints an access token */
+	char mech[32];		  /* "auth-mechanism": force one, "" = best */
+	char secret[1024];	  /* the password or token once read */
 	bool have_secret;
 };
 
@@ -161,23 +163,23 @@ struct mb_ctx {
 	void *progress_arg;
 	/* settings (see libmbox/conf.c for names and defaults) */
 	char new_format[32];
-	bool uw_metadata;	/* write X-IMAP/X-UID/X-Keywords, pseudo-msg */
-	int quote;		/* enum mb_quote for writing */
-	int lock_timeout;	/* seconds to wait for a lock */
-	int dotlock_stale;	/* seconds after which a dot-lock is broken */
-	bool dotlock;		/* take dot-locks at all */
+	bool uw_metadata;  /* write X-IMAP/X-UID/X-Keywords, pseudo-msg */
+	int quote;	   /* enum mb_quote for writing */
+	int lock_timeout;  /* seconds to wait for a lock */
+	int dotlock_stale; /* seconds after which a dot-lock is broken */
+	bool dotlock;	   /* take dot-locks at all */
 	char spool_dir[256];
-	char lock_helper[256];	/* setgid dot-lock helper, "" for none */
+	char lock_helper[256]; /* setgid dot-lock helper, "" for none */
 	char localhost[256];
-	char keywords[1600];	/* mtx/tenex keyword names, blank-separated */
-	size_t max_line;	/* longest line a scanner will buffer */
-	size_t max_header;	/* longest header block parsed */
+	char keywords[1600]; /* mtx/tenex keyword names, blank-separated */
+	size_t max_line;     /* longest line a scanner will buffer */
+	size_t max_header;   /* longest header block parsed */
 	uint32_t max_messages;
 	/* mb_ctx_get's text of the numeric settings (lock-timeout,
 	 * dotlock-timeout), formatted on each call from the fields above */
 	char num_text[2][24];
 	char member[PATH_MAX];	/* mb_ctx_set_member, "" by default */
-	struct mbi_netconf net;	/* remote mailboxes (libmbox/net.c) */
+	struct mbi_netconf net; /* remote mailboxes (libmbox/net.c) */
 };
 
 /*
@@ -185,8 +187,7 @@ struct mb_ctx {
  * such as "Path" or "Unseen-Sequence", into buf.  MB_OK, MB_END when the
  * profile lacks it, MB_FAILED when there is no profile.
  */
-int mbi_mh_profile(const char *field, char *buf, size_t size,
-		   struct mb_err *e);
+int mbi_mh_profile(const char *field, char *buf, size_t size, struct mb_err *e);
 
 #define MBI_BOX_MAGIC 0x6d62786fU
 
@@ -201,13 +202,13 @@ struct mb_box {
 	unsigned magic;
 	struct mb_ctx *ctx;
 	const struct mb_driver *drv;
-	void *priv;		/* the driver's state */
-	char path[PATH_MAX];	/* what the driver opens (may be temporary) */
+	void *priv;	     /* the driver's state */
+	char path[PATH_MAX]; /* what the driver opens (may be temporary) */
 	char final_path[PATH_MAX]; /* where an atomic create publishes */
-	unsigned mode;		/* MB_RDWR ... */
+	unsigned mode;		   /* MB_RDWR ... */
 	bool readonly;
-	bool creating;		/* atomic create in progress */
-	bool dirty;		/* pending changes for commit() */
+	bool creating; /* atomic create in progress */
+	bool dirty;    /* pending changes for commit() */
 
 	/* mailbox-wide state, kept by the driver */
 	uint32_t uidvalidity;
@@ -215,20 +216,20 @@ struct mb_box {
 	char *kw[MB_MAX_KEYWORDS];
 	unsigned nkw;
 	bool has_pseudo;
-	bool uids_broken;	/* the scan found UIDs UW would not keep */
+	bool uids_broken; /* the scan found UIDs UW would not keep */
 	uint64_t highest_modseq;
-	char variant[64];	/* see mb_info.variant */
-	bool keep_times;	/* MB_KEEP_TIMES: restore atime at close */
-	struct stat keep_st;	/* the file's stat at open */
-	int64_t progress_next;	/* next offset worth a progress call */
+	char variant[64];      /* see mb_info.variant */
+	bool keep_times;       /* MB_KEEP_TIMES: restore atime at close */
+	struct stat keep_st;   /* the file's stat at open */
+	int64_t progress_next; /* next offset worth a progress call */
 
 	/* messages: an index unless MB_STREAM */
 	struct mb_msg *msgs;
-	uint32_t nmsgs;		/* messages reported so far */
+	uint32_t nmsgs; /* messages reported so far */
 	uint32_t nalloc;
-	uint32_t iter;		/* mb_next position for indexed replay */
-	bool scanned;		/* the driver reported MB_END */
-	struct mb_msg cur;	/* the current message in MB_STREAM mode */
+	uint32_t iter;		   /* mb_next position for indexed replay */
+	bool scanned;		   /* the driver reported MB_END */
+	struct mb_msg cur;	   /* the current message in MB_STREAM mode */
 	struct mbi_chunk *strings; /* the index's copies of sender, envelope
 				    * and key (drivers' buffers move on) */
 
@@ -330,8 +331,7 @@ struct mbi_wbuf {
 };
 int mbi_wbuf_init(struct mbi_wbuf *w, int fd, const char *path, int64_t pos,
 		  struct mb_err *e);
-int mbi_wbuf_put(struct mbi_wbuf *w, const void *p, size_t n,
-		 struct mb_err *e);
+int mbi_wbuf_put(struct mbi_wbuf *w, const void *p, size_t n, struct mb_err *e);
 int mbi_wbuf_flush(struct mbi_wbuf *w, struct mb_err *e);
 void mbi_wbuf_free(struct mbi_wbuf *w);
 
@@ -352,11 +352,11 @@ bool mbi_zone_name(const char *s, size_t len, int *tz_min);
  * section 2.2), checked backwards from the end of the line.
  */
 struct mbi_from {
-	const char *sender;	/* points into the line */
+	const char *sender; /* points into the line */
 	size_t sender_len;
-	bool date_ok;		/* the date fields parsed as a real date */
-	int64_t t;		/* internal date (when date_ok) */
-	int tz;			/* zone in minutes; local zone when absent */
+	bool date_ok; /* the date fields parsed as a real date */
+	int64_t t;    /* internal date (when date_ok) */
+	int tz;	      /* zone in minutes; local zone when absent */
 	bool has_zone;
 };
 /*
@@ -369,12 +369,12 @@ bool mbi_from_line(const char *line, size_t len, struct mbi_from *out);
 /* Compressed mailboxes and archives (libmbox/compress.c)              */
 
 struct mbi_unpack {
-	char dir[PATH_MAX];	/* private temporary directory, or "" */
-	char path[PATH_MAX];	/* what the driver opens inside it */
-	char compression[16];	/* "gzip" ... or "" */
-	char archive[16];	/* "tar", "zip" or "" */
-	int64_t size;		/* bytes of the uncompressed file */
-	bool single;		/* path is one file: unlinked after open */
+	char dir[PATH_MAX];   /* private temporary directory, or "" */
+	char path[PATH_MAX];  /* what the driver opens inside it */
+	char compression[16]; /* "gzip" ... or "" */
+	char archive[16];     /* "tar", "zip" or "" */
+	int64_t size;	      /* bytes of the uncompressed file */
+	bool single;	      /* path is one file: unlinked after open */
 };
 /*
  * If the regular file at path is compressed or an archive, unpack it
@@ -407,13 +407,13 @@ bool mbi_unpack_name(const struct mb_box *b, const char *path, char *out,
  * MB_FAILED (EPERM ...).
  */
 struct mbi_dotlock {
-	char path[PATH_MAX];	/* "<mailbox>.lock" */
+	char path[PATH_MAX]; /* "<mailbox>.lock" */
 	bool held;
 	time_t refreshed;
-	dev_t dev;		/* the lock file we created, so that release */
-	ino_t ino;		/* never removes someone else's lock */
-	pid_t helper_pid;	/* > 0 when the helper holds it for us */
-	int helper_fd;		/* pipe to the helper */
+	dev_t dev;	  /* the lock file we created, so that release */
+	ino_t ino;	  /* never removes someone else's lock */
+	pid_t helper_pid; /* > 0 when the helper holds it for us */
+	int helper_fd;	  /* pipe to the helper */
 };
 int mbi_dotlock_take(struct mb_ctx *ctx, const char *mailbox,
 		     struct mbi_dotlock *dl, int timeout, struct mb_err *e);
@@ -421,8 +421,7 @@ void mbi_dotlock_refresh(struct mbi_dotlock *dl);
 void mbi_dotlock_release(struct mbi_dotlock *dl);
 
 /* flock(2) with a timeout in seconds (0: try once).  MB_OK/MB_RETRY. */
-int mbi_flock(int fd, int op, int timeout, const char *path,
-	      struct mb_err *e);
+int mbi_flock(int fd, int op, int timeout, const char *path, struct mb_err *e);
 /* fcntl(F_SETLK[W]) write/read lock over the whole file, with timeout. */
 int mbi_fcntl_lock(int fd, short type, int timeout, const char *path,
 		   struct mb_err *e);
@@ -454,8 +453,7 @@ void mbi_cleanup_stale(const char *path, const char *localhost);
 /* fsync the directory holding path. */
 int mbi_fsync_dir(const char *path, struct mb_err *e);
 /* A unique temporary name beside final: "<dir>/.<base>.mbtmp.<pid>.<n>". */
-int mbi_tmp_name(const char *final, char *out, size_t size,
-		 struct mb_err *e);
+int mbi_tmp_name(const char *final, char *out, size_t size, struct mb_err *e);
 /* rename(2) that refuses to replace (RENAME_NOREPLACE), then fsync dir. */
 int mbi_publish(const char *tmp, const char *final, struct mb_err *e);
 
@@ -486,7 +484,7 @@ int mbi_publish(const char *tmp, const char *final, struct mb_err *e);
 struct mbi_tail {
 	char path[PATH_MAX];
 	bool active;
-	int jfd;	    /* the journal, open while active */
+	int jfd; /* the journal, open while active */
 	uint64_t seq, dev, ino;
 	int64_t start;	    /* the mailbox's size at begin() */
 	unsigned first_len; /* our first bytes at start: length, hash */
@@ -527,8 +525,8 @@ void mbi_tail_diag(struct mb_box *b, const struct mbi_tail_outcome *o);
 struct mbi_rewrite {
 	char mailbox[PATH_MAX];
 	char tmp[PATH_MAX];
-	int fd;			/* the mailbox, open read/write */
-	int tfd;		/* the new content */
+	int fd;	 /* the mailbox, open read/write */
+	int tfd; /* the new content */
 	struct mbi_wbuf wb;
 	bool active;
 };

@@ -32,31 +32,32 @@ enum {
 	MB_END = 1,	/* iteration finished (mb_next only) */
 	MB_RETRY = -1,	/* transient: lock busy, interrupted; retry later */
 	MB_FAILED = -2, /* this call or this message failed; box still usable */
-	MB_FATAL = -3,	/* the box is unusable: only mb_close/mb_abort may follow */
+	MB_FATAL =
+		-3, /* the box is unusable: only mb_close/mb_abort may follow */
 };
 
 /* Causes, stored in mb_err.code.  cmd/util maps them onto sysexits. */
 enum mb_code {
 	MB_ENONE = 0,
-	MB_ENOMEM,	/* out of memory */
-	MB_EIO,		/* read or write error; sys_errno says which */
-	MB_ENOENT,	/* the mailbox does not exist */
-	MB_EEXIST,	/* it exists already */
-	MB_EPERM,	/* permission denied */
-	MB_ENOSPC,	/* disk full or over quota */
-	MB_ELOCKED,	/* another process holds the lock */
-	MB_EFORMAT,	/* not a mailbox of this format, or damaged */
-	MB_ENOTSUP,	/* the driver cannot do this */
-	MB_EINVAL,	/* bad argument or mailbox name */
-	MB_ELIMIT,	/* a limit of the context was exceeded */
-	MB_ECHANGED,	/* changed by another process in an unexpected way */
-	MB_ECONFIG,	/* bad configuration file */
-	MB_EINTERNAL,	/* a broken invariant: a bug */
+	MB_ENOMEM,    /* out of memory */
+	MB_EIO,	      /* read or write error; sys_errno says which */
+	MB_ENOENT,    /* the mailbox does not exist */
+	MB_EEXIST,    /* it exists already */
+	MB_EPERM,     /* permission denied */
+	MB_ENOSPC,    /* disk full or over quota */
+	MB_ELOCKED,   /* another process holds the lock */
+	MB_EFORMAT,   /* not a mailbox of this format, or damaged */
+	MB_ENOTSUP,   /* the driver cannot do this */
+	MB_EINVAL,    /* bad argument or mailbox name */
+	MB_ELIMIT,    /* a limit of the context was exceeded */
+	MB_ECHANGED,  /* changed by another process in an unexpected way */
+	MB_ECONFIG,   /* bad configuration file */
+	MB_EINTERNAL, /* a broken invariant: a bug */
 	/* remote mailboxes (IMAP, POP3) */
-	MB_ENET,	/* refused, unreachable, timed out, dropped: retry later */
-	MB_ETLS,	/* TLS handshake or certificate verification failed */
-	MB_EAUTH,	/* the server refused the credentials */
-	MB_EPROTO,	/* the server broke the protocol or refused a command */
+	MB_ENET,   /* refused, unreachable, timed out, dropped: retry later */
+	MB_ETLS,   /* TLS handshake or certificate verification failed */
+	MB_EAUTH,  /* the server refused the credentials */
+	MB_EPROTO, /* the server broke the protocol or refused a command */
 };
 
 /*
@@ -64,13 +65,13 @@ enum mb_code {
  * -1 when no position applies; msgno and uid are 0 when unknown.
  */
 struct mb_err {
-	int code;		/* enum mb_code */
-	int sys_errno;		/* errno of the failing system call, or 0 */
-	int64_t offset;		/* byte offset in path, or -1 */
-	uint32_t msgno;		/* 1-based message number, or 0 */
-	uint32_t uid;		/* UID, or 0 */
-	char path[1024];	/* the file concerned, or "" */
-	char msg[512];		/* what went wrong, lowercase, no final period */
+	int code;	 /* enum mb_code */
+	int sys_errno;	 /* errno of the failing system call, or 0 */
+	int64_t offset;	 /* byte offset in path, or -1 */
+	uint32_t msgno;	 /* 1-based message number, or 0 */
+	uint32_t uid;	 /* UID, or 0 */
+	char path[1024]; /* the file concerned, or "" */
+	char msg[512];	 /* what went wrong, lowercase, no final period */
 };
 
 /* Reset *e to "no error". */
@@ -83,13 +84,13 @@ const char *mb_code_name(int code);
  * mtx and tenex formats), so drivers for those formats store them as is.
  * MB_OLD set means "not \Recent".
  */
-#define MB_SEEN		0x0001
-#define MB_DELETED	0x0002
-#define MB_FLAGGED	0x0004
-#define MB_ANSWERED	0x0008
-#define MB_OLD		0x0010
-#define MB_DRAFT	0x0020
-#define MB_FLAGS_ALL	0x003f
+#define MB_SEEN	     0x0001
+#define MB_DELETED   0x0002
+#define MB_FLAGGED   0x0004
+#define MB_ANSWERED  0x0008
+#define MB_OLD	     0x0010
+#define MB_DRAFT     0x0020
+#define MB_FLAGS_ALL 0x003f
 
 /* A box can name at most this many keywords (UW: 30, Dovecot maildir: 26). */
 #define MB_MAX_KEYWORDS 64
@@ -102,20 +103,20 @@ const char *mb_code_name(int code);
  *  file and how many stored bytes it spans (for single-file formats).
  */
 struct mb_msg {
-	uint32_t seq;		/* 1-based position in the box */
-	uint32_t uid;		/* 0 when none is assigned yet */
-	unsigned flags;		/* MB_SEEN ... */
-	uint64_t keywords;	/* bit n = keyword n of the box */
-	int64_t idate;		/* internal date, seconds since the epoch */
-	int idate_tz;		/* its zone, minutes east of UTC */
-	int64_t offset;		/* first byte of the record */
-	int64_t size;		/* bytes of the record */
-	int64_t text_offset;	/* first byte of the message text */
-	int64_t text_size;	/* stored bytes of the message text */
-	uint64_t modseq;	/* change sequence, 0 if the format keeps none */
-	const char *sender;	/* envelope sender, or NULL */
-	const char *envelope;	/* the raw "From " line (no newline), or NULL */
-	const char *key;	/* file name for one-file-per-message formats */
+	uint32_t seq;	      /* 1-based position in the box */
+	uint32_t uid;	      /* 0 when none is assigned yet */
+	unsigned flags;	      /* MB_SEEN ... */
+	uint64_t keywords;    /* bit n = keyword n of the box */
+	int64_t idate;	      /* internal date, seconds since the epoch */
+	int idate_tz;	      /* its zone, minutes east of UTC */
+	int64_t offset;	      /* first byte of the record */
+	int64_t size;	      /* bytes of the record */
+	int64_t text_offset;  /* first byte of the message text */
+	int64_t text_size;    /* stored bytes of the message text */
+	uint64_t modseq;      /* change sequence, 0 if the format keeps none */
+	const char *sender;   /* envelope sender, or NULL */
+	const char *envelope; /* the raw "From " line (no newline), or NULL */
+	const char *key;      /* file name for one-file-per-message formats */
 };
 
 /*
@@ -124,11 +125,11 @@ struct mb_msg {
  */
 struct mb_newmsg {
 	unsigned flags;
-	int64_t idate;		/* -1: now */
+	int64_t idate; /* -1: now */
 	int idate_tz;
 	uint32_t uid;
-	const char *sender;	/* NULL: the format's default */
-	const char *envelope;	/* a "From " line to keep verbatim, or NULL */
+	const char *sender;   /* NULL: the format's default */
+	const char *envelope; /* a "From " line to keep verbatim, or NULL */
 	const char *const *keywords;
 	size_t nkeywords;
 	/* The text's line ends are CR LF because its source format stores
@@ -163,12 +164,12 @@ struct mb_reader *mb_reader_fd(int fd, int64_t off, int64_t len);
 
 /* ">From" quoting and unquoting, see mailbag-formats(5). */
 enum mb_quote {
-	MB_QUOTE_MBOXO = 0,	/* write: ">" before lines starting "From " (UW) */
-	MB_QUOTE_MBOXRD,	/* write: ">" before lines matching ^>*From  */
+	MB_QUOTE_MBOXO = 0, /* write: ">" before lines starting "From " (UW) */
+	MB_QUOTE_MBOXRD,    /* write: ">" before lines matching ^>*From  */
 };
 enum mb_unquote {
-	MB_UNQUOTE_NONE = 0,	/* read: bytes as stored (UW, mutt, Dovecot) */
-	MB_UNQUOTE_MBOXRD,	/* read: drop one ">" from ^>+From  */
+	MB_UNQUOTE_NONE = 0, /* read: bytes as stored (UW, mutt, Dovecot) */
+	MB_UNQUOTE_MBOXRD,   /* read: drop one ">" from ^>+From  */
 };
 
 /*
@@ -177,13 +178,13 @@ enum mb_unquote {
  */
 enum mb_diag_level { MB_DIAG_INFO, MB_DIAG_WARN, MB_DIAG_DAMAGE };
 struct mb_diag {
-	int level;		/* enum mb_diag_level */
+	int level; /* enum mb_diag_level */
 	const char *code;
 	const char *path;
 	int64_t offset;
 	uint32_t msgno;
 	uint32_t uid;
-	const char *text;	/* lowercase description, no final period */
+	const char *text; /* lowercase description, no final period */
 };
 typedef void (*mb_diag_fn)(void *arg, const struct mb_diag *d);
 
@@ -263,13 +264,13 @@ int mb_inbox(struct mb_ctx *ctx, struct mb_inbox *out, struct mb_err *e);
 struct mb_box;
 
 /* mb_open modes. */
-#define MB_RDONLY	0x0000
-#define MB_RDWR		0x0001	/* read/write: locks as UW does */
-#define MB_CHECK	0x0002	/* validate everything, report through diag */
-#define MB_STREAM	0x0004	/* sequential scan; keep no per-message index */
-#define MB_NOLOCK	0x0008	/* read-only without locks (tests, forensics) */
-#define MB_UNQUOTE	0x0010	/* read with mboxrd unquoting */
-#define MB_KEEP_TIMES	0x0020	/* restore atime/mtime after reading (check) */
+#define MB_RDONLY     0x0000
+#define MB_RDWR	      0x0001 /* read/write: locks as UW does */
+#define MB_CHECK      0x0002 /* validate everything, report through diag */
+#define MB_STREAM     0x0004 /* sequential scan; keep no per-message index */
+#define MB_NOLOCK     0x0008 /* read-only without locks (tests, forensics) */
+#define MB_UNQUOTE    0x0010 /* read with mboxrd unquoting */
+#define MB_KEEP_TIMES 0x0020 /* restore atime/mtime after reading (check) */
 
 /*
  * Open the mailbox at path.  format names a driver ("unix", "mmdf", ...);
@@ -280,9 +281,10 @@ int mb_open(struct mb_ctx *ctx, const char *path, const char *format,
 	    unsigned mode, struct mb_box **out, struct mb_err *e);
 
 /* mb_create flags. */
-#define MB_CREATE_ATOMIC  0x0001 /* build under a temporary name; mb_close
+#define MB_CREATE_ATOMIC \
+	0x0001		      /* build under a temporary name; mb_close
 				    publishes it, mb_abort removes it */
-#define MB_CREATE_EXCL	  0x0002 /* fail with MB_EEXIST if path exists */
+#define MB_CREATE_EXCL 0x0002 /* fail with MB_EEXIST if path exists */
 
 /*
  * Create a new, empty mailbox of the given format (NULL: the configured
@@ -315,16 +317,16 @@ bool mb_box_crlf_text(const struct mb_box *box);
 /* Mailbox-wide state. */
 struct mb_info {
 	const char *format;
-	uint32_t uidvalidity;	/* 0 when the mailbox has none yet */
-	uint32_t uidnext;	/* last assigned UID + 1 */
-	uint32_t messages;	/* messages seen so far (all, after a scan) */
-	int64_t size;		/* bytes of the mailbox file(s) */
+	uint32_t uidvalidity; /* 0 when the mailbox has none yet */
+	uint32_t uidnext;     /* last assigned UID + 1 */
+	uint32_t messages;    /* messages seen so far (all, after a scan) */
+	int64_t size;	      /* bytes of the mailbox file(s) */
 	uint64_t highest_modseq;
 	unsigned nkeywords;
-	bool has_pseudo;	/* unix/mmdf: a FOLDER INTERNAL DATA message */
-	bool crlf_text;		/* messages are stored with CR LF line ends by
+	bool has_pseudo;  /* unix/mmdf: a FOLDER INTERNAL DATA message */
+	bool crlf_text;	  /* messages are stored with CR LF line ends by
 				 * the format's rule (mbx, mix, mtx) */
-	bool uids_broken;	/* duplicate or backward UIDs were found: the
+	bool uids_broken; /* duplicate or backward UIDs were found: the
 				   UIDs reported under this UIDVALIDITY are
 				   not all the ones clients saw */
 	bool readonly;
@@ -390,8 +392,8 @@ int mb_append(struct mb_box *box, const struct mb_newmsg *meta,
  * Set the mailbox's UIDVALIDITY and the lowest UID the next append may
  * use (for conversions that keep UIDs).  Only on an empty, writable box.
  */
-int mb_set_uidstate(struct mb_box *box, uint32_t uidvalidity,
-		    uint32_t uidnext, struct mb_err *e);
+int mb_set_uidstate(struct mb_box *box, uint32_t uidvalidity, uint32_t uidnext,
+		    struct mb_err *e);
 
 /*
  * Renumber an indexed, writable box (after a full scan): give message
@@ -400,9 +402,8 @@ int mb_set_uidstate(struct mb_box *box, uint32_t uidvalidity,
  * last).  Written at mb_close, as flag changes are.  For uid-rebuild and
  * repair; MB_ENOTSUP where the format keeps no UIDs.
  */
-int mb_set_uids(struct mb_box *box, uint32_t uidvalidity,
-		const uint32_t *uids, uint32_t n, uint32_t uidnext,
-		struct mb_err *e);
+int mb_set_uids(struct mb_box *box, uint32_t uidvalidity, const uint32_t *uids,
+		uint32_t n, uint32_t uidnext, struct mb_err *e);
 
 /*
  * Give a mailbox being created (mb_create with MB_CREATE_ATOMIC, before
@@ -412,9 +413,8 @@ int mb_set_uids(struct mb_box *box, uint32_t uidvalidity,
 int mb_new_uidvalidity(struct mb_box *box, struct mb_err *e);
 
 /* Change flags: add then remove (masks of MB_SEEN ...). */
-int mb_set_flags(struct mb_box *box, uint32_t seq, unsigned add,
-		 unsigned del, uint64_t kw_add, uint64_t kw_del,
-		 struct mb_err *e);
+int mb_set_flags(struct mb_box *box, uint32_t seq, unsigned add, unsigned del,
+		 uint64_t kw_add, uint64_t kw_del, struct mb_err *e);
 
 /* Remove messages flagged \Deleted. *expunged counts them (may be NULL). */
 int mb_expunge(struct mb_box *box, uint32_t *expunged, struct mb_err *e);
@@ -442,13 +442,13 @@ int mb_poll(struct mb_box *box, bool *changed, struct mb_err *e);
  */
 #define MB_SPOOL_DRY_RUN 0x0001 /* count what would move; change nothing */
 struct mb_spool_result {
-	uint32_t messages;	/* messages appended (or that would be) */
-	int64_t bytes;		/* spool bytes they took */
-	int64_t spool_size;	/* the spool's size when locked */
-	int64_t skipped;	/* spool bytes an interrupted run had moved */
-	bool recovered;		/* a journal of an interrupted run applied */
-	bool created;		/* dest was created */
-	const char *format;	/* the spool's format */
+	uint32_t messages;  /* messages appended (or that would be) */
+	int64_t bytes;	    /* spool bytes they took */
+	int64_t spool_size; /* the spool's size when locked */
+	int64_t skipped;    /* spool bytes an interrupted run had moved */
+	bool recovered;	    /* a journal of an interrupted run applied */
+	bool created;	    /* dest was created */
+	const char *format; /* the spool's format */
 	const char *dest_format;
 };
 int mb_spool_move(struct mb_ctx *ctx, const char *spool, const char *dest,
@@ -474,47 +474,51 @@ const char *mb_probe(struct mb_ctx *ctx, const char *path, struct mb_err *e);
  * internals of directory mailboxes) are never reported.
  */
 enum mb_list_kind {
-	MB_LIST_MAILBOX,	/* a mailbox of entry->format */
-	MB_LIST_DIR,		/* a directory that is no mailbox (\NoSelect) */
-	MB_LIST_OTHER,		/* no mailbox: unknown content, special file,
+	MB_LIST_MAILBOX, /* a mailbox of entry->format */
+	MB_LIST_DIR,	 /* a directory that is no mailbox (\NoSelect) */
+	MB_LIST_OTHER,	 /* no mailbox: unknown content, special file,
 				   a link out of the tree (reason says) */
-	MB_LIST_ERROR,		/* cannot be examined (code, reason) */
+	MB_LIST_ERROR,	 /* cannot be examined (code, reason) */
 };
 
 /* Attributes of an entry (IMAP's LIST attributes, and two of ours). */
-#define MB_LATT_NOINFERIORS	0x0001 /* cannot have children (a file) */
-#define MB_LATT_NOSELECT	0x0002 /* not a mailbox (MB_LIST_DIR) */
-#define MB_LATT_HASCHILDREN	0x0004 /* has entries below it */
-#define MB_LATT_HASNOCHILDREN	0x0008 /* could have, has none */
-#define MB_LATT_MARKED		0x0010 /* new mail since last read (UW's test) */
-#define MB_LATT_UNMARKED	0x0020 /* no new mail */
-#define MB_LATT_SYMLINK		0x0040 /* reached through a symbolic link */
-#define MB_LATT_DIRBOX		0x0080 /* a mailbox that is a directory; with
+#define MB_LATT_NOINFERIORS   0x0001 /* cannot have children (a file) */
+#define MB_LATT_NOSELECT      0x0002 /* not a mailbox (MB_LIST_DIR) */
+#define MB_LATT_HASCHILDREN   0x0004 /* has entries below it */
+#define MB_LATT_HASNOCHILDREN 0x0008 /* could have, has none */
+#define MB_LATT_MARKED	      0x0010 /* new mail since last read (UW's test) */
+#define MB_LATT_UNMARKED      0x0020 /* no new mail */
+#define MB_LATT_SYMLINK	      0x0040 /* reached through a symbolic link */
+#define MB_LATT_DIRBOX \
+	0x0080 /* a mailbox that is a directory; with
 					  HASCHILDREN a "dual-use" name */
-#define MB_LATT_NOWALK		0x0100 /* a directory that was not walked
+#define MB_LATT_NOWALK \
+	0x0100 /* a directory that was not walked
 					  (seen before, or too deep) */
 
 struct mb_list_entry {
-	const char *name;	/* relative to root; "" for root itself */
-	const char *path;	/* root "/" name, as opened */
-	int kind;		/* enum mb_list_kind */
-	unsigned attrs;		/* MB_LATT_* */
-	const char *format;	/* MB_LIST_MAILBOX: the driver's name */
-	const char *reason;	/* OTHER/ERROR/NOWALK: why, else NULL */
-	int code;		/* ERROR: enum mb_code, else 0 */
-	int sys_errno;		/* ERROR: errno, or 0 */
-	const char *link;	/* SYMLINK: the link's text, else NULL */
-	unsigned depth;		/* 0 for root, 1 for its entries ... */
+	const char *name;   /* relative to root; "" for root itself */
+	const char *path;   /* root "/" name, as opened */
+	int kind;	    /* enum mb_list_kind */
+	unsigned attrs;	    /* MB_LATT_* */
+	const char *format; /* MB_LIST_MAILBOX: the driver's name */
+	const char *reason; /* OTHER/ERROR/NOWALK: why, else NULL */
+	int code;	    /* ERROR: enum mb_code, else 0 */
+	int sys_errno;	    /* ERROR: errno, or 0 */
+	const char *link;   /* SYMLINK: the link's text, else NULL */
+	unsigned depth;	    /* 0 for root, 1 for its entries ... */
 };
 /* Return 0 to go on, anything else to stop the walk. */
 typedef int (*mb_list_fn)(void *arg, const struct mb_list_entry *ent);
 
 /* mb_list flags. */
-#define MB_LIST_ALL	0x0001	/* report OTHER and ERROR entries too */
-#define MB_LIST_ROOT	0x0002	/* report root itself (name "") first */
-#define MB_LIST_NODOT	0x0004	/* hide names starting with "." (UW shows
+#define MB_LIST_ALL  0x0001 /* report OTHER and ERROR entries too */
+#define MB_LIST_ROOT 0x0002 /* report root itself (name "") first */
+#define MB_LIST_NODOT \
+	0x0004 /* hide names starting with "." (UW shows
 				   them) */
-#define MB_LIST_NOFOLLOW 0x0008	/* report symbolic links, walk none (for
+#define MB_LIST_NOFOLLOW \
+	0x0008 /* report symbolic links, walk none (for
 				   copies: every directory once, by its
 				   own name) */
 

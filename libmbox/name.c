@@ -479,7 +479,8 @@ driver_name(const char *name, char *buf, size_t size, const char **format,
 	 * directory, INBOX included ("#driver.mbx/INBOX" is ~/INBOX). */
 	rest = p + dl + 1;
 	if (eq_ci_n(rest, "#mh/", 4) || eq_ci_n(rest, "#mhinbox", 9))
-		r = mh_name(rest, buf, size, NULL, e); /* UW: #driver.mh/#mh/x */
+		r = mh_name(rest, buf, size, NULL,
+			    e); /* UW: #driver.mh/#mh/x */
 	else if ((r = unsupported(rest, e)) != MB_OK)
 		return r;
 	else if (rest[0] == '/')
@@ -526,7 +527,8 @@ mb_resolve_name(struct mb_ctx *ctx, const char *name, char *path, size_t size,
 		return mbi_err(e, MB_FAILED, MB_EINVAL, NULL, -1,
 			       "empty mailbox name");
 	if (name[0] == '{')
-		r = copy_name(name, path, size, e); /* remote: net.c parses it */
+		r = copy_name(name, path, size,
+			      e); /* remote: net.c parses it */
 	else if (eq_ci_n(name, "#driver.", 8))
 		r = driver_name(name, path, size, format, e);
 	else if (eq_ci_n(name, "#mh/", 4) || eq_ci_n(name, "#mhinbox", 9))

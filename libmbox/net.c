@@ -22,7 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 #include "formats.h"
 #include "lazy.h"
 #include "net.h"
@@ -354,7 +353,7 @@ struct mbi_conn {
 	SSL_CTX *sctx;
 	SSL *ssl;
 	bool novalidate;
-	bool dead;		/* an I/O or TLS step failed */
+	bool dead; /* an I/O or TLS step failed */
 	char host[256];
 	char ca_file[PATH_MAX];
 	char name[300]; /* "host:port", for messages */

@@ -76,10 +76,11 @@ gzip_into(const char *src, int out, const char *tmp, struct mb_err *e)
 		close(in);
 		free(ib);
 		free(ob);
-		return mbi_err(e, MB_FATAL, MB_ENOMEM, src, -1, "out of memory");
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, src, -1,
+			       "out of memory");
 	}
-	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8,
-			 Z_DEFAULT_STRATEGY) != Z_OK) {
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+	    Z_OK) {
 		mbi_err(e, MB_FATAL, MB_ENOMEM, src, -1, "out of memory");
 		goto out;
 	}
@@ -177,8 +178,8 @@ add_tree(struct packer *pk, const char *path, const char *name, int depth)
 			       "out of memory");
 	}
 	archive_entry_set_pathname(ae, name);
-	archive_entry_set_filetype(ae, S_ISDIR(st.st_mode) ? AE_IFDIR :
-							      AE_IFREG);
+	archive_entry_set_filetype(ae,
+				   S_ISDIR(st.st_mode) ? AE_IFDIR : AE_IFREG);
 	archive_entry_set_perm(ae, S_ISDIR(st.st_mode) ? 0700 : 0600);
 	archive_entry_set_size(ae, S_ISREG(st.st_mode) ? st.st_size : 0);
 	archive_entry_set_mtime(ae, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
@@ -260,7 +261,8 @@ archive_into(const char *src, const char *top, const char *kind, int out,
 		if (pk.a != NULL)
 			archive_write_free(pk.a);
 		free(pk.buf);
-		return mbi_err(e, MB_FATAL, MB_ENOMEM, dst, -1, "out of memory");
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, dst, -1,
+			       "out of memory");
 	}
 	if (strcmp(kind, "zip") == 0) {
 		rc = archive_write_set_format_zip(pk.a);
@@ -271,7 +273,8 @@ archive_into(const char *src, const char *top, const char *kind, int out,
 		else if (rc == ARCHIVE_OK && strcmp(kind, "tar.xz") == 0)
 			rc = archive_write_add_filter_xz(pk.a);
 	}
-	if (rc != ARCHIVE_OK || archive_write_open_fd(pk.a, out) != ARCHIVE_OK) {
+	if (rc != ARCHIVE_OK ||
+	    archive_write_open_fd(pk.a, out) != ARCHIVE_OK) {
 		rc = arc_fail(&pk, kind);
 		goto out;
 	}
@@ -285,8 +288,8 @@ out:
 }
 
 int
-mb_pack(struct mb_ctx *ctx, const char *src, const char *top,
-	const char *dst, const char *kind, struct mb_err *e)
+mb_pack(struct mb_ctx *ctx, const char *src, const char *top, const char *dst,
+	const char *kind, struct mb_err *e)
 {
 	char tmp[PATH_MAX];
 	struct stat st;

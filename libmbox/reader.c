@@ -143,7 +143,7 @@ mb_reader_fd(int fd, int64_t off, int64_t len)
 struct lf_reader {
 	struct mb_reader r;
 	struct mb_reader *src;
-	bool cr;		/* a CR held back from the previous read */
+	bool cr; /* a CR held back from the previous read */
 };
 
 static ssize_t

@@ -80,8 +80,9 @@ mbi_rewrite_begin(const char *mailbox, int fd, struct mbi_rewrite *rw,
 		return mbi_err(e, MB_FAILED, MB_EINVAL, mailbox, -1,
 			       "name too long");
 	unlink(rw->tmp); /* a leftover of ours from a killed run */
-	rw->tfd = open(rw->tmp,
-		       O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	rw->tfd =
+		open(rw->tmp,
+		     O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (rw->tfd < 0)
 		return mbi_err_sys(e, MB_FAILED, errno, rw->tmp,
 				   "cannot create temporary file");
@@ -110,8 +111,8 @@ mbi_rewrite_copy(struct mbi_rewrite *rw, int64_t off, int64_t len,
 
 		if (n < (ssize_t)k) {
 			rc = n < 0 ? mbi_err_sys(e, MB_FAILED, errno,
-						 rw->mailbox, "cannot read")
-				   : mbi_err(e, MB_FAILED, MB_ECHANGED,
+						 rw->mailbox, "cannot read") :
+				     mbi_err(e, MB_FAILED, MB_ECHANGED,
 					     rw->mailbox, off + (n > 0 ? n : 0),
 					     "mailbox shrank while rewriting");
 			break;
@@ -137,8 +138,9 @@ copy_over(int src, int dst, int64_t len, const char *path, struct mb_err *e)
 		return mbi_err(e, MB_FATAL, MB_ENOMEM, path, -1,
 			       "out of memory");
 	while (off < len) {
-		size_t k = len - off < (int64_t)COPY_CHUNK ? (size_t)(len - off)
-							   : COPY_CHUNK;
+		size_t k = len - off < (int64_t)COPY_CHUNK ?
+				   (size_t)(len - off) :
+				   COPY_CHUNK;
 		ssize_t n = mbi_pread_full(src, buf, k, off);
 
 		if (n != (ssize_t)k) {
@@ -179,8 +181,8 @@ write_journal(const char *mailbox, int fd, const char *rec, struct mb_err *e)
 	    fsync(jfd) < 0 || rename(jtmp, jpath) < 0) {
 		close(jfd);
 		unlink(jtmp);
-		return e->code ? MB_FAILED
-			       : mbi_err_sys(e, MB_FAILED, errno, jpath,
+		return e->code ? MB_FAILED :
+				 mbi_err_sys(e, MB_FAILED, errno, jpath,
 					     "cannot write journal");
 	}
 	close(jfd);
@@ -227,8 +229,8 @@ mbi_rewrite_commit(struct mbi_rewrite *rw, struct mb_err *e)
 }
 
 int
-mbi_rewrite_guard(const char *mailbox, int fd, const char *backup,
-		  int64_t len, struct mb_err *e)
+mbi_rewrite_guard(const char *mailbox, int fd, const char *backup, int64_t len,
+		  struct mb_err *e)
 {
 	char rec[PATH_MAX + 64];
 
@@ -260,8 +262,7 @@ mbi_rewrite_abort(struct mbi_rewrite *rw)
 }
 
 int
-mbi_rewrite_recover(const char *mailbox, int fd, bool *redone,
-		    struct mb_err *e)
+mbi_rewrite_recover(const char *mailbox, int fd, bool *redone, struct mb_err *e)
 {
 	char jpath[PATH_MAX], rec[PATH_MAX + 64], tmp[PATH_MAX];
 	struct stat st;

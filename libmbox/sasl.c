@@ -7,7 +7,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 #include "lazy.h"
 #include "net.h"
 

@@ -36,33 +36,33 @@
 
 enum { FL_UNIX, FL_MMDF };
 
-#define SENDER_MAX 100
+#define SENDER_MAX     100
 #define PSEUDO_RESERVE 3400
 
 struct msg {
-	int64_t rec_off, rec_end; /* the whole record, for a verbatim copy */
-	int64_t env_off;	  /* the From line, or -1 (synthesized) */
-	size_t env_len;		  /* with its LF */
+	int64_t rec_off, rec_end;   /* the whole record, for a verbatim copy */
+	int64_t env_off;	    /* the From line, or -1 (synthesized) */
+	size_t env_len;		    /* with its LF */
 	int64_t text_off, text_end; /* header and body */
-	int64_t body_off;	  /* after the blank line, or -1 */
-	int64_t blank_off;	  /* the blank line, or -1 */
-	char synth[200];	  /* a made-up From line (no LF) */
-	bool is_new;		  /* recovered or split off */
-	bool closed;		  /* mmdf: the closing delimiter exists */
-	bool verbatim_ok;	  /* the record may be copied as it is */
-	bool body_only;		  /* split off: the text has no header */
-	bool recovered;		  /* made from unframed bytes */
+	int64_t body_off;	    /* after the blank line, or -1 */
+	int64_t blank_off;	    /* the blank line, or -1 */
+	char synth[200];	    /* a made-up From line (no LF) */
+	bool is_new;		    /* recovered or split off */
+	bool closed;		    /* mmdf: the closing delimiter exists */
+	bool verbatim_ok;	    /* the record may be copied as it is */
+	bool body_only;		    /* split off: the text has no header */
+	bool recovered;		    /* made from unframed bytes */
 	/* parsed */
 	unsigned flags;
 	uint64_t kw;
 	uint32_t uid;
 	bool has_uid, uid_bad, uid_twice;
 	bool ximap, ximapbase;
-	int64_t ximap_off;	  /* value of X-IMAP/X-IMAPbase */
+	int64_t ximap_off; /* value of X-IMAP/X-IMAPbase */
 	size_t ximap_len;
 	bool cl_seen;
 	int64_t cl;
-	unsigned nbare;		  /* unquoted "From " body lines (unix) */
+	unsigned nbare; /* unquoted "From " body lines (unix) */
 	bool pseudo_subject;
 	/* decided */
 	uint32_t newuid;
@@ -75,10 +75,10 @@ enum { I_MSG, I_SALV, I_BLANK };
 struct item {
 	int kind;
 	int64_t off, len;
-	size_t idx;		/* I_MSG */
+	size_t idx; /* I_MSG */
 	bool damage;
-	const char *note;	/* I_SALV / I_BLANK */
-	unsigned salv_no;	/* I_SALV: k for rp_salvage_name */
+	const char *note; /* I_SALV / I_BLANK */
+	unsigned salv_no; /* I_SALV: k for rp_salvage_name */
 };
 
 enum { US_NONE, US_KNOWN, US_RECREATE };
@@ -100,9 +100,9 @@ struct plan {
 	unsigned nkw;
 	int us;
 	uint32_t old_validity, old_last, validity, last;
-	long pseudo_idx;	/* the original pseudo-message, or -1 */
+	long pseudo_idx; /* the original pseudo-message, or -1 */
 	bool pseudo_out, pseudo_regen;
-	long base_idx;		/* message carrying X-IMAPbase, or -1 */
+	long base_idx; /* message carrying X-IMAPbase, or -1 */
 	bool renumbered;
 	bool damaged;
 	bool oom;
@@ -134,7 +134,8 @@ chomp(const char *p, size_t n)
 static bool
 blank_line(const char *p, size_t n)
 {
-	return (n == 1 && p[0] == '\n') || (n == 2 && p[0] == '\r' && p[1] == '\n');
+	return (n == 1 && p[0] == '\n') ||
+	       (n == 2 && p[0] == '\r' && p[1] == '\n');
 }
 
 static bool
@@ -183,9 +184,10 @@ static bool
 known_field(const char *p, size_t n)
 {
 	static const char *const names[] = {
-		"From:", "Date:", "Subject:", "To:", "Message-ID:", "Received:",
-		"Return-Path:", "Sender:", "Cc:", "Reply-To:", "MIME-Version:",
-		"Content-Type:", "X-UID:", "Status:", "Delivered-To:",
+		"From:",       "Date:",	    "Subject:",	     "To:",
+		"Message-ID:", "Received:", "Return-Path:",  "Sender:",
+		"Cc:",	       "Reply-To:", "MIME-Version:", "Content-Type:",
+		"X-UID:",      "Status:",   "Delivered-To:",
 	};
 	size_t i, k;
 
@@ -215,9 +217,9 @@ strip_blank(const struct plan *P, int64_t start, int64_t end)
 static int
 internal_header(const char *p, size_t n)
 {
-	static const char *const names[] = {"Status:", "X-Status:",
-					    "X-Keywords:", "X-UID:",
-					    "X-IMAP:", "X-IMAPbase:"};
+	static const char *const names[] = { "Status:",	    "X-Status:",
+					     "X-Keywords:", "X-UID:",
+					     "X-IMAP:",	    "X-IMAPbase:" };
 	int i;
 
 	for (i = 0; i < 6; i++) {
@@ -322,8 +324,7 @@ new_item(struct plan *P, int kind, int64_t off, int64_t len)
 	return it;
 }
 
-static void
-add_why(struct msg *m, const char *fmt, ...) MBI_PRINTF(2, 3);
+static void add_why(struct msg *m, const char *fmt, ...) MBI_PRINTF(2, 3);
 static void
 add_why(struct msg *m, const char *fmt, ...)
 {
@@ -376,13 +377,26 @@ parse_text(struct plan *P, struct msg *m)
 
 				for (q = p + (id == 1 ? 7 : 9); q < e; q++)
 					switch (*q) {
-					case 'R': m->flags |= MB_SEEN; break;
-					case 'O': m->flags |= MB_OLD; break;
-					case 'D': m->flags |= MB_DELETED; break;
-					case 'F': m->flags |= MB_FLAGGED; break;
-					case 'A': m->flags |= MB_ANSWERED; break;
-					case 'T': m->flags |= MB_DRAFT; break;
-					default: break;
+					case 'R':
+						m->flags |= MB_SEEN;
+						break;
+					case 'O':
+						m->flags |= MB_OLD;
+						break;
+					case 'D':
+						m->flags |= MB_DELETED;
+						break;
+					case 'F':
+						m->flags |= MB_FLAGGED;
+						break;
+					case 'A':
+						m->flags |= MB_ANSWERED;
+						break;
+					case 'T':
+						m->flags |= MB_DRAFT;
+						break;
+					default:
+						break;
 					}
 			} else if (id == 3) {
 				const char *q = p + 11;
@@ -397,7 +411,8 @@ parse_text(struct plan *P, struct msg *m)
 					k = q;
 					while (q < e && *q != ' ' && *q != '\t')
 						q++;
-					i = kw_index(P, k, (size_t)(q - k), true);
+					i = kw_index(P, k, (size_t)(q - k),
+						     true);
 					if (i >= 0)
 						m->kw |= (uint64_t)1 << i;
 				}
@@ -425,7 +440,8 @@ parse_text(struct plan *P, struct msg *m)
 					m->ximap = true;
 				else
 					m->ximapbase = true;
-			} else if (n > 15 && strncasecmp(p, "Content-Length:", 15) == 0) {
+			} else if (n > 15 &&
+				   strncasecmp(p, "Content-Length:", 15) == 0) {
 				const char *q = skip_sp(p + 15, e);
 				uint32_t v;
 
@@ -433,7 +449,8 @@ parse_text(struct plan *P, struct msg *m)
 					m->cl_seen = true;
 					m->cl = v;
 				}
-			} else if (n > 8 && strncasecmp(p, "Subject:", 8) == 0 &&
+			} else if (n > 8 &&
+				   strncasecmp(p, "Subject:", 8) == 0 &&
 				   memmem(p, n, "FOLDER INTERNAL DATA", 20)) {
 				m->pseudo_subject = true;
 			}
@@ -453,8 +470,9 @@ synth_from(struct plan *P, struct msg *m, const char *sender, size_t slen)
 	int64_t t = (int64_t)P->mtime, off;
 	int tz = 0;
 	size_t i, k = 0;
-	int64_t hend = m->body_only ? m->text_off
-		       : m->blank_off >= 0 ? m->blank_off : m->text_end;
+	int64_t hend = m->body_only	 ? m->text_off :
+		       m->blank_off >= 0 ? m->blank_off :
+					   m->text_end;
 
 	for (i = 0; i < slen && k < SENDER_MAX; i++) {
 		unsigned char c = (unsigned char)sender[i];
@@ -596,10 +614,11 @@ unframed(struct plan *P, int64_t off, int64_t end, const char *what)
 	} else {
 		salvage_item(P, off, hdr - off, what);
 	}
-	it = new_item(P, I_MSG, env >= 0 && P->fl == FL_MMDF &&
-					valid_from(P->buf + env, env_len)
-				? env
-				: hdr,
+	it = new_item(P, I_MSG,
+		      env >= 0 && P->fl == FL_MMDF &&
+				      valid_from(P->buf + env, env_len) ?
+			      env :
+			      hdr,
 		      0);
 	m = new_msg(P);
 	if (it == NULL || m == NULL)
@@ -627,8 +646,10 @@ unframed(struct plan *P, int64_t off, int64_t end, const char *what)
 			sl = env_len - 5;
 		}
 		synth_from(P, m, s, sl);
-		add_why(m, "%s, recovered as a message with a new From line "
-			   "(\"%s\")", what, m->synth);
+		add_why(m,
+			"%s, recovered as a message with a new From line "
+			"(\"%s\")",
+			what, m->synth);
 	}
 	m->regen = true;
 	m->damaged = true;
@@ -712,8 +733,10 @@ split_msg(struct plan *P, size_t idx)
 	parse_text(P, k);
 	synth_from(P, k, P->buf + cut + 5, n - 5);
 	k->regen = k->damaged = true;
-	add_why(k, "split off at an unquoted \"From \" line, with a new "
-		   "From line (\"%s\")", k->synth);
+	add_why(k,
+		"split off at an unquoted \"From \" line, with a new "
+		"From line (\"%s\")",
+		k->synth);
 	if (k->nbare > 0)
 		split_msg(P, P->n - 1);
 }
@@ -740,17 +763,20 @@ frame_unix(struct plan *P)
 		if (n >= 5 && p[0] == 'F' && valid_from(p, n)) {
 			if (first < 0) {
 				first = off;
-				unframed(P, P->nit > 0 ? P->it[0].off +
-								 P->it[0].len
-						       : 0,
-					 off, "bytes before the first From line");
+				unframed(P,
+					 P->nit > 0 ?
+						 P->it[0].off + P->it[0].len :
+						 0,
+					 off,
+					 "bytes before the first From line");
 			}
 			if (cur >= 0) {
 				size_t idx = P->n;
 
 				framed(P, cur, off, cur, curlen,
 				       cur + (int64_t)curlen,
-				       strip_blank(P, cur + (int64_t)curlen, off));
+				       strip_blank(P, cur + (int64_t)curlen,
+						   off));
 				if (P->n > idx && P->m[idx].nbare > 0 &&
 				    P->o->from_lines == RP_FROM_SPLIT)
 					split_msg(P, idx);
@@ -794,8 +820,8 @@ frame_mmdf(struct plan *P)
 			 * delimiter (this one then closes it), or garbage */
 			if (unframed(P, seg, off,
 				     seg == 0 ? "bytes before the first "
-						"^A^A^A^A line"
-					      : "bytes between two MMDF "
+						"^A^A^A^A line" :
+						"bytes between two MMDF "
 						"messages")) {
 				seg = off + (int64_t)n;
 			} else {
@@ -806,8 +832,8 @@ frame_mmdf(struct plan *P)
 				     (size_t)(off - open - (int64_t)dl))) {
 			/* nothing between two delimiters: the first opens no
 			 * message (its message lost its closing one) */
-			struct item *it = new_item(P, I_BLANK, open,
-						   off - open);
+			struct item *it =
+				new_item(P, I_BLANK, open, off - open);
 
 			if (it) {
 				it->note = "a ^A^A^A^A line that opens no "
@@ -851,8 +877,8 @@ frame_mmdf(struct plan *P)
 		struct msg *m;
 
 		if (all_blank(P->buf + t, (size_t)(P->len - t))) {
-			struct item *it = new_item(P, I_BLANK, open,
-						   P->len - open);
+			struct item *it =
+				new_item(P, I_BLANK, open, P->len - open);
 
 			if (it) {
 				it->note = "a ^A^A^A^A line that opens no "
@@ -1065,8 +1091,8 @@ decide(struct plan *P)
 			 "malformed): new UIDVALIDITY %u, UIDs 1 to %u",
 			 P->validity, k);
 	} else {
-		P->validity = P->us == US_KNOWN ? P->old_validity
-						: new_validity(0);
+		P->validity =
+			P->us == US_KNOWN ? P->old_validity : new_validity(0);
 	}
 	P->last = L;
 	for (i = 0; i < P->n; i++) {
@@ -1088,11 +1114,10 @@ decide(struct plan *P)
 	if (P->pseudo_idx >= 0 || P->us == US_RECREATE ||
 	    (P->base_idx < 0 && P->us == US_KNOWN)) {
 		P->pseudo_out = true;
-		P->pseudo_regen = P->pseudo_idx < 0 ||
-				  P->validity != P->old_validity ||
-				  P->last != P->old_last ||
-				  P->m[P->pseudo_idx].damaged ||
-				  !P->m[P->pseudo_idx].verbatim_ok;
+		P->pseudo_regen =
+			P->pseudo_idx < 0 || P->validity != P->old_validity ||
+			P->last != P->old_last || P->m[P->pseudo_idx].damaged ||
+			!P->m[P->pseudo_idx].verbatim_ok;
 	}
 	if (P->base_idx >= 0 &&
 	    (P->validity != P->old_validity || P->last != P->old_last)) {
@@ -1115,8 +1140,9 @@ mark_damage(struct plan *P)
 		if (m->nbare > 0 && P->fl == FL_UNIX) {
 			m->regen = m->damaged = true;
 			P->damaged = true;
-			add_why(m, "%u unquoted \"From \" line%s quoted as "
-				   "\">From \"",
+			add_why(m,
+				"%u unquoted \"From \" line%s quoted as "
+				"\">From \"",
 				m->nbare, m->nbare == 1 ? "" : "s");
 		}
 		if (m->cl_seen && m->body_off >= 0 &&
@@ -1132,8 +1158,9 @@ mark_damage(struct plan *P)
 			m->regen = m->damaged = true;
 			m->verbatim_ok = false;
 			P->damaged = true;
-			add_why(m, "truncated: the file ends in the middle of "
-				   "%s; the line is completed",
+			add_why(m,
+				"truncated: the file ends in the middle of "
+				"%s; the line is completed",
 				m->body_off < 0 ? "the header" : "a line");
 		}
 	}
@@ -1211,8 +1238,8 @@ put_status(struct plan *P, struct mbi_buf *b, unsigned flags, uint64_t kw,
 		     flags & MB_OLD ? "O" : "", eol);
 	mbi_buf_addf(b, "X-Status: %s%s%s%s%s", flags & MB_DELETED ? "D" : "",
 		     flags & MB_FLAGGED ? "F" : "",
-		     flags & MB_ANSWERED ? "A" : "", flags & MB_DRAFT ? "T" : "",
-		     eol);
+		     flags & MB_ANSWERED ? "A" : "",
+		     flags & MB_DRAFT ? "T" : "", eol);
 	if (P->ctx->uw_metadata) {
 		size_t blk;
 
@@ -1229,9 +1256,10 @@ put_status(struct plan *P, struct mbi_buf *b, unsigned flags, uint64_t kw,
 	return 0;
 }
 
-static const char *const months[] = {"Jan", "Feb", "Mar", "Apr",
-				      "May", "Jun", "Jul", "Aug",
-				      "Sep", "Oct", "Nov", "Dec"};
+static const char *const months[] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+};
 
 /* The pseudo-message as formats/unixfile.c builds it, padded. */
 static void
@@ -1312,7 +1340,8 @@ gen_msg(struct plan *P, struct msg *m, bool base_here, struct mbi_buf *out,
 		else if (m->text_end > m->text_off) {
 			size_t n = line_at(P, m->text_off, m->text_end);
 
-			crlf = n >= 2 && P->buf[m->text_off + (int64_t)n - 2] == '\r';
+			crlf = n >= 2 &&
+			       P->buf[m->text_off + (int64_t)n - 2] == '\r';
 		}
 		eol = crlf ? "\r\n" : "\n";
 	}
@@ -1325,14 +1354,15 @@ gen_msg(struct plan *P, struct msg *m, bool base_here, struct mbi_buf *out,
 		mbi_buf_addstr(out, "\1\1\1\1\n");
 	if (m->env_off >= 0) {
 		mbi_buf_add(out, P->buf + m->env_off, m->env_len);
-		if (m->env_len == 0 || P->buf[m->env_off + m->env_len - 1] != '\n')
+		if (m->env_len == 0 ||
+		    P->buf[m->env_off + m->env_len - 1] != '\n')
 			mbi_buf_addstr(out, "\n");
 	} else {
 		mbi_buf_addf(out, "%s\n", m->synth);
 	}
-	hend = m->body_only	  ? m->text_off
-	       : m->blank_off >= 0 ? m->blank_off
-				   : m->text_end;
+	hend = m->body_only	 ? m->text_off :
+	       m->blank_off >= 0 ? m->blank_off :
+				   m->text_end;
 	for (off = m->text_off; off < hend;) {
 		size_t n = line_at(P, off, hend);
 		const char *p = P->buf + off;
@@ -1346,11 +1376,14 @@ gen_msg(struct plan *P, struct msg *m, bool base_here, struct mbi_buf *out,
 			continue;
 		} else {
 			skipping = false;
-			if (n > 15 && strncasecmp(p, "Content-Length:", 15) == 0) {
-				const char *q = skip_sp(p + 15, p + chomp(p, n));
+			if (n > 15 &&
+			    strncasecmp(p, "Content-Length:", 15) == 0) {
+				const char *q =
+					skip_sp(p + 15, p + chomp(p, n));
 				uint32_t v;
 
-				if (cl_fix && parse_u32(&q, p + chomp(p, n), &v)) {
+				if (cl_fix &&
+				    parse_u32(&q, p + chomp(p, n), &v)) {
 					mbi_buf_addstr(out, "X-Original-");
 					mbi_buf_add(out, p, n);
 					if (p[n - 1] != '\n')
@@ -1359,7 +1392,8 @@ gen_msg(struct plan *P, struct msg *m, bool base_here, struct mbi_buf *out,
 						mbi_buf_addf(out,
 							     "Content-Length: "
 							     "%lld%s",
-							     (long long)newlen, eol);
+							     (long long)newlen,
+							     eol);
 					cl_done = true;
 					continue;
 				}
@@ -1432,8 +1466,8 @@ verify_new(const char *tmp, const char *format, const char *mailbox,
 	memset(&v, 0, sizeof(v));
 	mb_ctx_set_diag(c, vcheck_diag, &v);
 	mb_err_clear(&e2);
-	rc = mb_open(c, tmp, format, MB_RDONLY | MB_NOLOCK | MB_CHECK | MB_STREAM,
-		     &box, &e2);
+	rc = mb_open(c, tmp, format,
+		     MB_RDONLY | MB_NOLOCK | MB_CHECK | MB_STREAM, &box, &e2);
 	if (rc == MB_OK) {
 		while ((rc = mb_next(box, &mp, &e2)) == MB_OK)
 			n++;
@@ -1570,10 +1604,9 @@ fail:
 /* ------------------------------------------------------------------ */
 /* Report                                                               */
 
-
 static void
-report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn,
-	    void *arg, struct rp_result *res)
+report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn, void *arg,
+	    struct rp_result *res)
 {
 	int64_t koff = -1, kend = 0;
 	uint32_t kn = 0;
@@ -1587,7 +1620,7 @@ report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn,
 			if ((long)i != P->pseudo_idx)
 				n++;
 		rp_report(fn, arg, RP_KEPT, 0, P->len, n, NULL,
-		       "nothing damaged; left as it is", false);
+			  "nothing damaged; left as it is", false);
 		res->kept = res->messages = n;
 		return;
 	}
@@ -1601,14 +1634,16 @@ report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn,
 		if (P->uid_note[0])
 			strncat(text, ")", sizeof(text) - strlen(text) - 1);
 		rp_report(fn, arg, RP_PSEUDO,
-		       P->pseudo_idx >= 0 ? P->m[P->pseudo_idx].rec_off : -1,
-		       P->pseudo_idx >= 0 ? P->m[P->pseudo_idx].rec_end -
-						    P->m[P->pseudo_idx].rec_off
-					  : 0,
-		       0, NULL, text, P->pseudo_idx < 0 ||
-					      P->m[P->pseudo_idx].damaged);
+			  P->pseudo_idx >= 0 ? P->m[P->pseudo_idx].rec_off : -1,
+			  P->pseudo_idx >= 0 ?
+				  P->m[P->pseudo_idx].rec_end -
+					  P->m[P->pseudo_idx].rec_off :
+				  0,
+			  0, NULL, text,
+			  P->pseudo_idx < 0 || P->m[P->pseudo_idx].damaged);
 	} else if (P->uid_note[0]) {
-		rp_report(fn, arg, RP_PSEUDO, -1, 0, 0, NULL, P->uid_note, true);
+		rp_report(fn, arg, RP_PSEUDO, -1, 0, 0, NULL, P->uid_note,
+			  true);
 	}
 	for (i = 0; i <= P->nit; i++) {
 		struct item *it = i < P->nit ? &P->it[i] : NULL;
@@ -1626,11 +1661,12 @@ report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn,
 			continue;
 		}
 		if (koff >= 0) {
-			snprintf(text, sizeof(text), "%u message%s copied as "
-						     "they were",
+			snprintf(text, sizeof(text),
+				 "%u message%s copied as "
+				 "they were",
 				 kn, kn == 1 ? "" : "s");
 			rp_report(fn, arg, RP_KEPT, koff, kend - koff, kn, NULL,
-			       text, false);
+				  text, false);
 			koff = -1;
 			kn = 0;
 		}
@@ -1639,15 +1675,16 @@ report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn,
 		switch (it->kind) {
 		case I_BLANK:
 			rp_report(fn, arg, RP_BLANK, it->off, it->len, 0, NULL,
-			       it->note, it->damage);
+				  it->note, it->damage);
 			break;
 		case I_SALV:
 			rp_salvage_name(sv, it->salv_no, file, sizeof(file));
-			snprintf(text, sizeof(text), "%s: not a message, "
-						     "saved",
+			snprintf(text, sizeof(text),
+				 "%s: not a message, "
+				 "saved",
 				 it->note);
-			rp_report(fn, arg, RP_SALVAGED, it->off, it->len, 0, file,
-			       text, true);
+			rp_report(fn, arg, RP_SALVAGED, it->off, it->len, 0,
+				  file, text, true);
 			res->salvaged++;
 			break;
 		case I_MSG:
@@ -1663,23 +1700,27 @@ report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn,
 				gen_msg(P, m, false, &tmp, &clc, &clc_len);
 				mbi_buf_free(&tmp);
 				if (clc)
-					add_why(m, "Content-Length: %lld %s "
-						   "%lld (the old header kept "
-						   "as X-Original-Content-"
-						   "Length)",
+					add_why(m,
+						"Content-Length: %lld %s "
+						"%lld (the old header kept "
+						"as X-Original-Content-"
+						"Length)",
 						(long long)m->cl,
-						P->o->drop_cl
-							? "removed: the body is"
-							: "corrected to",
+						P->o->drop_cl ?
+							"removed: the body is" :
+							"corrected to",
 						(long long)clc_len);
 			}
 			if (m->is_new && P->us != US_NONE &&
 			    P->ctx->uw_metadata)
-				add_why(m, "UID %u, after the last message "
-					   "(new UIDs go above every old one)",
+				add_why(m,
+					"UID %u, after the last message "
+					"(new UIDs go above every old one)",
 					m->newuid);
-			rp_report(fn, arg, m->recovered ? RP_RECOVERED : RP_CHANGED,
-			       it->off, it->len, 1, NULL, m->why, m->damaged);
+			rp_report(fn, arg,
+				  m->recovered ? RP_RECOVERED : RP_CHANGED,
+				  it->off, it->len, 1, NULL, m->why,
+				  m->damaged);
 			if (m->recovered)
 				res->recovered++;
 			else
@@ -1710,7 +1751,7 @@ rp_repair_mbox(struct mb_ctx *ctx, const char *path, const char *format,
 {
 	struct plan P;
 	struct stat st;
-	struct mbi_tmplock tl = {.fd = -1};
+	struct mbi_tmplock tl = { .fd = -1 };
 	struct mbi_dotlock dl;
 	struct rp_salvage sv;
 	struct mbi_rewrite rw;
@@ -1750,7 +1791,8 @@ rp_repair_mbox(struct mb_ctx *ctx, const char *path, const char *format,
 		/* UW's locks for a rewrite (section 12) */
 		rc = mbi_tmplock_open(&st, &tl, e);
 		if (rc == MB_OK)
-			rc = mbi_tmplock_lock(&tl, LOCK_EX, ctx->lock_timeout, e);
+			rc = mbi_tmplock_lock(&tl, LOCK_EX, ctx->lock_timeout,
+					      e);
 		if (rc != MB_OK)
 			goto out;
 		mbi_tmplock_write_pid(&tl);
@@ -1782,7 +1824,7 @@ rp_repair_mbox(struct mb_ctx *ctx, const char *path, const char *format,
 	snprintf(res->salvage_dir, sizeof(res->salvage_dir), "%s", sv.dir);
 	if (P.len == 0) {
 		rp_report(fn, arg, RP_KEPT, 0, 0, 0, NULL,
-		       "empty mailbox; nothing to do", false);
+			  "empty mailbox; nothing to do", false);
 		rc = MB_OK;
 		goto out;
 	}
@@ -1868,7 +1910,7 @@ out:
 	if (map != NULL)
 		mbi_unmap(map, (size_t)P.len);
 	if (flocked) {
-		struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+		struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
 
 		fcntl(fd, F_SETLK, &fl);
 		flock(fd, LOCK_UN);
@@ -1914,19 +1956,23 @@ rp_repair(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 			buf[n] = '\0';
 			if (rp_mbx_looks(buf, (size_t)n))
 				fmt = "mbx";
-			else if ((n >= 5 && memcmp(buf, "\1\1\1\1\n", 5) == 0) ||
-			    memmem(buf, (size_t)n, "\n\1\1\1\1\n", 6))
+			else if ((n >= 5 &&
+				  memcmp(buf, "\1\1\1\1\n", 5) == 0) ||
+				 memmem(buf, (size_t)n, "\n\1\1\1\1\n", 6))
 				fmt = "mmdf";
 			else {
 				const char *p = buf;
 
 				while (p != NULL && p < buf + n) {
-					const char *nl = memchr(p, '\n',
-								(size_t)(buf + n - p));
+					const char *nl = memchr(
+						p, '\n', (size_t)(buf + n - p));
 
 					if (nl != NULL &&
-					    mbi_from_line(p, chomp(p, (size_t)(nl + 1 - p)),
-							  NULL)) {
+					    mbi_from_line(
+						    p,
+						    chomp(p,
+							  (size_t)(nl + 1 - p)),
+						    NULL)) {
 						fmt = "unix";
 						break;
 					}

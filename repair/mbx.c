@@ -40,31 +40,31 @@
 
 #include "repair-mbox.h"
 
-#define HDRSIZE 2048
-#define NUSERFLAGS 30
+#define HDRSIZE	    2048
+#define NUSERFLAGS  30
 #define MAXUSERFLAG 50
-#define PID_OFF (HDRSIZE - 10)
-#define IHDR_READ 64
-#define FEXPUNGED 0x8000
+#define PID_OFF	    (HDRSIZE - 10)
+#define IHDR_READ   64
+#define FEXPUNGED   0x8000
 
 enum { R_MSG, R_SALV, R_HDRSALV };
 
 struct rec {
 	int kind;
-	int64_t off, end;	  /* the region of the original */
+	int64_t off, end; /* the region of the original */
 	int64_t text_off, text_end;
-	int64_t hlen;		  /* framed: its header line, with CRLF */
-	int64_t date_len;	  /* framed: the date is [off, off+date_len) */
-	int64_t flags_off;	  /* framed: the 12 hex digits of kw+flags */
-	uint64_t size;		  /* framed: the size field */
+	int64_t hlen;	   /* framed: its header line, with CRLF */
+	int64_t date_len;  /* framed: the date is [off, off+date_len) */
+	int64_t flags_off; /* framed: the 12 hex digits of kw+flags */
+	uint64_t size;	   /* framed: the size field */
 	uint32_t uid, newuid;
-	bool framed;		  /* has its own internal header */
-	bool recovered;		  /* made from unframed bytes */
-	bool hidden;		  /* fEXPUNGED */
+	bool framed;	/* has its own internal header */
+	bool recovered; /* made from unframed bytes */
+	bool hidden;	/* fEXPUNGED */
 	bool size_fixed;
 	bool damaged;
 	unsigned salv_no;
-	char *why;		  /* what was wrong, or NULL */
+	char *why; /* what was wrong, or NULL */
 };
 
 struct mplan {
@@ -79,14 +79,14 @@ struct mplan {
 	bool damaged;
 	/* the file header */
 	bool hdr_ok;
-	uint32_t validity, last;	/* as read (or made up) */
+	uint32_t validity, last; /* as read (or made up) */
 	uint32_t new_validity, new_last;
 	char kw[NUSERFLAGS][MAXUSERFLAG + 1];
 	unsigned nkw;
 	char pid[10];
 	bool hdr_regen;
 	bool renumbered;
-	bool zeros;			/* recovered messages get UID 0 */
+	bool zeros; /* recovered messages get UID 0 */
 	char uid_note[300];
 };
 
@@ -113,14 +113,14 @@ hex_val(const char *p, size_t n)
 	for (i = 0; i < n; i++) {
 		int c = (unsigned char)p[i];
 
-		v = v * 16 + (uint32_t)(isdigit(c) ? c - '0'
-						   : tolower(c) - 'a' + 10);
+		v = v * 16 +
+		    (uint32_t)(isdigit(c) ? c - '0' : tolower(c) - 'a' + 10);
 	}
 	return v;
 }
 
 struct ih {
-	int64_t hlen;		/* the line with its CRLF */
+	int64_t hlen; /* the line with its CRLF */
 	int64_t date_len;
 	int64_t flags_off;
 	uint64_t size;
@@ -209,7 +209,8 @@ resync(const char *buf, int64_t len, int64_t from)
 				lf = s + 1;
 				break;
 			}
-		if (lf >= from && ihdr(buf, len, lf, &h) && lf + h.hlen == k + 2)
+		if (lf >= from && ihdr(buf, len, lf, &h) &&
+		    lf + h.hlen == k + 2)
 			return lf;
 		for (s = k - 23; s >= from && s > k - (IHDR_READ - 2); s--)
 			if (buf[s] == ',') {
@@ -220,7 +221,8 @@ resync(const char *buf, int64_t len, int64_t from)
 					return d;
 				break;
 			}
-		for (s = k - (IHDR_READ - 2) > from ? k - (IHDR_READ - 2) : from;
+		for (s = k - (IHDR_READ - 2) > from ? k - (IHDR_READ - 2) :
+						      from;
 		     s < k - 22; s++)
 			if (ihdr(buf, len, s, &h) && s + h.hlen == k + 2)
 				return s;
@@ -323,7 +325,8 @@ line_end(const struct mplan *P, int64_t off, int64_t end)
 static bool
 blank_line(const char *p, int64_t n)
 {
-	return (n == 1 && p[0] == '\n') || (n == 2 && p[0] == '\r' && p[1] == '\n');
+	return (n == 1 && p[0] == '\n') ||
+	       (n == 2 && p[0] == '\r' && p[1] == '\n');
 }
 
 static bool
@@ -346,9 +349,10 @@ static bool
 known_field(const char *p, int64_t n)
 {
 	static const char *const names[] = {
-		"From:", "Date:", "Subject:", "To:", "Message-ID:", "Received:",
-		"Return-Path:", "Sender:", "Cc:", "Reply-To:", "MIME-Version:",
-		"Content-Type:", "Delivered-To:",
+		"From:",	 "Date:",     "Subject:",      "To:",
+		"Message-ID:",	 "Received:", "Return-Path:",  "Sender:",
+		"Cc:",		 "Reply-To:", "MIME-Version:", "Content-Type:",
+		"Delivered-To:",
 	};
 	size_t i, k;
 
@@ -425,8 +429,7 @@ framed(struct mplan *P, int64_t pos, const struct ih *h, int64_t text_end,
 	if (r == NULL)
 		return;
 	r->framed = true;
-	r->text_off = text_moved ? text_end - (int64_t)h->size
-				 : pos + h->hlen;
+	r->text_off = text_moved ? text_end - (int64_t)h->size : pos + h->hlen;
 	r->text_end = text_end;
 	r->hlen = h->hlen;
 	r->date_len = h->date_len;
@@ -476,8 +479,8 @@ walk(struct mplan *P)
 			unframed(P, pos, q,
 				 pos == HDRSIZE ? "no valid internal header "
 						  "where the first message "
-						  "starts"
-						: "no valid internal header "
+						  "starts" :
+						  "no valid internal header "
 						  "where the size chain "
 						  "leads");
 			pos = q;
@@ -493,8 +496,8 @@ walk(struct mplan *P)
 		q = resync(P->buf, len, text);
 		if (q < 0)
 			q = len;
-		if (e >= 0 && q > e && e - text >= 2 &&
-		    P->buf[e - 2] == '\r' && P->buf[e - 1] == '\n') {
+		if (e >= 0 && q > e && e - text >= 2 && P->buf[e - 2] == '\r' &&
+		    P->buf[e - 1] == '\n') {
 			/* the message ends well: the damage is after it */
 			framed(P, pos, &h, e, false, false);
 			pos = e;
@@ -510,7 +513,8 @@ walk(struct mplan *P)
 			if (P->n > 1 && !P->oom)
 				add_why(&P->r[P->n - 2],
 					"%lld bytes before its text saved",
-					(long long)(q - (int64_t)h.size - text));
+					(long long)(q - (int64_t)h.size -
+						    text));
 			pos = q;
 			continue;
 		}
@@ -520,9 +524,9 @@ walk(struct mplan *P)
 
 			add_why(r, "size %llu %s; corrected to %lld",
 				(unsigned long long)h.size,
-				e < 0	 ? "runs past the end of the file"
-				: q < e ? "runs into the next message"
-					 : "ends inside the message",
+				e < 0 ? "runs past the end of the file" :
+				q < e ? "runs into the next message" :
+					"ends inside the message",
 				(long long)(q - text));
 		}
 		pos = q;
@@ -571,8 +575,7 @@ header(struct mplan *P)
 			if (r != NULL) {
 				r->salv_no = P->nsalv++;
 				r->damaged = true;
-				add_why(r,
-					 "damaged file header");
+				add_why(r, "damaged file header");
 			}
 		}
 	}
@@ -747,16 +750,18 @@ ihdr_line(const struct mplan *P, const struct rec *r, char *line, size_t size)
 
 			if (blank_line(P->buf + o, e - o))
 				break;
-			if (e - o > 5 && strncasecmp(P->buf + o, "Date:", 5) == 0) {
+			if (e - o > 5 &&
+			    strncasecmp(P->buf + o, "Date:", 5) == 0) {
 				int64_t a = o + 5, b = e;
 
 				while (b > a && (P->buf[b - 1] == '\n' ||
 						 P->buf[b - 1] == '\r'))
 					b--;
-				while (a < b && (P->buf[a] == ' ' || P->buf[a] == '\t'))
+				while (a < b &&
+				       (P->buf[a] == ' ' || P->buf[a] == '\t'))
 					a++;
-				if (!mb_date_parse(P->buf + a, (size_t)(b - a), &t,
-						   &tz)) {
+				if (!mb_date_parse(P->buf + a, (size_t)(b - a),
+						   &t, &tz)) {
 					t = (int64_t)time(NULL);
 					tz = 0;
 				}
@@ -765,7 +770,8 @@ ihdr_line(const struct mplan *P, const struct rec *r, char *line, size_t size)
 			o = e;
 		}
 		if (mb_date_imap(t, tz, date, sizeof(date)) == 0)
-			mb_date_imap((int64_t)time(NULL), 0, date, sizeof(date));
+			mb_date_imap((int64_t)time(NULL), 0, date,
+				     sizeof(date));
 		return snprintf(line, size, "%s,%lld;%08x%04x-%08x\r\n", date,
 				(long long)len, 0u, 0u, r->newuid);
 	}
@@ -806,8 +812,8 @@ verify_new(const char *tmp, const char *mailbox, uint32_t want,
 	memset(&v, 0, sizeof(v));
 	mb_ctx_set_diag(c, vcheck_diag, &v);
 	mb_err_clear(&e2);
-	rc = mb_open(c, tmp, "mbx", MB_RDONLY | MB_NOLOCK | MB_CHECK | MB_STREAM,
-		     &box, &e2);
+	rc = mb_open(c, tmp, "mbx",
+		     MB_RDONLY | MB_NOLOCK | MB_CHECK | MB_STREAM, &box, &e2);
 	if (rc == MB_OK) {
 		while ((rc = mb_next(box, &mp, &e2)) == MB_OK)
 			n++;
@@ -852,15 +858,15 @@ write_all(struct mplan *P, struct mbi_rewrite *rw, uint32_t want,
 			if (r->kind != R_MSG || r->recovered != (pass == 1))
 				continue;
 			if (rec_verbatim(r)) {
-				rc = mbi_rewrite_copy(rw, r->off, r->end - r->off,
-						      e);
+				rc = mbi_rewrite_copy(rw, r->off,
+						      r->end - r->off, e);
 			} else {
 				n = ihdr_line(P, r, line, sizeof(line));
 				if (n <= 0 || (size_t)n >= sizeof(line))
-					return mbi_err(e, MB_FATAL,
-						       MB_EINTERNAL, P->path,
-						       r->off,
-						       "internal header too long");
+					return mbi_err(
+						e, MB_FATAL, MB_EINTERNAL,
+						P->path, r->off,
+						"internal header too long");
 				rc = mbi_wbuf_put(&rw->wb, line, (size_t)n, e);
 				if (rc == MB_OK)
 					rc = mbi_rewrite_copy(
@@ -893,9 +899,9 @@ write_all(struct mplan *P, struct mbi_rewrite *rw, uint32_t want,
  * field has), the whole file is rewritten instead.
  */
 
-#define DATE_LEN 26			    /* UW's "%2d-Mmm-yyyy hh:mm:ss +zzzz" */
-#define IH_FIXED (1 + 1 + 12 + 1 + 8 + 2) /* ",", ";", flags, "-", UID, CRLF */
-#define SIZE_DIGITS 15			    /* the longest size ihdr() takes */
+#define DATE_LEN    26 /* UW's "%2d-Mmm-yyyy hh:mm:ss +zzzz" */
+#define IH_FIXED    (1 + 1 + 12 + 1 + 8 + 2) /* ",", ";", flags, "-", UID, CRLF */
+#define SIZE_DIGITS 15			     /* the longest size ihdr() takes */
 
 static int
 ndigits(uint64_t v)
@@ -926,8 +932,9 @@ filler_line(int64_t span, uint32_t uid, char *line, size_t size)
 		if (text < 1)
 			return 0;
 		if (ndigits((uint64_t)text) <= d)
-			return snprintf(line, size, "%s,%0*lld;%08x%04x-%08x\r\n",
-					date, d, (long long)text, 0u,
+			return snprintf(line, size,
+					"%s,%0*lld;%08x%04x-%08x\r\n", date, d,
+					(long long)text, 0u,
 					(unsigned)FEXPUNGED, uid);
 	}
 	return 0;
@@ -950,13 +957,13 @@ ihdr_line_width(const struct mplan *P, const struct rec *r, int d, char *line,
 struct patcher {
 	struct mplan *P;
 	int fd;
-	bool write;		/* false: only see whether it all fits */
+	bool write; /* false: only see whether it all fits */
 	struct mb_err *e;
-	bool failed;		/* an I/O error (e is set) */
-	uint32_t prev_uid;	/* the UID a reader saw last, in file order */
-	bool unnumbered;	/* a visible message without UID came before */
-	size_t next;		/* the record after the current one */
-	int64_t tail;		/* the new end of the file */
+	bool failed;	   /* an I/O error (e is set) */
+	uint32_t prev_uid; /* the UID a reader saw last, in file order */
+	bool unnumbered;   /* a visible message without UID came before */
+	size_t next;	   /* the record after the current one */
+	int64_t tail;	   /* the new end of the file */
 	uint32_t fillers;
 };
 
@@ -1098,9 +1105,9 @@ patch_all(struct patcher *W)
 		}
 		if (r->text_off == r->off + r->hlen) {
 			seen_uid(W, r, i);
-			n = ihdr_line_width(P, r,
-					    (int)(r->hlen - r->date_len - IH_FIXED),
-					    line, sizeof(line));
+			n = ihdr_line_width(
+				P, r, (int)(r->hlen - r->date_len - IH_FIXED),
+				line, sizeof(line));
 			if (n != r->hlen || !put(W, r->off, line, (size_t)n))
 				return false;
 		} else {
@@ -1110,7 +1117,8 @@ patch_all(struct patcher *W)
 			int64_t hs;
 
 			n = ihdr_line_width(
-				P, r, ndigits((uint64_t)(r->text_end - r->text_off)),
+				P, r,
+				ndigits((uint64_t)(r->text_end - r->text_off)),
 				line, sizeof(line));
 			hs = r->text_off - n;
 			if (n <= 0 || hs < r->off || !fill(W, r->off, hs) ||
@@ -1143,7 +1151,7 @@ static int
 patch_in_place(struct mplan *P, int fd, const char *backup, uint32_t want,
 	       struct rp_result *res, struct mb_err *e)
 {
-	struct patcher W = {.P = P, .fd = fd, .write = true, .e = e};
+	struct patcher W = { .P = P, .fd = fd, .write = true, .e = e };
 	int rc;
 
 	rc = mbi_rewrite_guard(P->path, fd, backup, P->len, e);
@@ -1162,27 +1170,25 @@ patch_in_place(struct mplan *P, int fd, const char *backup, uint32_t want,
 	res->in_place = true;
 	res->placeholders = W.fillers;
 	return MB_OK;
-restore:
-	{
-		struct mb_err e2;
-		bool redone = false;
+restore : {
+	struct mb_err e2;
+	bool redone = false;
 
-		if (mbi_rewrite_recover(P->path, fd, &redone, &e2) != MB_OK)
-			return mbi_err(e, MB_FATAL, e2.code, P->path, -1,
-				       "%s; and putting the original back "
-				       "failed too: %s (it is in %s)",
-				       e->msg, e2.msg, backup);
-	}
+	if (mbi_rewrite_recover(P->path, fd, &redone, &e2) != MB_OK)
+		return mbi_err(e, MB_FATAL, e2.code, P->path, -1,
+			       "%s; and putting the original back "
+			       "failed too: %s (it is in %s)",
+			       e->msg, e2.msg, backup);
+}
 	return MB_FAILED;
 }
 
 /* ------------------------------------------------------------------ */
 /* Report                                                               */
 
-
 static void
-report_plan(struct mplan *P, struct rp_salvage *sv, rp_report_fn fn,
-	    void *arg, struct rp_result *res)
+report_plan(struct mplan *P, struct rp_salvage *sv, rp_report_fn fn, void *arg,
+	    struct rp_result *res)
 {
 	int64_t koff = -1, kend = 0;
 	uint32_t kn = 0;
@@ -1196,7 +1202,7 @@ report_plan(struct mplan *P, struct rp_salvage *sv, rp_report_fn fn,
 			if (P->r[i].kind == R_MSG && !P->r[i].hidden)
 				n++;
 		rp_report(fn, arg, RP_KEPT, 0, P->len, n, NULL,
-		       "nothing damaged; left as it is", false);
+			  "nothing damaged; left as it is", false);
 		res->kept = res->messages = n;
 		return;
 	}
@@ -1208,12 +1214,13 @@ report_plan(struct mplan *P, struct rp_salvage *sv, rp_report_fn fn,
 			 P->new_validity, P->new_last, P->nkw,
 			 P->nkw == 1 ? "" : "s", P->uid_note[0] ? " (" : "",
 			 P->uid_note, P->uid_note[0] ? ")" : "");
-		rp_report(fn, arg, RP_PSEUDO, 0, P->len < HDRSIZE ? P->len : HDRSIZE,
-		       0, NULL, text, true);
+		rp_report(fn, arg, RP_PSEUDO, 0,
+			  P->len < HDRSIZE ? P->len : HDRSIZE, 0, NULL, text,
+			  true);
 	}
 	if (hdr_verbatim(P))
 		rp_report(fn, arg, RP_KEPT, 0, HDRSIZE, 0, NULL,
-		       "file header copied as it was", false);
+			  "file header copied as it was", false);
 	for (i = 0; i <= P->n; i++) {
 		struct rec *r = i < P->n ? &P->r[i] : NULL;
 
@@ -1232,7 +1239,7 @@ report_plan(struct mplan *P, struct rp_salvage *sv, rp_report_fn fn,
 				 "%u message%s copied as they were", kn,
 				 kn == 1 ? "" : "s");
 			rp_report(fn, arg, RP_KEPT, koff, kend - koff, kn, NULL,
-			       text, false);
+				  text, false);
 			koff = -1;
 			kn = 0;
 		}
@@ -1244,15 +1251,16 @@ report_plan(struct mplan *P, struct rp_salvage *sv, rp_report_fn fn,
 			rp_salvage_name(sv, r->salv_no, file, sizeof(file));
 			snprintf(text, sizeof(text), "%s: not a message, saved",
 				 why(r));
-			rp_report(fn, arg, RP_SALVAGED, r->off, r->end - r->off, 0,
-			       file, text, true);
+			rp_report(fn, arg, RP_SALVAGED, r->off, r->end - r->off,
+				  0, file, text, true);
 			res->salvaged++;
 			break;
 		case R_MSG:
 			if (r->recovered) {
 				if (r->newuid)
-					add_why(r, "UID %u, after the last "
-						   "message",
+					add_why(r,
+						"UID %u, after the last "
+						"message",
 						r->newuid);
 				else
 					add_why(r, "placed after the last "
@@ -1261,9 +1269,9 @@ report_plan(struct mplan *P, struct rp_salvage *sv, rp_report_fn fn,
 						   "open");
 			}
 			rp_report(fn, arg,
-			       r->recovered ? RP_RECOVERED : RP_CHANGED, r->off,
-			       r->end - r->off, r->hidden ? 0 : 1, NULL, why(r),
-			       r->damaged);
+				  r->recovered ? RP_RECOVERED : RP_CHANGED,
+				  r->off, r->end - r->off, r->hidden ? 0 : 1,
+				  NULL, why(r), r->damaged);
 			if (r->recovered)
 				res->recovered++;
 			else if (!r->hidden)
@@ -1291,7 +1299,7 @@ rp_repair_mbx(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 {
 	struct mplan P;
 	struct stat st;
-	struct mbi_tmplock tl = {.fd = -1};
+	struct mbi_tmplock tl = { .fd = -1 };
 	struct rp_salvage sv;
 	struct mbi_rewrite rw;
 	void *map = NULL;
@@ -1337,7 +1345,8 @@ rp_repair_mbx(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 		/* UW's locks for an expunge that rewrites the file */
 		rc = mbi_tmplock_open(&st, &tl, e);
 		if (rc == MB_OK)
-			rc = mbi_tmplock_lock(&tl, LOCK_EX, ctx->lock_timeout, e);
+			rc = mbi_tmplock_lock(&tl, LOCK_EX, ctx->lock_timeout,
+					      e);
 		if (rc != MB_OK)
 			goto out;
 		mbi_tmplock_write_pid(&tl);
@@ -1360,7 +1369,7 @@ rp_repair_mbx(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 	snprintf(res->salvage_dir, sizeof(res->salvage_dir), "%s", sv.dir);
 	if (P.len == 0) {
 		rp_report(fn, arg, RP_KEPT, 0, 0, 0, NULL,
-		       "empty file; nothing to do", false);
+			  "empty file; nothing to do", false);
 		rc = MB_OK;
 		goto out;
 	}
@@ -1412,7 +1421,9 @@ rp_repair_mbx(struct mb_ctx *ctx, const char *path, const struct rp_opts *o,
 			want++;
 	/* 3a. patched in place where everything fits */
 	if (!o->compact) {
-		struct patcher W = {.P = &P, .fd = fd, .write = false, .e = e};
+		struct patcher W = {
+			.P = &P, .fd = fd, .write = false, .e = e
+		};
 
 		if (patch_all(&W)) {
 			rc = patch_in_place(&P, fd, res->backup, want, res, e);

@@ -59,8 +59,8 @@ rp_recover(const char *path, int fd, rp_report_fn fn, void *arg,
 			 "removed %lld bytes left by an interrupted append%s",
 			 (long long)tail.cut,
 			 tail.kept > 0 ? " (the bytes appended after them "
-					 "moved down)"
-				       : "");
+					 "moved down)" :
+					 "");
 		rp_report(fn, arg, RP_RECOVER_NOTE, -1, tail.cut, 0, NULL, t,
 			  false);
 	}
@@ -69,8 +69,8 @@ rp_recover(const char *path, int fd, rp_report_fn fn, void *arg,
 			 "an interrupted append began here, but %s: left for "
 			 "the repair",
 			 tail.why);
-		rp_report(fn, arg, RP_RECOVER_NOTE, tail.refused_at, 0, 0,
-			  NULL, t, false);
+		rp_report(fn, arg, RP_RECOVER_NOTE, tail.refused_at, 0, 0, NULL,
+			  t, false);
 	}
 	return MB_OK;
 }
@@ -104,15 +104,16 @@ rp_backup(const char *path, int fd, int64_t len, const struct stat *st,
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
 	for (n = 1; n < 1000; n++) {
 		int w = n == 1 ? snprintf(out, size, "%s.mailbag-backup.%s",
-					  path, stamp)
-			       : snprintf(out, size, "%s.mailbag-backup.%s-%d",
+					  path, stamp) :
+				 snprintf(out, size, "%s.mailbag-backup.%s-%d",
 					  path, stamp, n);
 
 		if (w < 0 || (size_t)w >= size)
 			return mbi_err(e, MB_FAILED, MB_EINVAL, path, -1,
 				       "name too long for the backup");
-		bfd = open(out, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
-					O_NOFOLLOW, 0600);
+		bfd = open(out,
+			   O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			   0600);
 		if (bfd >= 0 || errno != EEXIST)
 			break;
 	}
@@ -128,11 +129,11 @@ rp_backup(const char *path, int fd, int64_t len, const struct stat *st,
 	/* the copy: in the kernel where it can (no trip through our
 	 * buffers), else by read and write */
 	for (off = 0; off < len;) {
-		size_t k = len - off < (int64_t)WINDOW ? (size_t)(len - off)
-							: WINDOW;
+		size_t k = len - off < (int64_t)WINDOW ? (size_t)(len - off) :
+							 WINDOW;
 		loff_t in = off, o = off;
-		ssize_t got = cfr_ok ? copy_file_range(fd, &in, bfd, &o, k, 0)
-				     : -1;
+		ssize_t got =
+			cfr_ok ? copy_file_range(fd, &in, bfd, &o, k, 0) : -1;
 
 		if (got < 0 && cfr_ok && errno != EXDEV && errno != ENOSYS &&
 		    errno != EINVAL && errno != EOPNOTSUPP) {
@@ -146,8 +147,9 @@ rp_backup(const char *path, int fd, int64_t len, const struct stat *st,
 			cfr_ok = false;
 			k = k < CHUNK ? k : CHUNK;
 			if (mbi_pread_full(fd, a, k, off) != (ssize_t)k) {
-				rc = mbi_err_sys(e, MB_FAILED, errno ? errno : EIO,
-						 path, "cannot read the mailbox");
+				rc = mbi_err_sys(e, MB_FAILED,
+						 errno ? errno : EIO, path,
+						 "cannot read the mailbox");
 				goto fail;
 			}
 			if (mbi_pwrite_all(bfd, a, k, off, out, e) != MB_OK)
@@ -166,8 +168,8 @@ rp_backup(const char *path, int fd, int64_t len, const struct stat *st,
 	/* read both back and compare, a mapped window at a time (no
 	 * copies, and the mappings never grow with the mailbox) */
 	for (off = 0; off < len;) {
-		size_t k = len - off < (int64_t)WINDOW ? (size_t)(len - off)
-							: WINDOW;
+		size_t k = len - off < (int64_t)WINDOW ? (size_t)(len - off) :
+							 WINDOW;
 		void *ma = mmap(NULL, k, PROT_READ, MAP_SHARED, fd, off);
 		void *mb = mmap(NULL, k, PROT_READ, MAP_SHARED, bfd, off);
 		bool same = ma != MAP_FAILED && mb != MAP_FAILED &&
@@ -238,8 +240,7 @@ rp_salvage_init(struct rp_salvage *sv, const char *mailbox, const char *dir)
 }
 
 void
-rp_salvage_name(const struct rp_salvage *sv, unsigned k, char *out,
-		size_t size)
+rp_salvage_name(const struct rp_salvage *sv, unsigned k, char *out, size_t size)
 {
 	snprintf(out, size, "%s/badmsg.%u", sv->dir, sv->next + k);
 }
