@@ -30,13 +30,17 @@ test_expect_success 'setup: a 2775 root:mail spool, a setgid-mail helper copy' '
 	! as_user touch "$SPOOL/probe.lock"
 '
 
+# A holder reads its line once "go" exists; at exit any holder left goes.
+test_atexit 'touch "$UW_HOME/go"'
 test_expect_success 'the user alone cannot make the lock; the helper makes it and holds it' '
-	as_user sh -c "{ sleep 2; echo x; } | $HLP -t 5 $SPOOL/$U >$UW_HOME/ans" &
+	rm -f "$UW_HOME/go" &&
+	as_user sh -c "{ until test -e $UW_HOME/go; do sleep 0.05; done; echo x; } | $HLP -t 5 $SPOOL/$U >$UW_HOME/ans" &
 	pid=$! &&
-	for i in $(seq 50); do test -s "$UW_HOME/ans" && break; sleep 0.1; done &&
+	for i in $(seq 300); do test -s "$UW_HOME/ans" && break; sleep 0.1; done &&
 	test "$(cat "$UW_HOME/ans")" = + &&
 	test -f "$LOCK" &&
 	test "$(stat -c %U:%G "$LOCK")" = "$U:mail" &&
+	touch "$UW_HOME/go" &&
 	wait $pid &&
 	! test -e "$LOCK" &&
 	test -z "$(ls "$SPOOL" | grep "^$U\.lock")"
@@ -45,10 +49,10 @@ test_expect_success 'the user alone cannot make the lock; the helper makes it an
 test_expect_success 'the lock goes when the caller dies without a word' '
 	rm -f "$UW_HOME/ans" &&
 	as_user sh -c "sleep 60 | $HLP $SPOOL/$U >$UW_HOME/ans" &
-	for i in $(seq 50); do test -s "$UW_HOME/ans" && break; sleep 0.1; done &&
+	for i in $(seq 300); do test -s "$UW_HOME/ans" && break; sleep 0.1; done &&
 	test -f "$LOCK" &&
 	pkill -KILL -u "$U" -x sleep &&
-	for i in $(seq 50); do test -e "$LOCK" || break; sleep 0.1; done &&
+	for i in $(seq 300); do test -e "$LOCK" || break; sleep 0.1; done &&
 	! test -e "$LOCK" && wait
 '
 
@@ -135,15 +139,16 @@ test_expect_success 'without the setgid bit it cannot create the lock' '
 test_expect_success 'no extra descriptors reach it, and it holds the lock with its group privilege switched off' '
 	as_user sh -c "echo x | MAILBAG_CONF=/nonexistent HOME=/ $HLP $SPOOL/$U 5>/dev/null" >ans &&
 	test "$(cat ans)" = + &&
-	as_user sh -c "{ sleep 1; echo x; } | $HLP $SPOOL/$U 7<$SPOOL/$U" >ans &
-	sleep 0.5 &&
+	rm -f "$UW_HOME/go" &&
+	as_user sh -c "{ until test -e $UW_HOME/go; do sleep 0.05; done; echo x; } | $HLP $SPOOL/$U 7<$SPOOL/$U" >ans &
+	for i in $(seq 300); do grep -q "^+" ans 2>/dev/null && break; sleep 0.1; done &&
 	hp=$(pgrep -u "$U" -x mailbag-lock) && test -n "$hp" &&
 	for p in $hp; do
 		ls /proc/$p/fd >fds.$p && test "$(cat fds.$p | tr "\n" " ")" = "0 1 2 3 " || return 1
 		# real, effective, saved, fs: the group privilege only saved
 		grep "^Gid:" /proc/$p/status >gid.$p && cat gid.$p &&
 		test "$(awk "{print \$2, \$3, \$4}" gid.$p)" = "$UW_GROUP $UW_GROUP $(getent group mail | cut -d: -f3)" || return 1
-	done && wait
+	done && touch "$UW_HOME/go" && wait
 '
 
 test_expect_success 'libmbox uses the helper: spool-move as the user locks the 2775 spool' '
