@@ -350,6 +350,41 @@ session(struct mb_box *b, struct mb_err *e)
 	return capa(s, e);
 }
 
+/* The index to hold want entries, new ones empty. */
+static int
+index_grow(struct pop3_state *s, uint32_t want, struct mb_err *e)
+{
+	struct pmsg *v;
+	uint32_t i;
+
+	if (want <= s->nidx)
+		return MB_OK;
+	v = mbi_reallocarray(s->idx, want, sizeof(*v));
+	if (v == NULL)
+		return mbi_err(e, MB_FATAL, MB_ENOMEM, s->name, -1,
+			       "out of memory");
+	memset(v + s->nidx, 0, (size_t)(want - s->nidx) * sizeof(*v));
+	for (i = s->nidx; i < want; i++) {
+		v[i].num = i + 1;
+		v[i].boff = v[i].blen = -1;
+		v[i].flags = MB_OLD;
+	}
+	s->idx = v;
+	s->nidx = want;
+	return MB_OK;
+}
+
+/* Room for message num of n: doubling, so a full listing costs O(n). */
+static uint32_t
+grow_to(uint32_t have, unsigned long num, unsigned long n)
+{
+	unsigned long want = have * 2UL;
+
+	if (want < num)
+		want = num;
+	return (uint32_t)(want < n ? want : n);
+}
+
 static int
 make_index(struct mb_box *b, struct mb_err *e)
 {
@@ -368,16 +403,10 @@ make_index(struct mb_box *b, struct mb_err *e)
 			       "more than %u messages", b->ctx->max_messages);
 	if (n == 0)
 		return MB_OK;
-	s->idx = calloc(n, sizeof(*s->idx));
-	if (s->idx == NULL)
-		return mbi_err(e, MB_FATAL, MB_ENOMEM, s->name, -1,
-			       "out of memory");
-	s->nidx = (uint32_t)n;
-	for (i = 0; i < n; i++) {
-		s->idx[i].num = i + 1;
-		s->idx[i].boff = s->idx[i].blen = -1;
-		s->idx[i].flags = MB_OLD;
-	}
+	/* the index grows with the lines the server sends, not with the
+	 * count it claims: a STAT of millions costs nothing until listed */
+	if ((rc = index_grow(s, (uint32_t)(n < 1024 ? n : 1024), e)) != MB_OK)
+		return rc;
 	/* LIST and UIDL, pipelined: two round trips become one */
 	if (s->pipelining) {
 		if ((rc = send_line(s, "LIST", e)) ||
@@ -392,8 +421,12 @@ make_index(struct mb_box *b, struct mb_err *e)
 	while ((rc = ml_line(s, e)) == MB_OK) {
 		num = strtoul(s->line.buf, &end, 10);
 		size = strtoll(end, NULL, 10);
-		if (num >= 1 && num <= n)
-			s->idx[num - 1].size = size;
+		if (num < 1 || num > n)
+			continue;
+		if (num > s->nidx &&
+		    (rc = index_grow(s, grow_to(s->nidx, num, n), e)) != MB_OK)
+			return rc;
+		s->idx[num - 1].size = size;
 	}
 	if (rc != 1)
 		return rc;
@@ -412,6 +445,9 @@ make_index(struct mb_box *b, struct mb_err *e)
 		u = end;
 		while (*u == ' ')
 			u++;
+		if (num >= 1 && num <= n && num > s->nidx &&
+		    (rc = index_grow(s, grow_to(s->nidx, num, n), e)) != MB_OK)
+			return rc;
 		if (num < 1 || num > n || *u == '\0' || s->idx[num - 1].uidl)
 			return mbi_err(e, MB_FATAL, MB_EPROTO, s->name, -1,
 				       "bad UIDL line: %.200s", s->line.buf);
@@ -423,7 +459,7 @@ make_index(struct mb_box *b, struct mb_err *e)
 	if (rc != 1)
 		return rc;
 	for (i = 0; i < n; i++)
-		if (s->idx[i].uidl == NULL)
+		if (i >= s->nidx || s->idx[i].uidl == NULL)
 			return mbi_err(e, MB_FATAL, MB_EPROTO, s->name, -1,
 				       "no UIDL for message %u", i + 1);
 	return MB_OK;

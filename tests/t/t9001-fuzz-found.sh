@@ -175,4 +175,40 @@ test_expect_success 'a mix metadata file naming a keyword twice keeps its slots'
 	grep "^msg uid=2 .* kw=Aa,Cc,$" dump.out
 '
 
+# Found by fuzz-pop3 (tests/fuzz/regress/pop3/): a server whose STAT
+# claims tens of millions of messages made the client allocate and fill
+# an index for all of them (4 GB) before it had listed one.  The index
+# now grows with the LIST and UIDL lines.  (Not under ASan, whose shadow
+# memory does not fit under a ulimit.)
+if nm "$MAILBAG" 2>/dev/null | grep -q __asan_init; then :; else test_set_prereq NOASAN; fi
+test_expect_success NOASAN 'a POP3 STAT of 70 million messages costs no memory until they are listed' '
+	cat >pop3srv.py <<-\EOF &&
+	import socket, sys
+	s = socket.socket()
+	s.bind(("127.0.0.1", 0))
+	s.listen(1)
+	open("port", "w").write(str(s.getsockname()[1]))
+	c, _ = s.accept()
+	f = c.makefile("rb")
+	c.sendall(b"+OK ready\r\n")
+	for line in f:
+	    cmd = line.split()[0].upper() if line.split() else b""
+	    r = {b"CAPA": b"+OK\r\nUIDL\r\nUSER\r\n.\r\n",
+	         b"STAT": b"+OK 70000000 100\r\n",
+	         b"LIST": b"+OK\r\n1 100\r\n.\r\n",
+	         b"UIDL": b"+OK\r\n1 only-one\r\n.\r\n"}.get(cmd, b"+OK\r\n")
+	    c.sendall(r)
+	    if cmd == b"QUIT":
+	        break
+	EOF
+	python3 pop3srv.py &
+	for i in $(seq 100); do test -s port && break; sleep 0.1; done &&
+	echo pw >pw &&
+	(ulimit -v 400000 && exec "$MAILBAG" fetch --allow-plaintext --password-file pw \
+		"{127.0.0.1:$(cat port)/pop3/notls/user=u}INBOX" big.mbox) 2>err;
+	rc=$? && wait && cat err &&
+	test $rc != 0 && test_grep "no UIDL for message 2" err &&
+	! test -e big.mbox
+'
+
 test_done
