@@ -765,8 +765,6 @@ static int
 state_new(struct mb_box *b, struct mb_err *e)
 {
 	struct imap_state *s;
-	char tmpl[PATH_MAX];
-	const char *td = getenv("TMPDIR");
 
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -780,14 +778,8 @@ state_new(struct mb_box *b, struct mb_err *e)
 	snprintf(s->name, sizeof(s->name), "%.1000s", b->path);
 	if (mbi_remote_parse(b->path, &s->r, e) != MB_OK)
 		return MB_FAILED;
-	snprintf(tmpl, sizeof(tmpl), "%s/mailbag-imap.XXXXXX",
-		 td && *td ? td : "/tmp");
-	s->spool_fd = mkostemp(tmpl, O_CLOEXEC);
-	if (s->spool_fd < 0)
-		return mbi_err_sys(e, MB_FAILED, errno, tmpl,
-				   "cannot make a spool file");
-	unlink(tmpl);
-	return MB_OK;
+	s->spool_fd = mbi_tmpfile("mailbag-imap", "a spool file", e);
+	return s->spool_fd < 0 ? MB_FAILED : MB_OK;
 }
 
 static void
@@ -1112,16 +1104,9 @@ spool_append(struct imap_state *s, const struct mb_newmsg *meta,
 	int rc;
 
 	if (s->append_fd < 0) {
-		char tmpl[PATH_MAX];
-		const char *td = getenv("TMPDIR");
-
-		snprintf(tmpl, sizeof(tmpl), "%s/mailbag-imapa.XXXXXX",
-			 td && *td ? td : "/tmp");
-		s->append_fd = mkostemp(tmpl, O_CLOEXEC);
+		s->append_fd = mbi_tmpfile("mailbag-imapa", "a spool file", e);
 		if (s->append_fd < 0)
-			return mbi_err_sys(e, MB_FAILED, errno, tmpl,
-					   "cannot make a spool file");
-		unlink(tmpl);
+			return MB_FAILED;
 	}
 	if (ftruncate(s->append_fd, 0) < 0)
 		return mbi_err_sys(e, MB_FAILED, errno, "spool file",

@@ -1459,16 +1459,9 @@ spool_put(struct mb_box *b, struct mix_state *s, const char *p, size_t n,
 		return MB_OK;
 	}
 	if (s->spfd < 0) {
-		const char *dir = getenv("TMPDIR");
-		char tmp[PATH_MAX];
-
-		snprintf(tmp, sizeof(tmp), "%s/.mix-append.XXXXXX",
-			 dir && *dir ? dir : "/tmp");
-		s->spfd = mkostemp(tmp, O_CLOEXEC);
+		s->spfd = mbi_tmpfile(".mix-append", "a temporary file", e);
 		if (s->spfd < 0)
-			return mbi_err_sys(e, MB_FAILED, errno, tmp,
-					   "cannot create temporary file");
-		unlink(tmp);
+			return MB_FAILED;
 	}
 	if (!s->spfile) {
 		/* spill: what memory holds goes first */

@@ -496,17 +496,8 @@ pop3_close(struct mb_box *b)
 static int
 make_spool(int *fd, struct mb_err *e)
 {
-	char tmpl[PATH_MAX];
-	const char *td = getenv("TMPDIR");
-
-	snprintf(tmpl, sizeof(tmpl), "%s/mailbag-pop3.XXXXXX",
-		 td && *td ? td : "/tmp");
-	*fd = mkostemp(tmpl, O_CLOEXEC);
-	if (*fd < 0)
-		return mbi_err_sys(e, MB_FAILED, errno, tmpl,
-				   "cannot make a spool file");
-	unlink(tmpl);
-	return MB_OK;
+	*fd = mbi_tmpfile("mailbag-pop3", "a spool file", e);
+	return *fd < 0 ? MB_FAILED : MB_OK;
 }
 
 static int

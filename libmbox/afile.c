@@ -233,18 +233,14 @@ mbi_spool_put(struct mb_box *b, struct mbi_spool *sp, const char *p, size_t n,
 	      struct mb_err *e)
 {
 	if (sp->fd < 0 && sp->mem.len + n > SPOOL_MEM) {
-		const char *dir = getenv("TMPDIR");
-		char tmp[PATH_MAX];
+		char prefix[64];
 
-		snprintf(tmp, sizeof(tmp), "%s/.%s-append.XXXXXX",
-			 dir && *dir ? dir : "/tmp", sp->name);
-		sp->fd = mkostemp(tmp, O_CLOEXEC);
+		snprintf(prefix, sizeof(prefix), ".%s-append", sp->name);
+		sp->fd = mbi_tmpfile(prefix, "a temporary file", e);
 		if (sp->fd < 0)
-			return mbi_err_sys(e, MB_FAILED, errno, tmp,
-					   "cannot create temporary file");
-		unlink(tmp);
-		if (mbi_write_all(sp->fd, sp->mem.buf, sp->mem.len, tmp, e) !=
-		    MB_OK)
+			return MB_FAILED;
+		if (mbi_write_all(sp->fd, sp->mem.buf, sp->mem.len,
+				  "temporary file", e) != MB_OK)
 			return MB_FAILED;
 		mbi_buf_reset(&sp->mem);
 	}

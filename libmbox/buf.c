@@ -2,6 +2,9 @@
  * buf.c - growable byte buffers, checked allocation and full-length I/O.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -257,4 +260,31 @@ mbi_wbuf_free(struct mbi_wbuf *w)
 	free(w->buf);
 	w->buf = NULL;
 	w->len = w->cap = 0;
+}
+
+int
+mbi_tmpfile(const char *prefix, const char *what, struct mb_err *e)
+{
+	const char *dir = getenv("TMPDIR");
+	char tmpl[PATH_MAX];
+	int fd;
+
+	if (dir == NULL || *dir != '/')
+		dir = "/tmp";
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	if ((size_t)snprintf(tmpl, sizeof(tmpl), "%s/%s.XXXXXX", dir,
+			     prefix) >= sizeof(tmpl)) {
+		mbi_err(e, MB_FAILED, MB_EINVAL, dir, -1,
+			"cannot make %s: $TMPDIR is too long", what);
+		return -1;
+	}
+	fd = mkostemp(tmpl, O_CLOEXEC);
+	if (fd < 0) {
+		mbi_err_sys(e, MB_FAILED, errno, tmpl, "cannot make %s", what);
+		return -1;
+	}
+	unlink(tmpl);
+	return fd;
 }

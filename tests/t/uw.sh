@@ -69,6 +69,9 @@ uw_cleanup() {
 	local i
 	[ -n "$UW_USER" ] || return 0
 	rm -f "/var/mail/$UW_USER" "/var/spool/mail/$UW_USER"
+	# a process of the throwaway user left by a failed test would make
+	# userdel refuse, and the user would stay
+	pkill -KILL -u "$UW_USER" 2>/dev/null
 	for i in $(seq 1 40); do
 		userdel "$UW_USER" 2>/dev/null && break
 		id "$UW_USER" >/dev/null 2>&1 || break
