@@ -521,9 +521,10 @@ offers(const struct imap_state *s, const char *mech)
 	return strcasestr(s->mechs, w) != NULL;
 }
 
+/* AUTHENTICATE; an OAuth error's "status", if any, into status[64]. */
 static int
 authenticate(struct mb_box *b, int mech, const char *user, const char *secret,
-	     struct mb_err *e)
+	     char *status, struct mb_err *e)
 {
 	struct imap_state *s = st_of(b);
 	struct mbi_sasl sa;
@@ -601,6 +602,8 @@ authenticate(struct mb_box *b, int mech, const char *user, const char *secret,
 			break;
 	}
 out:
+	if (status != NULL)
+		memcpy(status, sa.status, sizeof(sa.status));
 	explicit_bzero(raw.buf, raw.len);
 	mbi_buf_free(&raw);
 	mbi_buf_free(&enc);
@@ -635,17 +638,18 @@ login(struct mb_box *b, struct mb_err *e)
 	struct mbi_netconf *nc = &b->ctx->net;
 	bool enc = mbi_conn_tls(s->c);
 	bool clear_ok = (enc || nc->plaintext) && !s->r.secure;
-	char user[256];
+	char user[256], status[64] = "";
 	const char *secret = NULL;
 	int mech = MBI_SASL_NONE, rc;
-	bool use_login = false;
+	bool use_login = false, oauth;
 
 	mbi_net_user(&s->r, user, sizeof(user));
 	if (s->r.anonymous) {
 		if (!offers(s, "ANONYMOUS"))
 			return mbi_err(e, MB_FAILED, MB_EAUTH, s->name, -1,
 				       "the server offers no anonymous login");
-		return authenticate(b, MBI_SASL_ANONYMOUS, "anonymous", "", e);
+		return authenticate(b, MBI_SASL_ANONYMOUS, "anonymous", "",
+				    NULL, e);
 	}
 	if (nc->mech[0]) {
 		if (strcasecmp(nc->mech, "login-command") == 0)
@@ -676,20 +680,22 @@ login(struct mb_box *b, struct mb_err *e)
 			       "TLS (/ssl, or a server with STARTTLS) or set "
 			       "plaintext-auth=yes");
 	}
-	if ((use_login || mbi_sasl_plaintext(mech)) && !clear_ok &&
-	    mech != MBI_SASL_XOAUTH2 && mech != MBI_SASL_OAUTHBEARER)
+	oauth = mech == MBI_SASL_XOAUTH2 || mech == MBI_SASL_OAUTHBEARER;
+	if (oauth && s->r.secure)
+		return mbi_err(e, MB_FAILED, MB_EAUTH, s->name, -1,
+			       "refusing to send an access token: /secure "
+			       "allows only CRAM-MD5");
+	if (oauth && !enc && !nc->plaintext)
+		return mbi_err(e, MB_FAILED, MB_EAUTH, s->name, -1,
+			       "refusing to send an access token in clear: "
+			       "use TLS (/ssl, or a server with STARTTLS) or "
+			       "set plaintext-auth=yes");
+	if ((use_login || mbi_sasl_plaintext(mech)) && !clear_ok && !oauth)
 		return mbi_err(e, MB_FAILED, MB_EAUTH, s->name, -1,
 			       "refusing to send the password in clear: use "
 			       "TLS (/ssl, or a server with STARTTLS) or set "
 			       "plaintext-auth=yes");
-	if ((mech == MBI_SASL_XOAUTH2 || mech == MBI_SASL_OAUTHBEARER) &&
-	    !enc && !nc->plaintext)
-		return mbi_err(e, MB_FAILED, MB_EAUTH, s->name, -1,
-			       "refusing to send an access token in clear");
-	rc = mbi_net_secret(b->ctx,
-			    mech == MBI_SASL_XOAUTH2 ||
-				    mech == MBI_SASL_OAUTHBEARER,
-			    &secret, e);
+	rc = mbi_net_secret(b->ctx, oauth, &secret, e);
 	if (rc != MB_OK) {
 		snprintf(e->path, sizeof(e->path), "%.1000s", s->name);
 		return rc;
@@ -697,10 +703,12 @@ login(struct mb_box *b, struct mb_err *e)
 	if (use_login)
 		rc = login_cmd(b, user, secret, e);
 	else
-		rc = authenticate(b, mech, user, secret, e);
+		rc = authenticate(b, mech, user, secret, status, e);
 	if (rc == MB_FAILED && e->code == MB_EAUTH)
 		snprintf(e->msg, sizeof(e->msg),
-			 "login as '%s' refused by the server", user);
+			 "login as '%s' refused by the server%s%s%s", user,
+			 status[0] ? ": access token rejected (status " : "",
+			 status, status[0] ? ")" : "");
 	return rc;
 }
 

@@ -155,14 +155,20 @@ offers(const struct pop3_state *s, const char *mech)
 	return strcasestr(s->sasl, w) != NULL;
 }
 
+/*
+ * AUTH (RFC 5034); an OAuth error's "status", if any, into why[64].
+ * The initial response goes on the AUTH line when the line stays within
+ * POP3's 255 octets (RFC 2449), else after the server's empty "+".
+ */
 static int
 auth_sasl(struct mb_box *b, int mech, const char *user, const char *secret,
-	  struct mb_err *e)
+	  char *why, struct mb_err *e)
 {
 	struct pop3_state *s = st_of(b);
 	struct mbi_sasl sa;
 	struct mbi_buf raw, enc;
-	int rc;
+	size_t head;
+	int rc, r0;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.mech = mech;
@@ -174,13 +180,21 @@ auth_sasl(struct mb_box *b, int mech, const char *user, const char *secret,
 	mbi_buf_init(&raw);
 	mbi_buf_init(&enc);
 	rc = mbi_buf_addf(&enc, "AUTH %s", mbi_sasl_name(mech));
-	/* RFC 5034: an initial response goes on the AUTH line */
-	if (mbi_sasl_step(&sa, NULL, 0, &raw) == 0) {
+	head = enc.len;
+	r0 = mbi_sasl_step(&sa, NULL, 0, &raw);
+	if (r0 == 0) {
 		rc |= mbi_buf_addstr(&enc, " ");
 		if (raw.len == 0)
 			rc |= mbi_buf_addstr(&enc, "=");
 		else
 			rc |= mbi_b64_encode(raw.buf, raw.len, &enc);
+		if (enc.len + 2 <= 255) {
+			r0 = 1; /* sent */
+		} else {
+			/* too long: asked for by an empty "+" */
+			explicit_bzero(enc.buf + head, enc.len - head);
+			enc.len = head;
+		}
 	}
 	if (rc < 0) {
 		rc = mbi_err(e, MB_FATAL, MB_ENOMEM, s->name, -1,
@@ -199,8 +213,11 @@ auth_sasl(struct mb_box *b, int mech, const char *user, const char *secret,
 		while (*c == ' ')
 			c++;
 		mbi_buf_reset(&enc);
-		if (mbi_b64_decode(c, strlen(c), &enc) < 0 ||
-		    mbi_sasl_step(&sa, enc.buf, enc.len, &raw) < 0) {
+		if (r0 == 0) {
+			/* the initial response, asked for by the "+" */
+			r0 = 1;
+		} else if (mbi_b64_decode(c, strlen(c), &enc) < 0 ||
+			   mbi_sasl_step(&sa, enc.buf, enc.len, &raw) < 0) {
 			rc = send_line(s, "*", e);
 			continue;
 		}
@@ -214,6 +231,7 @@ auth_sasl(struct mb_box *b, int mech, const char *user, const char *secret,
 		explicit_bzero(enc.buf, enc.len);
 	}
 out:
+	memcpy(why, sa.status, sizeof(sa.status));
 	explicit_bzero(raw.buf, raw.len);
 	mbi_buf_free(&raw);
 	mbi_buf_free(&enc);
@@ -228,7 +246,7 @@ login(struct mb_box *b, struct mb_err *e)
 	bool enc = mbi_conn_tls(s->c);
 	bool clear_ok = (enc || nc->plaintext) && !s->r.secure;
 	const char *secret = NULL;
-	char user[256], digest[33];
+	char user[256], digest[33], why[64] = "";
 	struct mbi_buf cmd;
 	int mech = MBI_SASL_NONE, rc;
 	enum { M_SASL, M_APOP, M_USER } how = M_SASL;
@@ -271,9 +289,17 @@ login(struct mb_box *b, struct mb_err *e)
 			       "plaintext-auth=yes");
 	}
 	oauth = mech == MBI_SASL_XOAUTH2 || mech == MBI_SASL_OAUTHBEARER;
-	if (!clear_ok &&
-	    (how == M_USER || (how == M_SASL && mbi_sasl_plaintext(mech))) &&
-	    !(oauth && !s->r.secure && (enc || nc->plaintext)))
+	if (oauth && s->r.secure)
+		return mbi_err(e, MB_FAILED, MB_EAUTH, s->name, -1,
+			       "refusing to send an access token: /secure "
+			       "allows only CRAM-MD5 or APOP");
+	if (oauth && !enc && !nc->plaintext)
+		return mbi_err(e, MB_FAILED, MB_EAUTH, s->name, -1,
+			       "refusing to send an access token in clear: "
+			       "use TLS (/ssl, or a server with STLS) or set "
+			       "plaintext-auth=yes");
+	if (!clear_ok && !oauth &&
+	    (how == M_USER || (how == M_SASL && mbi_sasl_plaintext(mech))))
 		return mbi_err(e, MB_FAILED, MB_EAUTH, s->name, -1,
 			       "refusing to send the password in clear: use "
 			       "TLS (/ssl, or a server with STLS) or set "
@@ -286,7 +312,7 @@ login(struct mb_box *b, struct mb_err *e)
 	mbi_buf_init(&cmd);
 	switch (how) {
 	case M_SASL:
-		rc = auth_sasl(b, mech, user, secret, e);
+		rc = auth_sasl(b, mech, user, secret, why, e);
 		break;
 	case M_APOP:
 		mbi_apop_digest(s->stamp, secret, digest);
@@ -307,7 +333,9 @@ login(struct mb_box *b, struct mb_err *e)
 	mbi_buf_free(&cmd);
 	if (rc == MB_FAILED && e->code == MB_EAUTH)
 		snprintf(e->msg, sizeof(e->msg),
-			 "login as '%s' refused by the server", user);
+			 "login as '%s' refused by the server%s%s%s", user,
+			 why[0] ? ": access token rejected (status " : "", why,
+			 why[0] ? ")" : "");
 	return rc;
 }
 

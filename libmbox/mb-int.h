@@ -152,7 +152,8 @@ struct mbi_netconf {
 	char pass_cmd[1024];	  /* "password-command": sh -c, first line */
 	char oauth_cmd[1024];	  /* "oauth-command": prints an access token */
 	char mech[32];		  /* "auth-mechanism": force one, "" = best */
-	char secret[1024];	  /* the password or token once read */
+	char secret[16384];	  /* the password or token once read (an
+				   * access token may be kilobytes long) */
 	bool have_secret;
 };
 

@@ -717,12 +717,18 @@ mbi_conn_close(struct mbi_conn **cp)
 /* ------------------------------------------------------------------ */
 /* Credentials                                                          */
 
-/* The first line of fd (up to size - 1 bytes) into buf. */
+/*
+ * The first line of fd into buf, without its line end: 0; -1 for a read
+ * error (errno); -2 when the line does not fit in size - 1 bytes (buf is
+ * then cleared: a cut password or token would only be refused later,
+ * for a reason nobody could guess).
+ */
 static int
 read_first_line(int fd, char *buf, size_t size)
 {
 	size_t n = 0;
 	ssize_t r;
+	char c;
 
 	while (n + 1 < size) {
 		r = read(fd, buf + n, size - 1 - n);
@@ -737,14 +743,31 @@ read_first_line(int fd, char *buf, size_t size)
 			break;
 	}
 	buf[n] = '\0';
+	if (n + 1 == size && strpbrk(buf, "\r\n") == NULL) {
+		/* full: fine only if the line ends right here */
+		while ((r = read(fd, &c, 1)) < 0 && errno == EINTR)
+			;
+		if (r > 0 && c != '\n' && c != '\r') {
+			explicit_bzero(buf, size);
+			return -2;
+		}
+	}
 	buf[strcspn(buf, "\r\n")] = '\0';
 	return 0;
 }
 
-static int
-run_command(const char *cmd, char *buf, size_t size, struct mb_err *e)
+/* what is the secret from setting name: a password or an access token */
+static const char *
+secret_what(const char *name)
 {
-	int pfd[2], st;
+	return strcmp(name, "oauth-command") == 0 ? "access token" : "password";
+}
+
+static int
+run_command(const char *name, const char *cmd, char *buf, size_t size,
+	    struct mb_err *e)
+{
+	int pfd[2], st, rl;
 	pid_t pid;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -761,7 +784,8 @@ run_command(const char *cmd, char *buf, size_t size, struct mb_err *e)
 		_exit(127);
 	}
 	close(pfd[1]);
-	if (read_first_line(pfd[0], buf, size) < 0)
+	rl = read_first_line(pfd[0], buf, size);
+	if (rl == -1)
 		buf[0] = '\0';
 	/* read the rest (up to 1 MiB), so that the command is not killed
 	 * by SIGPIPE for writing more than one line */
@@ -779,12 +803,31 @@ run_command(const char *cmd, char *buf, size_t size, struct mb_err *e)
 	close(pfd[0]);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || buf[0] == '\0') {
-		explicit_bzero(buf, size);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && rl == 0 && buf[0])
+		return MB_OK;
+	explicit_bzero(buf, size);
+	/* the command itself is not shown: it may hold a secret */
+	if (WIFSIGNALED(st))
 		return mbi_err(e, MB_FAILED, MB_EAUTH, NULL, -1,
-			       "credential command failed or printed nothing");
-	}
-	return MB_OK;
+			       "%s was killed by signal %d", name,
+			       WTERMSIG(st));
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+		return mbi_err(e, MB_FAILED, MB_EAUTH, NULL, -1,
+			       "%s failed (exit status 127: command not "
+			       "found?)",
+			       name);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return mbi_err(e, MB_FAILED, MB_EAUTH, NULL, -1,
+			       "%s failed (exit status %d)", name,
+			       WEXITSTATUS(st));
+	if (rl == -2)
+		return mbi_err(e, MB_FAILED, MB_EAUTH, NULL, -1,
+			       "%s printed a line longer than %zu bytes (the "
+			       "longest %s mailbag takes)",
+			       name, size - 1, secret_what(name));
+	return mbi_err(e, MB_FAILED, MB_EAUTH, NULL, -1,
+		       "%s printed no %s (its first line is empty)", name,
+		       secret_what(name));
 }
 
 int
@@ -795,7 +838,7 @@ mbi_net_secret(struct mb_ctx *ctx, bool oauth, const char **out,
 	char *buf = nc->secret;
 	size_t size = sizeof(nc->secret);
 	const char *v;
-	int fd;
+	int fd, err, rl = 0;
 
 	*out = NULL;
 	if (nc->have_secret) {
@@ -806,21 +849,23 @@ mbi_net_secret(struct mb_ctx *ctx, bool oauth, const char **out,
 		if (!nc->oauth_cmd[0])
 			return mbi_err(e, MB_FAILED, MB_EAUTH, NULL, -1,
 				       "no oauth-command is set");
-		if (run_command(nc->oauth_cmd, buf, size, e) != MB_OK)
+		if (run_command("oauth-command", nc->oauth_cmd, buf, size, e) !=
+		    MB_OK)
 			return MB_FAILED;
 	} else if (nc->pass_file[0]) {
 		fd = open(nc->pass_file, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return mbi_err_sys(e, MB_FAILED, errno, nc->pass_file,
 					   "cannot open password file");
-		if (read_first_line(fd, buf, size) < 0) {
-			close(fd);
-			return mbi_err_sys(e, MB_FAILED, errno, nc->pass_file,
-					   "cannot read password file");
-		}
+		rl = read_first_line(fd, buf, size);
+		err = errno;
 		close(fd);
+		if (rl == -1)
+			return mbi_err_sys(e, MB_FAILED, err, nc->pass_file,
+					   "cannot read password file");
 	} else if (nc->pass_fd >= 0) {
-		if (read_first_line(nc->pass_fd, buf, size) < 0)
+		rl = read_first_line(nc->pass_fd, buf, size);
+		if (rl == -1)
 			return mbi_err_sys(e, MB_FAILED, errno, NULL,
 					   "cannot read password from fd %d",
 					   nc->pass_fd);
@@ -830,15 +875,23 @@ mbi_net_secret(struct mb_ctx *ctx, bool oauth, const char **out,
 			return mbi_err(e, MB_FAILED, MB_EAUTH, NULL, -1,
 				       "environment variable %s is not set",
 				       nc->pass_env);
-		snprintf(buf, size, "%s", v);
+		if (strlen(v) < size)
+			snprintf(buf, size, "%s", v);
+		else
+			rl = -2;
 	} else if (nc->pass_cmd[0]) {
-		if (run_command(nc->pass_cmd, buf, size, e) != MB_OK)
+		if (run_command("password-command", nc->pass_cmd, buf, size,
+				e) != MB_OK)
 			return MB_FAILED;
 	} else {
 		return mbi_err(e, MB_FAILED, MB_EAUTH, NULL, -1,
 			       "no password source (password-file, "
 			       "password-fd, password-env, password-command)");
 	}
+	if (rl == -2)
+		return mbi_err(e, MB_FAILED, MB_EAUTH, NULL, -1,
+			       "the password is longer than %zu bytes",
+			       size - 1);
 	if (buf[0] == '\0')
 		return mbi_err(e, MB_FAILED, MB_EAUTH, NULL, -1,
 			       "the password source is empty");

@@ -103,6 +103,8 @@ struct mbi_sasl {
 	const char *secret;   /* password or token */
 	const char *host;     /* for OAUTHBEARER */
 	int port;
+	char status[64]; /* OAuth: the "status" of the server's error
+			  * challenge ("invalid_token", "401"), or "" */
 };
 /*
  * The next response (raw bytes, not base64) to challenge chal (decoded,

@@ -136,6 +136,74 @@ hex(const unsigned char *d, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/* A saslname (RFC 5801 3, used by RFC 7628's gs2-header): "," and "="
+ * are sent as "=2C" and "=3D". */
+static int
+add_saslname(struct mbi_buf *b, const char *name)
+{
+	int rc = 0;
+
+	for (; *name; name++) {
+		if (*name == ',')
+			rc |= mbi_buf_addstr(b, "=2C");
+		else if (*name == '=')
+			rc |= mbi_buf_addstr(b, "=3D");
+		else
+			rc |= mbi_buf_add(b, name, 1);
+	}
+	return rc;
+}
+
+static bool
+json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * The "status" member of an OAuth error challenge, a JSON object (RFC
+ * 7628 3.2.2; Google's XOAUTH2 has the same): its string or number, in
+ * printable ASCII, into out; "" when there is none.  Only for telling
+ * the user why the token was refused, so no full JSON parser.
+ */
+static void
+oauth_status(const char *j, size_t n, char *out, size_t size)
+{
+	static const char key[] = "\"status\"";
+	const char *p, *end;
+	size_t k = 0;
+	char c;
+
+	if (size == 0)
+		return;
+	out[0] = '\0';
+	if (j == NULL)
+		return;
+	end = j + n;
+	p = memmem(j, n, key, sizeof(key) - 1);
+	if (p == NULL)
+		return;
+	for (p += sizeof(key) - 1; p < end && json_space(*p); p++)
+		;
+	if (p == end || *p++ != ':')
+		return;
+	while (p < end && json_space(*p))
+		p++;
+	if (p < end && *p == '"') {
+		for (p++; p < end && *p != '"' && k + 1 < size; k++) {
+			c = *p++;
+			if (c == '\\' && p < end)
+				c = *p++;
+			out[k] = c >= ' ' && c < 0x7f ? c : '?';
+		}
+	} else {
+		while (p < end && k + 1 < size &&
+		       ((*p >= '0' && *p <= '9') || *p == '-'))
+			out[k++] = *p++;
+	}
+	out[k] = '\0';
+}
+
 int
 mbi_sasl_step(struct mbi_sasl *s, const char *chal, size_t clen,
 	      struct mbi_buf *resp)
@@ -188,18 +256,25 @@ mbi_sasl_step(struct mbi_sasl *s, const char *chal, size_t clen,
 			rc = mbi_buf_addf(resp,
 					  "user=%s\001auth=Bearer %s\001\001",
 					  authc, s->secret);
+		else
+			oauth_status(chal, clen, s->status, sizeof(s->status));
 		break;
 	case MBI_SASL_OAUTHBEARER:
+		/* an error arrives as a challenge: answer it with ^A */
 		if (step > 1)
 			return -1;
-		if (step == 0)
-			rc = mbi_buf_addf(resp,
-					  "n,a=%s,\001host=%s\001port=%d\001"
-					  "auth=Bearer %s\001\001",
-					  authc, s->host ? s->host : "",
-					  s->port, s->secret);
-		else
+		if (step == 0) {
+			rc = mbi_buf_addstr(resp, "n,a=");
+			rc |= add_saslname(resp, authc);
+			rc |= mbi_buf_addf(resp,
+					   ",\001host=%s\001port=%d\001"
+					   "auth=Bearer %s\001\001",
+					   s->host ? s->host : "", s->port,
+					   s->secret);
+		} else {
+			oauth_status(chal, clen, s->status, sizeof(s->status));
 			rc = mbi_buf_add(resp, "\001", 1);
+		}
 		break;
 	case MBI_SASL_ANONYMOUS:
 		if (step > 0)

@@ -16,8 +16,21 @@
 #   dc_deliver FILE [FLAGS]             store FILE in the user's INBOX
 #                                       (doveadm save; flags via \Seen ...)
 #   dc_count                            messages in the user's INBOX
+#
+# DC_OAUTH=1 before dc_setup adds OAuth 2: the mechanisms XOAUTH2 and
+# OAUTHBEARER, checked by a passdb of driver oauth2 (the password file
+# then serves only the other mechanisms) against oauth2srv.py, a token
+# introspection endpoint on 127.0.0.1 (stopped at exit) that accepts the
+# tokens in $DC_DIR/token and rejects every other.
+#
+#   DC_TOKEN                            DC_LOGIN's token
+#   dc_token TOKEN [USER]               accept TOKEN too, for USER (any
+#                                       name: Dovecot's userdb is static)
+#   DC_OAUTH_LOG                        one line per introspection:
+#                                       "good LEN" or "bad LEN"
 
 DC_DIR='' DC_LOGIN=mbuser DC_PASS='s3cret pass' DC_RUNAS=''
+DC_OAUTH=${DC_OAUTH-} DC_TOKEN='' DC_OAUTH_LOG=''
 
 dc_free_port() {
 	python3 -c 'import socket
@@ -35,6 +48,39 @@ dc_stop() {
 	done
 }
 
+dc_oauth_stop() {
+	[ -f "$DC_DIR/oauth2.port.pid" ] &&
+		kill "$(cat "$DC_DIR/oauth2.port.pid")" 2>/dev/null
+}
+
+# The introspection endpoint: started, its port in DC_OAUTH_PORT.
+dc_oauth_start() {
+	local i
+	# a bearer token's characters (RFC 6750 b64token), and unique
+	DC_TOKEN=ya29.mb-test_$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')~x/Y+z=
+	printf '%s\n' "$DC_TOKEN" >"$DC_DIR/token"
+	DC_OAUTH_LOG=$DC_DIR/oauth2.log
+	: >"$DC_OAUTH_LOG"
+	test_atexit dc_oauth_stop
+	python3 "$TESTS_DIR/t/oauth2srv.py" "$DC_DIR/oauth2.port" \
+		"$DC_DIR/token" "$DC_LOGIN" "$DC_OAUTH_LOG" \
+		</dev/null >"$DC_DIR/oauth2srv.out" 2>&1 &
+	for i in $(seq 1 300); do
+		[ -s "$DC_DIR/oauth2.port" ] && break
+		sleep 0.05
+	done
+	DC_OAUTH_PORT=$(cat "$DC_DIR/oauth2.port" 2>/dev/null)
+	[ -n "$DC_OAUTH_PORT" ] || {
+		echo "dovecot.sh: oauth2srv.py did not start:" >&2
+		cat "$DC_DIR/oauth2srv.out" >&2
+		exit 1
+	}
+}
+
+dc_token() {
+	printf '%s%s\n' "$1" "${2:+ $2}" >>"$DC_DIR/token"
+}
+
 dc_as() {
 	if [ -n "$DC_RUNAS" ]; then
 		setpriv --reuid="$UW_USER" --regid="$UW_GROUP" --init-groups -- "$@"
@@ -49,6 +95,7 @@ dc_setup() {
 		[ -x /usr/lib/dovecot/pop3 ] ||
 		skip_all "Dovecot IMAP/POP3 not installed (dovecot-imapd, dovecot-pop3d)"
 	command -v openssl >/dev/null 2>&1 || skip_all "openssl missing"
+	command -v python3 >/dev/null 2>&1 || skip_all "python3 missing"
 	DC_DIR=$TRASH/dc
 	mkdir -p "$DC_DIR/run" "$DC_DIR/state" "$DC_DIR/home" || exit 1
 	if [ "$(id -u)" = 0 ]; then
@@ -79,6 +126,39 @@ dc_setup() {
 	DC_POP3=$(dc_free_port) DC_POP3S=$(dc_free_port)
 	printf '%s:{PLAIN}%s::::::\n' "$DC_LOGIN" "$DC_PASS" >"$DC_DIR/passwd"
 	DC_MAIL=$DC_DIR/home/$DC_LOGIN/Maildir
+	local mechs='' passdb_oauth='' passdb_mechs='' main='' penalty=''
+	if [ -n "$DC_OAUTH" ]; then
+		dc_oauth_start
+		cat >"$DC_DIR/oauth2.conf.ext" <<EOF
+introspection_mode = auth
+introspection_url = http://127.0.0.1:$DC_OAUTH_PORT/introspect
+username_attribute = username
+active_attribute = active
+active_value = true
+timeout_msecs = 10000
+EOF
+		mechs=' xoauth2 oauthbearer'
+		passdb_oauth="passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $DC_DIR/oauth2.conf.ext
+}"
+		# "none": doveadm's lookups (static userdb)
+		passdb_mechs='
+  mechanisms = plain login cram-md5 apop none'
+		# the rejections come at once: no delay, no penalty; user
+		# names with "," and "=" (RFC 7628 escapes them); the auth
+		# requests in the log, to tell how the initial response came
+		# ("client in: AUTH ... resp=<hidden>"; but the oauth2
+		# passdb's debug lines show the tokens it accepted)
+		main='auth_failure_delay = 0
+auth_username_chars =
+auth_debug = yes'
+		penalty='
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }'
+	fi
 	cat >"$DC_DIR/dovecot.conf" <<EOF
 base_dir = $DC_DIR/run
 state_dir = $DC_DIR/state
@@ -89,16 +169,18 @@ ssl = yes
 ssl_cert = <$DC_DIR/server.crt
 ssl_key = <$DC_DIR/server.key
 disable_plaintext_auth = no
-auth_mechanisms = plain login cram-md5 apop
+auth_mechanisms = plain login cram-md5 apop$mechs
 mail_location = maildir:~/Maildir
 pop3_uidl_format = %08Xu%08Xv
 default_internal_user = $u
 default_internal_group = $g
 default_login_user = $u
 login_trusted_networks =
+$main
+$passdb_oauth
 passdb {
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u $DC_DIR/passwd
+  args = scheme=PLAIN username_format=%u $DC_DIR/passwd$passdb_mechs
 }
 userdb {
   driver = static
@@ -129,7 +211,7 @@ service pop3-login {
   }
 }
 service anvil {
-  chroot =
+  chroot =$penalty
 }
 service stats {
   unix_listener stats-reader {

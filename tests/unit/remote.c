@@ -88,6 +88,13 @@ t_base64(void)
 	mbi_buf_free(&b);
 }
 
+/* a challenge that is a C string */
+static int
+step(struct mbi_sasl *s, const char *chal, struct mbi_buf *r)
+{
+	return mbi_sasl_step(s, chal, strlen(chal), r);
+}
+
 static void
 t_sasl(void)
 {
@@ -158,8 +165,57 @@ t_sasl(void)
 			  "\001port=993\001auth=Bearer tok\001\001") == 0,
 	   "OAUTHBEARER initial response (RFC 7628)");
 	ok(mbi_sasl_step(&s, "{}", 2, &r) == 0 && r.len == 1 &&
-		   r.buf[0] == '\001',
+		   r.buf[0] == '\001' && s.status[0] == '\0',
 	   "OAUTHBEARER answers an error challenge with ^A");
+
+	/* RFC 7628 3.1: the gs2-header's a= is a saslname (RFC 5801) */
+	memset(&s, 0, sizeof(s));
+	s.mech = MBI_SASL_OAUTHBEARER;
+	s.user = "a,b=c";
+	s.secret = "tok";
+	s.host = "h";
+	s.port = 143;
+	ok(mbi_sasl_step(&s, NULL, 0, &r) == 0 &&
+		   strcmp(r.buf, "n,a=a=2Cb=3Dc,\001host=h\001port=143\001"
+				 "auth=Bearer tok\001\001") == 0,
+	   "OAUTHBEARER escapes , and = in the user name as =2C and =3D");
+	{
+		static const char j[] = "{ \"status\" : \"invalid_\\\"token\","
+					"\"scope\":\"mail\"}";
+
+		ok(mbi_sasl_step(&s, j, sizeof(j) - 1, &r) == 0 &&
+			   strcmp(s.status, "invalid_\"token") == 0,
+		   "OAUTHBEARER keeps the error's status (JSON string)");
+	}
+	memset(&s, 0, sizeof(s));
+	s.mech = MBI_SASL_XOAUTH2;
+	s.user = "u";
+	s.secret = "tok";
+	ok(mbi_sasl_step(&s, NULL, 0, &r) == 0 &&
+		   step(&s, "{\"status\":401,\"schemes\":\"bearer\"}", &r) ==
+			   0 &&
+		   r.len == 0 && strcmp(s.status, "401") == 0,
+	   "XOAUTH2 keeps the error's status (JSON number)");
+	memset(&s, 0, sizeof(s));
+	s.mech = MBI_SASL_XOAUTH2;
+	s.user = "u";
+	s.secret = "tok";
+	ok(mbi_sasl_step(&s, NULL, 0, &r) == 0 &&
+		   step(&s, "{\"status\":\"4\x01\xff\"}", &r) == 0 &&
+		   strcmp(s.status, "4??") == 0 &&
+		   mbi_sasl_step(&s, "{}", 2, &r) < 0,
+	   "XOAUTH2: status in printable ASCII; one error, no more steps");
+	memset(&s, 0, sizeof(s));
+	s.mech = MBI_SASL_XOAUTH2;
+	s.user = "u";
+	s.secret = "tok";
+	ok(mbi_sasl_step(&s, NULL, 0, &r) == 0 &&
+		   step(&s, "{\"status\"", &r) == 0 && s.status[0] == '\0' &&
+		   (s.step = 1, step(&s, "{\"status\":\"", &r)) == 0 &&
+		   s.status[0] == '\0' &&
+		   (s.step = 1, step(&s, "not json", &r)) == 0 &&
+		   s.status[0] == '\0',
+	   "XOAUTH2: a cut or missing status is empty");
 
 	ok(mbi_sasl_by_name("cram-md5") == MBI_SASL_CRAM_MD5 &&
 		   mbi_sasl_by_name("GSSAPI") == MBI_SASL_NONE &&
