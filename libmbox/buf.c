@@ -274,8 +274,8 @@ mbi_tmpfile(const char *prefix, const char *what, struct mb_err *e)
 	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		return fd;
-	if ((size_t)snprintf(tmpl, sizeof(tmpl), "%s/%s.XXXXXX", dir,
-			     prefix) >= sizeof(tmpl)) {
+	if ((size_t)snprintf(tmpl, sizeof(tmpl), "%s/%s.XXXXXX", dir, prefix) >=
+	    sizeof(tmpl)) {
 		mbi_err(e, MB_FAILED, MB_EINVAL, dir, -1,
 			"cannot make %s: $TMPDIR is too long", what);
 		return -1;
