@@ -2571,9 +2571,11 @@ rewrite_msg(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 		if (!skipping && s->flavor == UX_MMDF &&
 		    forged_delim(line, n)) {
 			/* a last line of four ^A bytes, cut short: given the
-			 * LF below it would be a delimiter (MMDF drops ^A) */
-			line += 4;
-			n -= 4;
+			 * LF below it would be a delimiter.  MMDF drops it,
+			 * its CR too: a lone CR given a LF would end the
+			 * header, and the status lines would join the body */
+			line += n;
+			n = 0;
 		}
 		if (!skipping && put(s, line, n, e) != MB_OK)
 			goto fail;

@@ -140,7 +140,7 @@ test_expect_success 'without the setgid bit it cannot create the lock' '
 test_expect_success 'no extra descriptors reach it, and it holds the lock with its group privilege switched off' '
 	as_user sh -c "echo x | MAILBAG_CONF=/nonexistent HOME=/ $HLP $SPOOL/$U 5>/dev/null" >ans &&
 	test "$(cat ans)" = + &&
-	rm -f "$UW_HOME/go" &&
+	rm -f "$UW_HOME/go" ans &&
 	as_user sh -c "{ until test -e $UW_HOME/go; do sleep 0.05; done; echo x; } | $HLP $SPOOL/$U 7<$SPOOL/$U" >ans &
 	for i in $(seq 300); do grep -q "^+" ans 2>/dev/null && break; sleep 0.1; done &&
 	hp=$(pgrep -u "$U" -x mailbag-lock) && test -n "$hp" &&

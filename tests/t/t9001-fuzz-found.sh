@@ -104,6 +104,25 @@ test_expect_success 'an MMDF rewrite never turns a cut-short ^A^A^A^A into a del
 	test_cmp exp got
 '
 
+# ... and in a message that is all header, the CR left of such a line
+# ("^A^A^A^A" CR, cut short) became a blank line once ended: the header
+# ended there and the fresh status lines went into the body.  The whole
+# line goes now.
+test_expect_success 'an MMDF rewrite drops a cut-short ^A^A^A^A CR line in a header whole' '
+	printf "\001\001\001\001\nFrom a@example.com Wed Dec  2 05:53:22 1992\nSubject: one\n\nbody\n\001\001\001\001\n" >cut2.mmdf &&
+	printf "\001\001\001\001\nFrom b@example.com Wed Dec  2 05:53:22 1992\nSubject: two\n\001\001\001\001\r" >>cut2.mmdf &&
+	mailbag prune cut2.mmdf 1 &&
+	"$MBTOOL" flags cut2.mmdf 1 +flagged &&
+	mailbag check cut2.mmdf >after.out &&
+	test_grep "mmdf, 1 messages" after.out &&
+	rm -rf out2.eml && mailbag convert --to eml cut2.mmdf out2.eml >/dev/null &&
+	printf "Subject: two\n" >exp &&
+	cat out2.eml/* >got &&
+	test_cmp exp got &&
+	"$MBTOOL" dump cut2.mmdf >dump.out &&
+	grep "^msg uid=2 flags=0x4 " dump.out
+'
+
 # Found by fuzz-rewrite (tests/fuzz/regress/rewrite/): an mbx header that
 # names one keyword in two slots.  The reader kept one slot per name, so
 # every slot after the second shifted: a message's bits were read under
