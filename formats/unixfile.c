@@ -2613,7 +2613,8 @@ rewrite_msg(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 
 		/* ... but a last line of four ^A bytes cut short (a file
 		 * that ends without its closing delimiter) would become a
-		 * delimiter once the LF below ends it: MMDF drops the ^As */
+		 * delimiter once the LF below ends it: MMDF drops it, its CR
+		 * too (the text then ends in its last LF, as in a header) */
 		if (s->flavor == UX_MMDF && k >= 5 &&
 		    mbi_pread_full(s->fd, t, k, end - (int64_t)k) ==
 			    (ssize_t)k) {
@@ -2623,8 +2624,6 @@ rewrite_msg(struct mb_box *b, struct ux_state *s, struct mb_msg *m,
 				cut = 5;
 		}
 		rc = copy_range(s, from, end - from - (int64_t)cut, b->path, e);
-		if (rc == MB_OK && cut == 5)
-			rc = puts_(s, "\r", e);
 		if (rc != MB_OK)
 			return rc;
 	}

@@ -33,8 +33,8 @@ test_expect_success 'setup: a 2775 root:mail spool, a setgid-mail helper copy' '
 # A holder reads its line once "go" exists; at exit any holder left goes.
 test_atexit 'touch "$UW_HOME/go"'
 test_expect_success 'the user alone cannot make the lock; the helper makes it and holds it' '
-	rm -f "$UW_HOME/go" &&
-	as_user sh -c "{ until test -e $UW_HOME/go; do sleep 0.05; done; echo x; } | $HLP -t 5 $SPOOL/$U >$UW_HOME/ans" &
+	rm -f "$UW_HOME/go" "$UW_HOME/ans" &&
+	{ as_user sh -c "{ until test -e $UW_HOME/go; do sleep 0.05; done; echo x; } | $HLP -t 5 $SPOOL/$U >$UW_HOME/ans" & } &&
 	pid=$! &&
 	for i in $(seq 300); do test -s "$UW_HOME/ans" && break; sleep 0.1; done &&
 	test "$(cat "$UW_HOME/ans")" = + &&
@@ -48,7 +48,7 @@ test_expect_success 'the user alone cannot make the lock; the helper makes it an
 
 test_expect_success 'the lock goes when the caller dies without a word' '
 	rm -f "$UW_HOME/ans" &&
-	as_user sh -c "sleep 60 | $HLP $SPOOL/$U >$UW_HOME/ans" &
+	{ as_user sh -c "sleep 60 | $HLP $SPOOL/$U >$UW_HOME/ans" & } &&
 	for i in $(seq 300); do test -s "$UW_HOME/ans" && break; sleep 0.1; done &&
 	test -f "$LOCK" &&
 	# the helper may answer before the shell has started sleep
@@ -141,7 +141,7 @@ test_expect_success 'no extra descriptors reach it, and it holds the lock with i
 	as_user sh -c "echo x | MAILBAG_CONF=/nonexistent HOME=/ $HLP $SPOOL/$U 5>/dev/null" >ans &&
 	test "$(cat ans)" = + &&
 	rm -f "$UW_HOME/go" ans &&
-	as_user sh -c "{ until test -e $UW_HOME/go; do sleep 0.05; done; echo x; } | $HLP $SPOOL/$U 7<$SPOOL/$U" >ans &
+	{ as_user sh -c "{ until test -e $UW_HOME/go; do sleep 0.05; done; echo x; } | $HLP $SPOOL/$U 7<$SPOOL/$U" >ans & } &&
 	for i in $(seq 300); do grep -q "^+" ans 2>/dev/null && break; sleep 0.1; done &&
 	hp=$(pgrep -u "$U" -x mailbag-lock) && test -n "$hp" &&
 	for p in $hp; do

@@ -123,6 +123,16 @@ test_expect_success 'an MMDF rewrite drops a cut-short ^A^A^A^A CR line in a hea
 	grep "^msg uid=2 flags=0x4 " dump.out
 '
 
+test_expect_success 'an MMDF rewrite drops a cut-short ^A^A^A^A CR line in a body whole' '
+	printf "\001\001\001\001\nFrom a@example.com Wed Dec  2 05:53:22 1992\nSubject: one\n\nbody\n\001\001\001\001\n" >cut3.mmdf &&
+	printf "\001\001\001\001\nFrom b@example.com Wed Dec  2 05:53:22 1992\nSubject: two\n\nlast\n\001\001\001\001\r" >>cut3.mmdf &&
+	mailbag prune cut3.mmdf 1 &&
+	rm -rf out3.eml && mailbag convert --to eml cut3.mmdf out3.eml >/dev/null &&
+	printf "Subject: two\n\nlast\n" >exp &&
+	cat out3.eml/* >got &&
+	test_cmp exp got
+'
+
 # Found by fuzz-rewrite (tests/fuzz/regress/rewrite/): an mbx header that
 # names one keyword in two slots.  The reader kept one slot per name, so
 # every slot after the second shifted: a message's bits were read under
