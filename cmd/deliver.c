@@ -172,27 +172,15 @@ read_some(int fd, char *buf, size_t size)
 	return n;
 }
 
-/* An unlinked temporary file in $TMPDIR (or /tmp). */
+/* A temporary file without a name in $TMPDIR (or /tmp). */
 static int
 spool_file(const char *prog)
 {
-	const char *dir = getenv("TMPDIR");
-	char tmpl[PATH_MAX];
-	int fd;
+	struct mb_err e;
+	int fd = mb_tmpfile("mailbag-deliver", "a temporary file", &e);
 
-	if (dir == NULL || *dir != '/')
-		dir = "/tmp";
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	snprintf(tmpl, sizeof(tmpl), "%s/mailbag-deliver.XXXXXX", dir);
-	fd = mkostemp(tmpl, O_CLOEXEC);
-	if (fd < 0) {
-		warnmsg(prog, "cannot make a temporary file in %s: %s", dir,
-			strerror(errno));
-		return -1;
-	}
-	unlink(tmpl);
+	if (fd < 0)
+		warnmsg(prog, "%s: %s", e.path, e.msg);
 	return fd;
 }
 

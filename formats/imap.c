@@ -786,7 +786,7 @@ state_new(struct mb_box *b, struct mb_err *e)
 	snprintf(s->name, sizeof(s->name), "%.1000s", b->path);
 	if (mbi_remote_parse(b->path, &s->r, e) != MB_OK)
 		return MB_FAILED;
-	s->spool_fd = mbi_tmpfile("mailbag-imap", "a spool file", e);
+	s->spool_fd = mb_tmpfile("mailbag-imap", "a spool file", e);
 	return s->spool_fd < 0 ? MB_FAILED : MB_OK;
 }
 
@@ -1112,7 +1112,7 @@ spool_append(struct imap_state *s, const struct mb_newmsg *meta,
 	int rc;
 
 	if (s->append_fd < 0) {
-		s->append_fd = mbi_tmpfile("mailbag-imapa", "a spool file", e);
+		s->append_fd = mb_tmpfile("mailbag-imapa", "a spool file", e);
 		if (s->append_fd < 0)
 			return MB_FAILED;
 	}

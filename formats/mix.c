@@ -1459,7 +1459,7 @@ spool_put(struct mb_box *b, struct mix_state *s, const char *p, size_t n,
 		return MB_OK;
 	}
 	if (s->spfd < 0) {
-		s->spfd = mbi_tmpfile(".mix-append", "a temporary file", e);
+		s->spfd = mb_tmpfile(".mix-append", "a temporary file", e);
 		if (s->spfd < 0)
 			return MB_FAILED;
 	}

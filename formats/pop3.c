@@ -524,7 +524,7 @@ pop3_close(struct mb_box *b)
 static int
 make_spool(int *fd, struct mb_err *e)
 {
-	*fd = mbi_tmpfile("mailbag-pop3", "a spool file", e);
+	*fd = mb_tmpfile("mailbag-pop3", "a spool file", e);
 	return *fd < 0 ? MB_FAILED : MB_OK;
 }
 

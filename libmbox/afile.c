@@ -236,7 +236,7 @@ mbi_spool_put(struct mb_box *b, struct mbi_spool *sp, const char *p, size_t n,
 		char prefix[64];
 
 		snprintf(prefix, sizeof(prefix), ".%s-append", sp->name);
-		sp->fd = mbi_tmpfile(prefix, "a temporary file", e);
+		sp->fd = mb_tmpfile(prefix, "a temporary file", e);
 		if (sp->fd < 0)
 			return MB_FAILED;
 		if (mbi_write_all(sp->fd, sp->mem.buf, sp->mem.len,

@@ -263,7 +263,7 @@ mbi_wbuf_free(struct mbi_wbuf *w)
 }
 
 int
-mbi_tmpfile(const char *prefix, const char *what, struct mb_err *e)
+mb_tmpfile(const char *prefix, const char *what, struct mb_err *e)
 {
 	const char *dir = getenv("TMPDIR");
 	char tmpl[PATH_MAX];

@@ -307,15 +307,6 @@ int mbi_pwrite_all(int fd, const void *p, size_t n, int64_t off,
 ssize_t mbi_pread_full(int fd, void *p, size_t n, int64_t off);
 
 /*
- * A temporary file for scratch data in $TMPDIR (an absolute path; else
- * /tmp) that has no name, so that a process killed at any point leaves
- * nothing behind: O_TMPFILE, else a "PREFIX.XXXXXX" file unlinked at once
- * (a window only file systems without O_TMPFILE have).  The descriptor,
- * or -1 with e set ("cannot make WHAT").
- */
-int mbi_tmpfile(const char *prefix, const char *what, struct mb_err *e);
-
-/*
  * A read-only shared mapping of [off, off + len) of fd (off a multiple of
  * the page size), or NULL (the caller then reads instead).  Should the
  * file shrink under the mapping, touching a page past its new end does

@@ -571,6 +571,16 @@ int mb_pack(struct mb_ctx *ctx, const char *src, const char *top,
 	    const char *dst, const char *kind, struct mb_err *e);
 /* A new private directory under $TMPDIR (or /tmp), name in out. */
 int mb_tmpdir(char *out, size_t size, struct mb_err *e);
+
+/*
+ * A temporary file for scratch data in $TMPDIR (an absolute path; else
+ * /tmp) that has no name, so that a process killed at any point leaves
+ * nothing behind: O_TMPFILE, else a "PREFIX.XXXXXX" file unlinked at once
+ * (a window only file systems without O_TMPFILE have).  The descriptor,
+ * or -1 with e set ("cannot make WHAT").
+ */
+int mb_tmpfile(const char *prefix, const char *what, struct mb_err *e);
+
 /* Remove a file or directory tree (no symlinks followed). */
 void mb_rmtree(const char *path);
 
