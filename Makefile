@@ -33,7 +33,7 @@ WARN   += -Werror
 endif
 
 OPT    ?= -O2
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -g $(OPT) $(WARN) \
+BASE_CFLAGS := -std=c11 -pthread -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -g $(OPT) $(WARN) \
           -Ilibmbox -Iformats -Irepair -Icmd
 
 ifeq ($(SAN),1)
@@ -60,7 +60,7 @@ SONAME_SSL     := $(call soname,libssl,libssl.so)
 SONAME_CRYPTO  := $(call soname,libcrypto,libcrypto.so)
 
 ALL_CFLAGS  = $(BASE_CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) $(CFLAGS)
-ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+ALL_LDFLAGS = -pthread $(SANFLAGS) $(LDFLAGS)
 LIBS        = $(PKG_LIBS) -lcrypt -ldl
 
 LIB_SRCS  := $(wildcard libmbox/*.c) $(wildcard formats/*.c) $(wildcard repair/*.c)

@@ -111,6 +111,11 @@ struct lr {
 	int64_t map_off;
 	bool mapped;
 	volatile sig_atomic_t bus; /* the file shrank under the window */
+	/* a long scan maps its whole range at once and has a scout
+	 * (scout.c) search it ahead; zap: pages before it are given back */
+	struct mbi_scout *scout;
+	bool scout_tried;
+	int64_t zap;
 };
 
 /* Bytes kept before pos when the buffer moves, so the scanner can look
@@ -121,6 +126,7 @@ struct lr {
 static char lr_empty[1];
 
 static int64_t map_min(void);
+static int64_t scout_min(void);
 struct lr;
 static ssize_t lr_fill(struct lr *r, struct mb_err *e);
 
@@ -152,8 +158,16 @@ lr_init(struct lr *r, int fd, const char *path, int64_t start, int64_t end)
 }
 
 static void
+lr_scout_stop(struct lr *r)
+{
+	mbi_scout_stop(r->scout);
+	r->scout = NULL;
+}
+
+static void
 lr_free(struct lr *r)
 {
+	lr_scout_stop(r);
 	if (r->mapped) {
 		mbi_unmap(r->map, r->map_len);
 		r->map = NULL;
@@ -201,6 +215,7 @@ lr_seek(struct lr *r, int64_t off)
 static void
 lr_reset(struct lr *r, int64_t off, int64_t end)
 {
+	lr_scout_stop(r); /* what it found is of the old bytes */
 	r->base = off;
 	r->end = end;
 	r->len = r->pos = 0;
@@ -228,6 +243,7 @@ map_min(void)
 }
 
 #define MAP_WINDOW ((size_t)16 << 20) /* bytes mapped at a time */
+#define ZAP_STEP   ((size_t)4 << 20)  /* whole mappings: see lr_fill_mapped */
 
 /* The file changed under the mapping: say so, once. */
 static ssize_t
@@ -256,6 +272,7 @@ lr_unmap(struct lr *r, struct mb_err *e)
 		free(p);
 		return lr_bus(r, e);
 	}
+	lr_scout_stop(r);
 	mbi_unmap(r->map, r->map_len);
 	r->map = NULL;
 	r->mapped = false;
@@ -285,6 +302,18 @@ lr_fill_mapped(struct lr *r, struct mb_err *e)
 		r->base += (int64_t)drop;
 		r->len -= drop;
 		r->pos = LOOKBEHIND;
+		if (r->scout_tried && r->map_len > MAP_WINDOW &&
+		    r->base - r->zap >= (int64_t)ZAP_STEP * 2) {
+			/* a whole-range mapping: give back the pages well
+			 * behind, so memory stays that of a window (a look
+			 * back there faults them in again) */
+			int64_t to = r->base - (int64_t)ZAP_STEP;
+
+			to &= ~(int64_t)(sysconf(_SC_PAGESIZE) - 1);
+			madvise(r->map + (r->zap - r->map_off),
+				(size_t)(to - r->zap), MADV_DONTNEED);
+			r->zap = to;
+		}
 	}
 	if (r->len >= LINE_KEEP)
 		return 0; /* caller cuts the line, as lr_fill does */
@@ -312,6 +341,7 @@ lr_fill_mapped(struct lr *r, struct mb_err *e)
 		p = mbi_map_ro(r->fd, off, len, &r->bus);
 		if (p == NULL)
 			return lr_unmap(r, e);
+		lr_scout_stop(r);
 		mbi_unmap(r->map, r->map_len);
 		r->map = p;
 		r->map_off = off;
@@ -321,6 +351,40 @@ lr_fill_mapped(struct lr *r, struct mb_err *e)
 	}
 	r->len += want;
 	return (ssize_t)want;
+}
+
+/*
+ * A mapped reader at the start of a long scan: map the rest of its range
+ * at once and have a scout search it ahead for LFs followed by c1 or c2
+ * (and word; see mbi_scout_start).  Without a second CPU, or the address
+ * space, the reader goes on with windows and no scout.
+ */
+static void
+lr_scout_start(struct lr *r, char c1, char c2, const char *word)
+{
+	int64_t off;
+	size_t len;
+	char *p;
+
+	if (!r->mapped || r->scout != NULL || r->scout_tried)
+		return;
+	r->scout_tried = true;
+	if (r->end - r->base < scout_min() || r->bus ||
+	    (uint64_t)r->end > (uint64_t)SIZE_MAX / 2)
+		return;
+	off = r->base & ~(int64_t)(sysconf(_SC_PAGESIZE) - 1);
+	len = (size_t)(r->end - off);
+	p = mbi_map_ro(r->fd, off, len, &r->bus);
+	if (p == NULL)
+		return;
+	mbi_unmap(r->map, r->map_len);
+	r->map = p;
+	r->map_off = off;
+	r->map_len = len;
+	r->zap = off;
+	r->buf = p + (r->base - off);
+	r->scout = mbi_scout_start(p, off, len, &r->bus, r->base, r->end, c1,
+				   c2, word, 0);
 }
 
 /* Read more: keep [pos, len), fill after it.  Returns bytes added, 0 at
@@ -797,80 +861,55 @@ header_line(struct mb_box *b, struct ux_state *s, struct hdrinfo *h,
 	}
 }
 
-/*
- * Find the next '\n' in [p, end - 1) whose following byte is c1 or c2:
- * the only line starts a body scan must look at.  SSE2 (always there on
- * x86-64) tests 16 bytes at a time; elsewhere a memchr loop does.
- */
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-
-/* 32 bytes at a time where the CPU has AVX2 (checked at run time). */
-__attribute__((target("avx2"))) static const char *
-find_line_start_avx2(const char *p, const char *end, char c1, char c2)
+/* Mapped scans of at least this many bytes get a scout (scout.c) on a
+ * second CPU.  MAILBAG_SCOUT_MIN overrides it (1: every mapped scan; 0:
+ * never). */
+static int64_t
+scout_min(void)
 {
-	const __m256i nl = _mm256_set1_epi8('\n');
-	const __m256i v1 = _mm256_set1_epi8(c1), v2 = _mm256_set1_epi8(c2);
+	const char *v = getenv("MAILBAG_SCOUT_MIN");
+	char *end;
+	long long n;
 
-	while (end - p >= 33) {
-		__m256i x;
-
-		_mm_prefetch(p + 4096, _MM_HINT_T0);
-		x = _mm256_loadu_si256((const __m256i *)(const void *)p);
-		__m256i y = _mm256_loadu_si256(
-			(const __m256i *)(const void *)(p + 1));
-		unsigned m = (unsigned)_mm256_movemask_epi8(
-				     _mm256_cmpeq_epi8(x, nl)) &
-			     (unsigned)_mm256_movemask_epi8(
-				     _mm256_or_si256(_mm256_cmpeq_epi8(y, v1),
-						     _mm256_cmpeq_epi8(y, v2)));
-
-		if (m != 0)
-			return p + __builtin_ctz(m);
-		p += 32;
+	if (v != NULL && *v != '\0') {
+		n = strtoll(v, &end, 10);
+		if (*end == '\0' && n >= 0)
+			return n == 0 ? INT64_MAX : n;
 	}
-	return p;
+	return (int64_t)16 << 20;
 }
-#endif
 
+/*
+ * The next LF in [p, end - 1) of the reader's buffer whose following
+ * byte is c1 or c2: the only line starts a body scan must look at.  With
+ * a scout, what it has searched is asked, and only the rest is searched
+ * here.
+ */
 static const char *
-find_line_start(const char *p, const char *end, char c1, char c2)
+find_line_start(struct ux_state *s, const char *p, const char *end, char c1,
+		char c2)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
-	if (__builtin_cpu_supports("avx2")) {
-		p = find_line_start_avx2(p, end, c1, c2);
-		if (end - p >= 33)
-			return p; /* found */
-	}
-	{
-		const __m128i nl = _mm_set1_epi8('\n');
-		const __m128i v1 = _mm_set1_epi8(c1), v2 = _mm_set1_epi8(c2);
+	const struct lr *r = &s->rd;
+	int64_t a, b, lo, hi;
 
-		while (end - p >= 17) {
-			__m128i x = _mm_loadu_si128(
-				(const __m128i *)(const void *)p);
-			__m128i y = _mm_loadu_si128(
-				(const __m128i *)(const void *)(p + 1));
-			unsigned m = (unsigned)_mm_movemask_epi8(
-					     _mm_cmpeq_epi8(x, nl)) &
-				     (unsigned)_mm_movemask_epi8(_mm_or_si128(
-					     _mm_cmpeq_epi8(y, v1),
-					     _mm_cmpeq_epi8(y, v2)));
+	if (r->scout == NULL)
+		return mbi_find_line_start(p, end, c1, c2);
+	a = r->base + (p - r->buf);
+	b = r->base + (end - r->buf) - 1;
+	while (a < b) {
+		const char *q;
 
-			if (m != 0)
-				return p + __builtin_ctz(m);
-			p += 16;
-		}
-	}
-#endif
-	while (p + 1 < end) {
-		const char *nl2 = memchr(p, '\n', (size_t)(end - 1 - p));
-
-		if (nl2 == NULL)
+		switch (mbi_scout_find(r->scout, a, b, &lo, &hi)) {
+		case 1:
+			return r->buf + (lo - r->base);
+		case 0:
 			return NULL;
-		if (nl2[1] == c1 || nl2[1] == c2)
-			return nl2;
-		p = nl2 + 1;
+		}
+		q = mbi_find_line_start(r->buf + (lo - r->base),
+					r->buf + (hi - r->base) + 1, c1, c2);
+		if (q != NULL)
+			return q;
+		a = hi;
 	}
 	return NULL;
 }
@@ -908,10 +947,12 @@ scan_body(struct mb_box *b, struct ux_state *s, int64_t *text_end,
 	int64_t off, blank;
 	int rc;
 
+	/* unix wants only the lines that begin ">*From " */
+	lr_scout_start(r, c1, c2, s->flavor == UX_UNIX ? "From " : NULL);
 	goto look; /* the first body line starts right here */
 	for (;;) {
 		/* search from the LF that ends the previous line */
-		q = find_line_start(r->buf + (r->pos > 0 ? r->pos - 1 : 0),
+		q = find_line_start(s, r->buf + (r->pos > 0 ? r->pos - 1 : 0),
 				    r->buf + r->len, c1, c2);
 		if (q == NULL) {
 			ssize_t got;
@@ -1532,6 +1573,8 @@ ux_next(struct mb_box *b, struct mb_msg *out, struct mb_err *e)
 	if (s->created)
 		return MB_END;
 	rc = scan_next(b, s, out, e);
+	if (rc != MB_OK)
+		lr_scout_stop(&s->rd); /* the scan is over */
 	if (rc == MB_OK && s->end > 0)
 		mbi_progress(b, out->offset, s->end);
 	if (rc == MB_END && s->uids_broken)

@@ -16,8 +16,13 @@
  * anywhere else goes on to the previous handler, or kills the process as
  * it would have without us.  Everything the handler does is
  * async-signal-safe (mmap, an array walk, a flag store).
+ *
+ * Threads (scout.c maps too) take slots with an atomic exchange, and a
+ * fault is handled in the thread that took it; SIGBUS from a fault is
+ * never blocked, so it is.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -28,12 +33,14 @@
 #define MAP_SLOTS 32
 
 static struct map_slot {
-	char *volatile addr; /* NULL: free */
+	int taken;	     /* claimed, atomically */
+	char *volatile addr; /* NULL: not mapped (yet) */
 	volatile size_t len;
 	volatile sig_atomic_t *volatile flag;
 } slots[MAP_SLOTS];
 
 static struct sigaction old_bus;
+static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static volatile sig_atomic_t installed;
 
 static void
@@ -74,21 +81,24 @@ on_sigbus(int sig, siginfo_t *si, void *uctx)
 	signal(SIGBUS, SIG_DFL);
 }
 
-static int
-install(void)
+static void
+install_handler(void)
 {
 	struct sigaction sa;
 
-	if (installed)
-		return 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigbus;
 	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGBUS, &sa, &old_bus) < 0)
-		return -1;
-	installed = 1;
-	return 0;
+	if (sigaction(SIGBUS, &sa, &old_bus) == 0)
+		installed = 1;
+}
+
+static int
+install(void)
+{
+	pthread_once(&install_once, install_handler);
+	return installed ? 0 : -1;
 }
 
 void *
@@ -100,13 +110,16 @@ mbi_map_ro(int fd, int64_t off, size_t len, volatile sig_atomic_t *flag)
 	if (len == 0 || install() < 0)
 		return NULL;
 	for (i = 0; i < MAP_SLOTS; i++)
-		if (slots[i].addr == NULL)
+		if (__atomic_exchange_n(&slots[i].taken, 1, __ATOMIC_ACQ_REL) ==
+		    0)
 			break;
 	if (i == MAP_SLOTS)
 		return NULL; /* the caller reads instead */
 	p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)off);
-	if (p == MAP_FAILED)
+	if (p == MAP_FAILED) {
+		__atomic_store_n(&slots[i].taken, 0, __ATOMIC_RELEASE);
 		return NULL;
+	}
 	slots[i].len = len;
 	slots[i].flag = flag;
 	__atomic_store_n(&slots[i].addr, p, __ATOMIC_SEQ_CST);
@@ -124,7 +137,9 @@ mbi_unmap(void *p, size_t len)
 		if (slots[i].addr == p) {
 			__atomic_store_n(&slots[i].addr, NULL,
 					 __ATOMIC_SEQ_CST);
-			break;
+			munmap(p, len);
+			__atomic_store_n(&slots[i].taken, 0, __ATOMIC_RELEASE);
+			return;
 		}
 	munmap(p, len);
 }

@@ -318,6 +318,42 @@ void *mbi_map_ro(int fd, int64_t off, size_t len, volatile sig_atomic_t *flag);
 void mbi_unmap(void *p, size_t len);
 
 /*
+ * The scout (scout.c): a thread that reads [start, end) of a file ahead
+ * of a scan and records every LF followed by c1 or c2 and, when word is
+ * not NULL, by any number of c2 and then word (a static string); a line
+ * the scout sees only part of counts when that part fits.  It reads the
+ * caller's view of the file: map holds the bytes from offset map_off,
+ * map_len of them, and stays in place until mbi_scout_stop; *bus is the
+ * mapping's flag (mapped.c).  NULL when the process has one CPU or a
+ * thread cannot be had; the caller then searches alone.  chunk 0 takes
+ * the default chunk size (tests pass small ones).
+ *
+ * mbi_scout_find: the first such LF at an offset in [a, b).  1: at *lo;
+ * 0: none; -1: none in [a, *lo), but the scout has not searched [*lo,
+ * *hi) (*hi <= b), so the caller searches that range itself and asks
+ * again from *hi.
+ * Questions should move forward: the scout stays a bounded distance ahead
+ * of the last one.
+ */
+struct mbi_scout;
+struct mbi_scout_stats {
+	uint64_t by_scout, by_caller, given_up, waits; /* chunks, waits */
+};
+struct mbi_scout *mbi_scout_start(const char *map, int64_t map_off,
+				  size_t map_len, volatile sig_atomic_t *bus,
+				  int64_t start, int64_t end, char c1, char c2,
+				  const char *word, size_t chunk);
+int mbi_scout_find(struct mbi_scout *sc, int64_t a, int64_t b, int64_t *lo,
+		   int64_t *hi);
+void mbi_scout_stats(const struct mbi_scout *sc, struct mbi_scout_stats *out);
+void mbi_scout_stop(struct mbi_scout *sc);
+
+/* The first LF in [p, end - 1) whose next byte is c1 or c2, or NULL:
+ * SIMD where the CPU has it. */
+const char *mbi_find_line_start(const char *p, const char *end, char c1,
+				char c2);
+
+/*
  * Buffered appender for building files: collects writes and flushes in
  * large blocks.  pos is the file offset of the next byte.
  */

@@ -78,9 +78,9 @@ test_boundaries(struct mb_ctx *ctx)
 		/* body lines that start with 'F' and '>' to tempt the scanner */
 		while ((size_t)(q - p) < first) {
 			size_t left = first - (size_t)(q - p);
-			const char *l = (count++ % 3) == 0 ? "From the body\n"
-				       : (count % 3) == 1 ? ">From quoted\n"
-							   : "plain line\n";
+			const char *l = (count++ % 3) == 0 ? "From the body\n" :
+					(count % 3) == 1   ? ">From quoted\n" :
+							     "plain line\n";
 
 			if (strlen(l) > left) {
 				for (i = 0; i + 1 < left; i++)
@@ -114,7 +114,8 @@ test_boundaries(struct mb_ctx *ctx)
 				char *t = slurp(b, m, &n);
 
 				if (t == NULL || n != 20 ||
-				    memcmp(t, "Subject: three\n\nlast", 20) != 0)
+				    memcmp(t, "Subject: three\n\nlast", 20) !=
+					    0)
 					bad++;
 				free(t);
 			}
@@ -124,8 +125,9 @@ test_boundaries(struct mb_ctx *ctx)
 		mb_close(&b, &e);
 		free(p);
 	}
-	is_int(bad, 0, "From lines at every position around the 1 MiB "
-		       "buffer boundary are found at their offsets");
+	is_int(bad, 0,
+	       "From lines at every position around the 1 MiB "
+	       "buffer boundary are found at their offsets");
 }
 
 /* A body line longer than the scanner keeps whole, then a From line. */
@@ -160,7 +162,8 @@ test_long_line(struct mb_ctx *ctx)
 			free(t);
 		}
 		if (count == 2)
-			is_int(m->offset, second, "the next From line is found");
+			is_int(m->offset, second,
+			       "the next From line is found");
 	}
 	is_int(count, 2, "two messages");
 	mb_close(&b, &e);
@@ -221,14 +224,14 @@ test_status(struct mb_ctx *ctx)
 static void
 test_roundtrip(struct mb_ctx *ctx, const char *fmt)
 {
-	static const char *const kws[] = {"Junk", "work"};
+	static const char *const kws[] = { "Junk", "work" };
 	const char *texts[] = {
 		"Subject: a\r\n\r\nCRLF body\r\n",
 		"Subject: b\n\nFrom inside\n\1\1\1\1 x\nno final newline",
 		"Subject: c\n\nNUL \0 and 8-bit \xe9\n",
 	};
 	/* the third has no final newline: 29 of the literal's 30 bytes */
-	size_t lens[] = {strlen(texts[0]), strlen(texts[1]), 29};
+	size_t lens[] = { strlen(texts[0]), strlen(texts[1]), 29 };
 	const char *want1 =
 		"Subject: b\n\n>From inside\n\1\1\1\1 x\nno final newline\n";
 	struct mb_newmsg nm;
@@ -262,8 +265,8 @@ test_roundtrip(struct mb_ctx *ctx, const char *fmt)
 		mb_reader_close(&r);
 	}
 	is_int(mb_close(&b, &e), MB_OK, "%s: close publishes", fmt);
-	is_int(mb_open(ctx, path, NULL, MB_RDONLY, &b, &e), MB_OK,
-	       "%s: reopen", fmt);
+	is_int(mb_open(ctx, path, NULL, MB_RDONLY, &b, &e), MB_OK, "%s: reopen",
+	       fmt);
 	is_str(mb_box_format(b), fmt, "%s: probed as itself", fmt);
 	mb_box_info(b, &info, &e);
 	is_int(info.uidvalidity, 4242, "%s: UIDVALIDITY kept", fmt);
@@ -285,11 +288,11 @@ test_roundtrip(struct mb_ctx *ctx, const char *fmt)
 			/* the last message keeps its missing newline only at
 			 * the end of the file; this one is not last */
 			is_mem(t, n, want1, strlen(want1),
-			       "%s: text %d quoted, newline added", fmt,
-			       i + 1);
+			       "%s: text %d quoted, newline added", fmt, i + 1);
 		else if (i == 1)
-			is_mem(t, n, "Subject: b\n\nFrom inside\n x\nno final "
-				     "newline\n",
+			is_mem(t, n,
+			       "Subject: b\n\nFrom inside\n x\nno final "
+			       "newline\n",
 			       strlen("Subject: b\n\nFrom inside\n x\nno final "
 				      "newline\n"),
 			       "%s: text %d: ^A removed, newline added", fmt,
@@ -364,8 +367,8 @@ test_rewrite(struct mb_ctx *ctx, const char *fmt)
 	mb_box_info(b, &info, &e);
 	is_int(info.uidvalidity, validity, "%s: UIDVALIDITY kept", fmt);
 	is_int(mb_next(b, &m, &e), MB_OK, "%s: message 1", fmt);
-	is_int(m->flags, MB_FLAGGED | MB_SEEN | MB_OLD,
-	       "%s: flags stored", fmt);
+	is_int(m->flags, MB_FLAGGED | MB_SEEN | MB_OLD, "%s: flags stored",
+	       fmt);
 	is_str(mb_keyword(b, 0), "Work", "%s: keyword declared", fmt);
 	is_int((long long)m->keywords, 1, "%s: keyword stored", fmt);
 	t = slurp(b, m, &len);
@@ -422,10 +425,10 @@ test_index_strings(struct mb_ctx *ctx)
 	mb_abort(&b);
 }
 
-
 /* Offsets, sizes and flags of every message, as one string per mode. */
 static char *
-layout(struct mb_ctx *ctx, const char *path, const char *mmap_min)
+layout(struct mb_ctx *ctx, const char *path, const char *mmap_min,
+       const char *scout_min)
 {
 	struct mb_box *b;
 	struct mb_msg *m;
@@ -434,6 +437,7 @@ layout(struct mb_ctx *ctx, const char *path, const char *mmap_min)
 	char *out = malloc(cap);
 
 	setenv("MAILBAG_MMAP_MIN", mmap_min, 1);
+	setenv("MAILBAG_SCOUT_MIN", scout_min, 1);
 	out[0] = '\0';
 	if (mb_open(ctx, path, NULL, MB_RDONLY | MB_STREAM, &b, &e) != MB_OK)
 		return out;
@@ -441,11 +445,11 @@ layout(struct mb_ctx *ctx, const char *path, const char *mmap_min)
 		if (cap - n < 128)
 			out = realloc(out, cap *= 2);
 		n += (size_t)snprintf(out + n, cap - n, "%lld/%lld/%u/%u;",
-				      (long long)m->offset,
-				      (long long)m->size, (unsigned)m->flags,
-				      (unsigned)m->uid);
+				      (long long)m->offset, (long long)m->size,
+				      (unsigned)m->flags, (unsigned)m->uid);
 	}
 	mb_close(&b, &e);
+	unsetenv("MAILBAG_SCOUT_MIN");
 	return out;
 }
 
@@ -472,10 +476,10 @@ test_windows(struct mb_ctx *ctx)
 		n += (size_t)sprintf(p + n, "%sSubject: m%d\nStatus: %s\n\n",
 				     FROM, msgs, (seed & 256) ? "RO" : "O");
 		while (body > 0) {
-			const char *l = (seed & 7) == 0   ? ">From x\n"
-					: (seed & 7) == 1 ? "From y\n"
-					: (seed & 7) == 2 ? ">>>From z\n"
-							  : "text line here\n";
+			const char *l = (seed & 7) == 0 ? ">From x\n" :
+					(seed & 7) == 1 ? "From y\n" :
+					(seed & 7) == 2 ? ">>>From z\n" :
+							  "text line here\n";
 			size_t k = strlen(l);
 
 			seed = seed * 1103515245u + 12345u;
@@ -490,14 +494,66 @@ test_windows(struct mb_ctx *ctx)
 	}
 	write_file("w.mbox", p, n);
 	free(p);
-	a = layout(ctx, "w.mbox", "0");
-	b2 = layout(ctx, "w.mbox", "1");
+	a = layout(ctx, "w.mbox", "0", "0");
+	b2 = layout(ctx, "w.mbox", "1", "0");
 	ok(strlen(a) > 0 && strcmp(a, b2) == 0,
 	   "a 40 MiB mailbox scans the same mapped as read (%d messages)",
 	   msgs);
+	free(b2);
+	/* mapped whole, with a scout searching ahead (on two CPUs) and
+	 * the pages behind given back */
+	b2 = layout(ctx, "w.mbox", "1", "1");
+	ok(strcmp(a, b2) == 0, "and the same with a scout");
 	free(a);
 	free(b2);
 	unlink("w.mbox");
+}
+
+/* The same for MMDF, whose scout looks for ^A lines. */
+static void
+test_windows_mmdf(struct mb_ctx *ctx)
+{
+	size_t total = 24u << 20, n = 0;
+	char *p = malloc(total + 8192);
+	unsigned seed = 777;
+	int msgs = 0;
+	char *a, *b2;
+
+	while (n < total) {
+		size_t body;
+
+		seed = seed * 1103515245u + 12345u;
+		body = (seed >> 8) % 6000;
+		n += (size_t)sprintf(p + n, "\1\1\1\1\n%sSubject: m%d\n\n",
+				     (seed & 512) ? FROM : "", msgs);
+		while (body > 0) {
+			const char *l = (seed & 7) == 0 ?
+						"\1 not a delimiter\n" :
+					(seed & 7) == 1 ? "\1\1\1\1 text\n" :
+							  "text line here\n";
+			size_t k = strlen(l);
+
+			seed = seed * 1103515245u + 12345u;
+			if (k > body)
+				break;
+			memcpy(p + n, l, k);
+			n += k;
+			body -= k;
+		}
+		n += (size_t)sprintf(p + n, "\1\1\1\1\n");
+		msgs++;
+	}
+	write_file("w.mmdf", p, n);
+	free(p);
+	a = layout(ctx, "w.mmdf", "0", "0");
+	b2 = layout(ctx, "w.mmdf", "1", "1");
+	ok(strlen(a) > 0 && strcmp(a, b2) == 0,
+	   "a 24 MiB MMDF file scans the same with a scout as read (%d "
+	   "messages)",
+	   msgs);
+	free(a);
+	free(b2);
+	unlink("w.mmdf");
 }
 
 /*
@@ -506,9 +562,9 @@ test_windows(struct mb_ctx *ctx)
  * middle of a page and for one at a page boundary.
  */
 static void
-test_shrink(struct mb_ctx *ctx)
+test_shrink(struct mb_ctx *ctx, const char *scout_min)
 {
-	static const off_t cuts[] = {100000, 65536, 0};
+	static const off_t cuts[] = { 100000, 65536, 0 };
 	size_t total = 3u << 20, n = 0;
 	char *p = malloc(total + 200);
 	size_t i;
@@ -519,6 +575,7 @@ test_shrink(struct mb_ctx *ctx)
 				     "of this message\nand a second line\n\n",
 				     FROM);
 	setenv("MAILBAG_MMAP_MIN", "1", 1);
+	setenv("MAILBAG_SCOUT_MIN", scout_min, 1);
 	for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
 		struct mb_box *b;
 		struct mb_msg *m;
@@ -539,13 +596,15 @@ test_shrink(struct mb_ctx *ctx)
 			rc = mb_next(b, &m, &e);
 		}
 		ok(rc != MB_END && rc != -99 && strstr(e.msg, "shrank") != NULL,
-		   "truncated to %lld under a mapped scan: an error, not a "
+		   "truncated to %lld under a mapped scan%s: an error, not a "
 		   "crash (%d more messages seen; %s)",
-		   (long long)cuts[i], count, e.msg);
+		   (long long)cuts[i],
+		   strcmp(scout_min, "0") ? " with a scout" : "", count, e.msg);
 		mb_abort(&b);
 	}
 	free(p);
 	unsetenv("MAILBAG_MMAP_MIN");
+	unsetenv("MAILBAG_SCOUT_MIN");
 }
 
 int
@@ -563,7 +622,9 @@ main(void)
 	test_rewrite(ctx, "mmdf");
 	test_index_strings(ctx);
 	test_windows(ctx);
-	test_shrink(ctx);
+	test_windows_mmdf(ctx);
+	test_shrink(ctx, "0");
+	test_shrink(ctx, "1");
 	/* again with every scan mapped (libmbox maps large mailboxes) */
 	setenv("MAILBAG_MMAP_MIN", "1", 1);
 	diag("the same tests with mapped scans");
@@ -573,6 +634,16 @@ main(void)
 	test_rewrite(ctx, "unix");
 	test_rewrite(ctx, "mmdf");
 	test_index_strings(ctx);
+	/* and once more with a scout on every mapped scan */
+	setenv("MAILBAG_SCOUT_MIN", "1", 1);
+	diag("the same tests with mapped scans and a scout");
+	test_boundaries(ctx);
+	test_long_line(ctx);
+	test_status(ctx);
+	test_rewrite(ctx, "unix");
+	test_rewrite(ctx, "mmdf");
+	test_index_strings(ctx);
+	unsetenv("MAILBAG_SCOUT_MIN");
 	unsetenv("MAILBAG_MMAP_MIN");
 	mb_ctx_free(&ctx);
 	return done_testing();
