@@ -1232,7 +1232,9 @@ plot() {
 				set -- "$@" "'$f' using 1:2 with linespoints lw 2 title '$t'"
 			done
 			if [ $# = 0 ]; then
-				echo "set label 1 'no data' at graph 0.4,0.5; plot NaN notitle; unset label 1"
+				# an empty panel: gnuplot refuses a plot with no
+				# defined point, so draw a line outside the range
+				echo "set label 1 'no data' at graph 0.4,0.5; unset logscale; plot [0:1] [0:1] 2 notitle; unset label 1; set logscale xy"
 			else
 				printf 'plot %s' "$1"
 				shift
