@@ -102,7 +102,9 @@ mkdir -p "$DATA" "$OUT" || exit 1
 
 # --- environment checks -------------------------------------------------
 
-fstype=$(stat -f -c %T "$DATA" 2>/dev/null || echo unknown)
+# df -T names ext4 as such (stat -f says "ext2/ext3" for all three)
+fstype=$(df -T "$DATA" 2>/dev/null | awk 'NR == 2 {print $2}')
+[ -n "$fstype" ] || fstype=$(stat -f -c %T "$DATA" 2>/dev/null || echo unknown)
 case $fstype in
 tmpfs | ramfs)
 	log "bench: WARNING: $DATA is on $fstype, not a real disk;" \
