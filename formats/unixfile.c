@@ -126,7 +126,6 @@ struct lr {
 static char lr_empty[1];
 
 static int64_t map_min(void);
-static int64_t scout_min(void);
 struct lr;
 static ssize_t lr_fill(struct lr *r, struct mb_err *e);
 
@@ -224,13 +223,13 @@ lr_reset(struct lr *r, int64_t off, int64_t end)
 	r->mid_line = false;
 }
 
-/* Scans of at least this many bytes map the file.  MAILBAG_MMAP_MIN
- * overrides it (tests run every scan mapped with 1; 0 turns mapping
- * off); read at every reader's start, which is cheap next to the scan. */
+/* A size threshold from the environment: NAME in bytes, 0 for never,
+ * else 16 MiB.  Read at every reader's start, which is cheap next to
+ * the scan. */
 static int64_t
-map_min(void)
+env_min(const char *name)
 {
-	const char *v = getenv("MAILBAG_MMAP_MIN");
+	const char *v = getenv(name);
 	char *end;
 	long long n;
 
@@ -240,6 +239,24 @@ map_min(void)
 			return n == 0 ? INT64_MAX : n;
 	}
 	return (int64_t)16 << 20;
+}
+
+/* Scans of at least this many bytes map the file.  MAILBAG_MMAP_MIN
+ * overrides it (tests run every scan mapped with 1; 0 turns mapping
+ * off). */
+static int64_t
+map_min(void)
+{
+	return env_min("MAILBAG_MMAP_MIN");
+}
+
+/* Mapped scans of at least this many bytes get a scout (scout.c) on a
+ * second CPU.  MAILBAG_SCOUT_MIN overrides it (1: every mapped scan; 0:
+ * never). */
+static int64_t
+scout_min(void)
+{
+	return env_min("MAILBAG_SCOUT_MIN");
 }
 
 #define MAP_WINDOW ((size_t)16 << 20) /* bytes mapped at a time */
@@ -859,24 +876,6 @@ header_line(struct mb_box *b, struct ux_state *s, struct hdrinfo *h,
 				 internal_hdrs[id].name);
 		break;
 	}
-}
-
-/* Mapped scans of at least this many bytes get a scout (scout.c) on a
- * second CPU.  MAILBAG_SCOUT_MIN overrides it (1: every mapped scan; 0:
- * never). */
-static int64_t
-scout_min(void)
-{
-	const char *v = getenv("MAILBAG_SCOUT_MIN");
-	char *end;
-	long long n;
-
-	if (v != NULL && *v != '\0') {
-		n = strtoll(v, &end, 10);
-		if (*end == '\0' && n >= 0)
-			return n == 0 ? INT64_MAX : n;
-	}
-	return (int64_t)16 << 20;
 }
 
 /*

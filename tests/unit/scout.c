@@ -11,6 +11,7 @@
  * raised SIGBUS flag, and stops at every moment.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,144 +245,144 @@ test_walks(void)
 	free(ref);
 }
 
+/* A text, its walk's marks and a scout over it. */
+struct fx {
+	char *p;
+	size_t n;
+	unsigned char *found;
+	volatile sig_atomic_t bus;
+	struct mbi_scout *sc;
+	struct mbi_scout_stats st;
+};
+
+/* Start a scout over p (taken over) with the word "From " or none; false
+ * (and `tests` tests skipped) when there is no scout to be had. */
+static bool
+fx_start(struct fx *f, char *p, size_t n, const char *word, size_t chunk,
+	 int bus, int tests)
+{
+	memset(f, 0, sizeof(*f));
+	f->p = p;
+	f->n = n;
+	f->found = malloc(n);
+	f->bus = bus;
+	f->sc = mbi_scout_start(p, 0, n, &f->bus, 0, (int64_t)n, 'F', '>', word,
+				chunk);
+	if (f->sc == NULL) {
+		skip(tests, "no second CPU: no scout");
+		free(f->p);
+		free(f->found);
+	}
+	return f->sc != NULL;
+}
+
+/* Walk the first `len` bytes; stop the scout; keep its counts. */
+static int
+fx_walk(struct fx *f, size_t len, size_t step)
+{
+	int rc = walk(f->sc, f->p, len, step, f->found);
+
+	mbi_scout_stats(f->sc, &f->st);
+	mbi_scout_stop(f->sc);
+	f->sc = NULL;
+	return rc;
+}
+
+static void
+fx_end(struct fx *f)
+{
+	free(f->p);
+	free(f->found);
+}
+
 /* The scout ahead: what it found is used (every chunk done by it). */
 static void
 test_ahead(void)
 {
-	size_t n = 1u << 20, w;
-	char *p = make_text(n);
-	unsigned char *found = malloc(n);
-	volatile sig_atomic_t bus = 0;
-	struct mbi_scout *sc = mbi_scout_start(p, 0, n, &bus, 0, (int64_t)n,
-					       'F', '>', "From ", 4096);
-	struct mbi_scout_stats st;
+	struct fx f;
+	size_t w = 0;
 	int rc;
 
-	if (sc == NULL) {
-		skip(2, "no second CPU: no scout");
-		free(p);
-		free(found);
+	if (!fx_start(&f, make_text(1u << 20), 1u << 20, "From ", 4096, 0, 2))
 		return;
-	}
-	wait_scout(sc, 10);
-	rc = walk(sc, p, 40960, 1 << 20, found);
-	mbi_scout_stats(sc, &st);
-	mbi_scout_stop(sc);
-	ok(st.by_scout >= 10 && st.by_caller == 0,
+	wait_scout(f.sc, 10);
+	rc = fx_walk(&f, 40960, 1 << 20);
+	ok(f.st.by_scout >= 10 && f.st.by_caller == 0,
 	   "a scout that is ahead answers (%llu chunks by it)",
-	   (unsigned long long)st.by_scout);
-	rc = rc == 0 && agrees(p, 40960, found, &w);
+	   (unsigned long long)f.st.by_scout);
+	rc = rc == 0 && agrees(f.p, 40960, f.found, &w);
 	ok(rc, "and its answers are right (%zu From lines)", w);
-	free(p);
-	free(found);
+	fx_end(&f);
 }
 
 /* The caller far ahead of the scout: it searches those chunks itself. */
 static void
 test_behind(void)
 {
-	size_t n = 4u << 20, w, off = 3u << 20;
-	char *p = make_text(n);
-	unsigned char *found = malloc(n);
-	volatile sig_atomic_t bus = 0;
-	struct mbi_scout *sc = mbi_scout_start(p, 0, n, &bus, 0, (int64_t)n,
-					       'F', '>', "From ", 4096);
-	struct mbi_scout_stats st;
-	int64_t lo = -1, hi = -1;
+	struct fx f;
+	size_t n = 4u << 20, w = 0;
+	int64_t off = 3 << 20, lo = -1, hi = -1;
 	int k;
 
-	if (sc == NULL) {
-		skip(2, "no second CPU: no scout");
-		free(p);
-		free(found);
+	if (!fx_start(&f, make_text(n), n, "From ", 4096, 0, 3))
 		return;
-	}
 	/* chunk 768: out of the scout's reach (it stays 16 ahead of the
 	 * caller, who was at chunk 0) */
-	k = mbi_scout_find(sc, (int64_t)off, (int64_t)off + 4096, &lo, &hi);
-	ok(k == -1 && lo == (int64_t)off && hi == (int64_t)off + 4096,
+	k = mbi_scout_find(f.sc, off, off + 4096, &lo, &hi);
+	ok(k == -1 && lo == off && hi == off + 4096,
 	   "a chunk the scout has not reached is the caller's to search");
-	mbi_scout_stats(sc, &st);
-	ok(st.by_caller >= 1, "and counts as the caller's (%llu)",
-	   (unsigned long long)st.by_caller);
-	/* and the walk goes on from there, with the scout behind it */
-	memset(found, 0, n);
-	k = walk(sc, p, n, 65536, found);
-	mbi_scout_stop(sc);
-	k = k == 0 && agrees(p, n, found, &w);
+	mbi_scout_stats(f.sc, &f.st);
+	ok(f.st.by_caller >= 1, "and counts as the caller's (%llu)",
+	   (unsigned long long)f.st.by_caller);
+	/* and the walk goes on from the start, with the scout behind */
+	k = fx_walk(&f, n, 65536) == 0 && agrees(f.p, n, f.found, &w);
 	ok(k, "a walk after it is still right (%zu From lines)", w);
-	free(p);
-	free(found);
+	fx_end(&f);
 }
 
 /* A chunk of nothing but LF 'F' pairs has too many hits to keep. */
 static void
 test_giveup(void)
 {
+	struct fx f;
 	size_t n = 1u << 20, i, w;
 	char *p = malloc(n);
-	unsigned char *found = malloc(n);
-	volatile sig_atomic_t bus = 0;
-	struct mbi_scout *sc;
-	struct mbi_scout_stats st;
 	int rc;
 
 	for (i = 0; i < n; i += 2)
 		memcpy(p + i, "\nF", 2);
 	/* each 64 KiB chunk of "\nF": 32768 lines, over the limit */
-	sc = mbi_scout_start(p, 0, n, &bus, 0, (int64_t)n, 'F', '>', NULL,
-			     65536);
-	if (sc == NULL) {
-		skip(2, "no second CPU: no scout");
-		free(p);
-		free(found);
+	if (!fx_start(&f, p, n, NULL, 65536, 0, 2))
 		return;
-	}
-	wait_scout(sc, 4);
-	rc = walk(sc, p, n, 1 << 16, found);
-	mbi_scout_stats(sc, &st);
-	mbi_scout_stop(sc);
-	ok(st.given_up >= 1, "a chunk with too many hits is given up (%llu)",
-	   (unsigned long long)st.given_up);
+	wait_scout(f.sc, 4);
+	rc = fx_walk(&f, n, 1 << 16);
+	ok(f.st.given_up >= 1, "a chunk with too many hits is given up (%llu)",
+	   (unsigned long long)f.st.given_up);
 	for (w = 0, i = 0; i + 1 < n; i++)
-		w += found[i];
+		w += f.found[i];
 	ok(rc == 0 && w == n / 2, "and the caller finds its lines itself (%zu)",
 	   w);
-	free(p);
-	free(found);
+	fx_end(&f);
 }
 
 /* The mapping's SIGBUS flag raised: the scout stops answering. */
 static void
 test_bus(void)
 {
-	size_t n = 1u << 20, w;
-	char *p = make_text(n);
-	unsigned char *found = malloc(n);
-	volatile sig_atomic_t bus = 1;
-	struct mbi_scout *sc = mbi_scout_start(p, 0, n, &bus, 0, (int64_t)n,
-					       'F', '>', "From ", 4096);
-	struct mbi_scout_stats st;
+	struct fx f;
+	size_t n = 1u << 20, w = 0;
 	int rc;
 
-	if (sc == NULL) {
-		skip(2, "no second CPU: no scout");
-		free(p);
-		free(found);
+	if (!fx_start(&f, make_text(n), n, "From ", 4096, 1, 2))
 		return;
-	}
-	wait_scout(sc, 1);
-	rc = walk(sc, p, n, 65536, found);
-	mbi_scout_stats(sc, &st);
-	mbi_scout_stop(sc);
-	ok(st.by_scout == 0,
-	   "with the flag raised the scout answers nothing "
-	   "(%llu given up)",
-	   (unsigned long long)st.given_up);
-	rc = rc == 0 && agrees(p, n, found, &w);
+	wait_scout(f.sc, 1);
+	rc = fx_walk(&f, n, 65536);
+	ok(f.st.by_scout == 0,
+	   "with the flag raised the scout answers nothing (%llu given up)",
+	   (unsigned long long)f.st.given_up);
+	rc = rc == 0 && agrees(f.p, n, f.found, &w);
 	ok(rc, "and the caller searches alone (%zu From lines)", w);
-	free(p);
-	free(found);
+	fx_end(&f);
 }
 
 /*

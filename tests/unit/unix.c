@@ -454,32 +454,34 @@ layout(struct mb_ctx *ctx, const char *path, const char *mmap_min,
 }
 
 /*
- * A mailbox larger than several mapped windows, with messages of random
- * sizes so that From lines, quoted ">From" lines and status headers fall
- * at every kind of place around window and fill boundaries: the mapped
- * scan must see exactly what the reading scan sees.
+ * Write a mailbox of about `total` bytes to path, with messages of random
+ * sizes whose bodies are drawn from lines[0..3] (plain text most often):
+ * unix when mmdf is false, else MMDF.  Returns the message count.
  */
-static void
-test_windows(struct mb_ctx *ctx)
+static int
+write_big(const char *path, bool mmdf, size_t total, unsigned seed,
+	  const char *const lines[3])
 {
-	size_t total = 40u << 20, n = 0;
 	char *p = malloc(total + 8192);
-	unsigned seed = 12345;
+	size_t n = 0;
 	int msgs = 0;
-	char *a, *b2;
 
 	while (n < total) {
 		size_t body;
 
 		seed = seed * 1103515245u + 12345u;
 		body = (seed >> 8) % 6000;
-		n += (size_t)sprintf(p + n, "%sSubject: m%d\nStatus: %s\n\n",
-				     FROM, msgs, (seed & 256) ? "RO" : "O");
+		if (mmdf)
+			n += (size_t)sprintf(p + n,
+					     "\1\1\1\1\n%sSubject: m%d\n\n",
+					     (seed & 512) ? FROM : "", msgs);
+		else
+			n += (size_t)sprintf(
+				p + n, "%sSubject: m%d\nStatus: %s\n\n", FROM,
+				msgs, (seed & 256) ? "RO" : "O");
 		while (body > 0) {
-			const char *l = (seed & 7) == 0 ? ">From x\n" :
-					(seed & 7) == 1 ? "From y\n" :
-					(seed & 7) == 2 ? ">>>From z\n" :
-							  "text line here\n";
+			const char *l = (seed & 7) < 3 ? lines[seed & 7] :
+							 "text line here\n";
 			size_t k = strlen(l);
 
 			seed = seed * 1103515245u + 12345u;
@@ -489,11 +491,28 @@ test_windows(struct mb_ctx *ctx)
 			n += k;
 			body -= k;
 		}
-		p[n++] = '\n';
+		n += (size_t)sprintf(p + n, "%s", mmdf ? "\1\1\1\1\n" : "\n");
 		msgs++;
 	}
-	write_file("w.mbox", p, n);
+	write_file(path, p, n);
 	free(p);
+	return msgs;
+}
+
+/*
+ * A mailbox larger than several mapped windows, with messages of random
+ * sizes so that From lines, quoted ">From" lines and status headers fall
+ * at every kind of place around window and fill boundaries: the mapped
+ * scan must see exactly what the reading scan sees.
+ */
+static void
+test_windows(struct mb_ctx *ctx)
+{
+	static const char *const lines[3] = { ">From x\n", "From y\n",
+					      ">>>From z\n" };
+	int msgs = write_big("w.mbox", false, 40u << 20, 12345, lines);
+	char *a, *b2;
+
 	a = layout(ctx, "w.mbox", "0", "0");
 	b2 = layout(ctx, "w.mbox", "1", "0");
 	ok(strlen(a) > 0 && strcmp(a, b2) == 0,
@@ -513,38 +532,11 @@ test_windows(struct mb_ctx *ctx)
 static void
 test_windows_mmdf(struct mb_ctx *ctx)
 {
-	size_t total = 24u << 20, n = 0;
-	char *p = malloc(total + 8192);
-	unsigned seed = 777;
-	int msgs = 0;
+	static const char *const lines[3] = { "\1 not a delimiter\n",
+					      "\1\1\1\1 text\n", "text\n" };
+	int msgs = write_big("w.mmdf", true, 24u << 20, 777, lines);
 	char *a, *b2;
 
-	while (n < total) {
-		size_t body;
-
-		seed = seed * 1103515245u + 12345u;
-		body = (seed >> 8) % 6000;
-		n += (size_t)sprintf(p + n, "\1\1\1\1\n%sSubject: m%d\n\n",
-				     (seed & 512) ? FROM : "", msgs);
-		while (body > 0) {
-			const char *l = (seed & 7) == 0 ?
-						"\1 not a delimiter\n" :
-					(seed & 7) == 1 ? "\1\1\1\1 text\n" :
-							  "text line here\n";
-			size_t k = strlen(l);
-
-			seed = seed * 1103515245u + 12345u;
-			if (k > body)
-				break;
-			memcpy(p + n, l, k);
-			n += k;
-			body -= k;
-		}
-		n += (size_t)sprintf(p + n, "\1\1\1\1\n");
-		msgs++;
-	}
-	write_file("w.mmdf", p, n);
-	free(p);
 	a = layout(ctx, "w.mmdf", "0", "0");
 	b2 = layout(ctx, "w.mmdf", "1", "1");
 	ok(strlen(a) > 0 && strcmp(a, b2) == 0,
@@ -611,6 +603,7 @@ int
 main(void)
 {
 	struct mb_ctx *ctx = mb_ctx_new();
+	int pass;
 
 	t_tmpdir();
 	test_boundaries(ctx);
@@ -625,24 +618,21 @@ main(void)
 	test_windows_mmdf(ctx);
 	test_shrink(ctx, "0");
 	test_shrink(ctx, "1");
-	/* again with every scan mapped (libmbox maps large mailboxes) */
-	setenv("MAILBAG_MMAP_MIN", "1", 1);
-	diag("the same tests with mapped scans");
-	test_boundaries(ctx);
-	test_long_line(ctx);
-	test_status(ctx);
-	test_rewrite(ctx, "unix");
-	test_rewrite(ctx, "mmdf");
-	test_index_strings(ctx);
-	/* and once more with a scout on every mapped scan */
-	setenv("MAILBAG_SCOUT_MIN", "1", 1);
-	diag("the same tests with mapped scans and a scout");
-	test_boundaries(ctx);
-	test_long_line(ctx);
-	test_status(ctx);
-	test_rewrite(ctx, "unix");
-	test_rewrite(ctx, "mmdf");
-	test_index_strings(ctx);
+	/* again with every scan mapped (libmbox maps large mailboxes), and
+	 * then with a scout on every mapped scan as well */
+	for (pass = 0; pass < 2; pass++) {
+		setenv("MAILBAG_MMAP_MIN", "1", 1);
+		if (pass == 1)
+			setenv("MAILBAG_SCOUT_MIN", "1", 1);
+		diag("the same tests with mapped scans%s",
+		     pass == 1 ? " and a scout" : "");
+		test_boundaries(ctx);
+		test_long_line(ctx);
+		test_status(ctx);
+		test_rewrite(ctx, "unix");
+		test_rewrite(ctx, "mmdf");
+		test_index_strings(ctx);
+	}
 	unsetenv("MAILBAG_SCOUT_MIN");
 	unsetenv("MAILBAG_MMAP_MIN");
 	mb_ctx_free(&ctx);
