@@ -373,8 +373,9 @@ lr_fill_mapped(struct lr *r, struct mb_err *e)
 /*
  * A mapped reader at the start of a long scan: map the rest of its range
  * at once and have a scout search it ahead for LFs followed by c1 or c2
- * (and word; see mbi_scout_start).  Without a second CPU, or the address
- * space, the reader goes on with windows and no scout.
+ * (and word; see mbi_scout_start).  Without the address space it goes on
+ * with windows; without a second CPU, with the whole mapping and no
+ * scout (as fast as windows, and given back behind the same way).
  */
 static void
 lr_scout_start(struct lr *r, char c1, char c2, const char *word)
