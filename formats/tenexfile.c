@@ -433,23 +433,8 @@ tx_open(struct mb_box *b, int flavor, struct mb_err *e)
 	if ((rc = alloc_state(b, flavor, e)) != MB_OK)
 		goto fail;
 	s = state(b);
-	s->fd = open(b->path,
-		     (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY |
-			     O_NOFOLLOW |
-			     ((b->mode & MB_KEEP_TIMES) ? O_NOATIME : 0));
-	if (s->fd < 0 && errno == EPERM && (b->mode & MB_KEEP_TIMES))
-		s->fd = open(b->path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC |
-					      O_NOCTTY | O_NOFOLLOW);
-	if (s->fd < 0) {
-		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
-				 "cannot open mailbox");
+	if ((rc = mbi_open_box(b, rw, &s->fd, &s->st, e)) != MB_OK)
 		goto fail;
-	}
-	if (fstat(s->fd, &s->st) < 0 || !S_ISREG(s->st.st_mode)) {
-		rc = mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, -1,
-			     "not a regular file");
-		goto fail;
-	}
 	/* UW's locks (the /tmp one briefly, to learn the size); a writer
 	 * recovers an expunge or an append a killed writer left half done */
 	f = afile(s);

@@ -1491,27 +1491,14 @@ int
 ux_open(struct mb_box *b, int flavor, struct mb_err *e)
 {
 	struct ux_state *s;
-	int rc, flags = (b->mode & MB_RDWR) ? O_RDWR : O_RDONLY;
+	int rc;
 
 	if ((rc = alloc_state(b, flavor, e)) != MB_OK)
 		return rc;
 	s = state(b);
-	s->fd = open(b->path,
-		     flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
-			     ((b->mode & MB_KEEP_TIMES) ? O_NOATIME : 0));
-	if (s->fd < 0 && errno == EPERM && (b->mode & MB_KEEP_TIMES))
-		s->fd = open(b->path,
-			     flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-	if (s->fd < 0) {
-		rc = mbi_err_sys(e, MB_FAILED, errno, b->path,
-				 "cannot open mailbox");
+	rc = mbi_open_box(b, (b->mode & MB_RDWR) != 0, &s->fd, &s->st, e);
+	if (rc != MB_OK)
 		goto fail;
-	}
-	if (fstat(s->fd, &s->st) < 0 || !S_ISREG(s->st.st_mode)) {
-		rc = mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, -1,
-			     "not a regular file");
-		goto fail;
-	}
 	if (b->mode & MB_RDWR) {
 		/* UW: the /tmp lock, exclusive, for the whole session */
 		rc = mbi_tmplock_open(&s->st, &s->tl, e);

@@ -56,6 +56,35 @@ box_ok(const struct mb_box *b)
 	} while (0)
 
 /*
+ * Open the box's own file, read-only or read/write, and stat it into *st:
+ * without an access-time update when b->mode asks to keep times and the
+ * kernel lets us (the owner, or root).  Anything but a regular file is
+ * refused.  MB_OK with *fd set, else MB_FAILED with *fd -1.
+ */
+int
+mbi_open_box(struct mb_box *b, bool rw, int *fd, struct stat *st,
+	     struct mb_err *e)
+{
+	int flags =
+		(rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW;
+	bool keep = (b->mode & MB_KEEP_TIMES) != 0;
+
+	*fd = open(b->path, flags | (keep ? O_NOATIME : 0));
+	if (*fd < 0 && errno == EPERM && keep)
+		*fd = open(b->path, flags);
+	if (*fd < 0)
+		return mbi_err_sys(e, MB_FAILED, errno, b->path,
+				   "cannot open mailbox");
+	if (fstat(*fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		close(*fd);
+		*fd = -1;
+		return mbi_err(e, MB_FAILED, MB_EFORMAT, b->path, -1,
+			       "not a regular file");
+	}
+	return MB_OK;
+}
+
+/*
  * The driver whose probe scores highest for path (ties: table order).
  * Returns NULL with *e filled when nothing claims it.
  */

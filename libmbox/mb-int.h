@@ -239,6 +239,9 @@ struct mb_box {
 };
 
 /* Keyword helpers for drivers: add a name (dup) / look one up. */
+/* Open b->path for a file driver's open; see box.c. */
+int mbi_open_box(struct mb_box *b, bool rw, int *fd, struct stat *st,
+		 struct mb_err *e);
 int mbi_kw_add(struct mb_box *b, const char *name, size_t len);
 int mbi_kw_slot(struct mb_box *b, const char *name, size_t len);
 int mbi_kw_find(const struct mb_box *b, const char *name, size_t len);
