@@ -319,6 +319,13 @@ ssize_t mbi_pread_full(int fd, void *p, size_t n, int64_t off);
  */
 void *mbi_map_ro(int fd, int64_t off, size_t len, volatile sig_atomic_t *flag);
 void mbi_unmap(void *p, size_t len);
+/* A pass over a large mapping gives back the pages it has left behind:
+ * those of [*done, off) (off rounded down to a page) once there are 8 MiB
+ * of them, so RSS does not grow with the file; *done (start at 0) moves
+ * up.  Looking there again faults them in again from the page cache, so
+ * this is only for files nobody writes under us (a mapping from
+ * mbi_map_ro at offset 0). */
+void mbi_map_release(const void *map, int64_t off, int64_t *done);
 
 /*
  * The scout (scout.c): a thread that reads [start, end) of a file ahead

@@ -46,7 +46,7 @@ struct msg {
 	int64_t text_off, text_end; /* header and body */
 	int64_t body_off;	    /* after the blank line, or -1 */
 	int64_t blank_off;	    /* the blank line, or -1 */
-	char synth[200];	    /* a made-up From line (no LF) */
+	char *synth;		    /* a made-up From line (no LF), or NULL */
 	bool is_new;		    /* recovered or split off */
 	bool closed;		    /* mmdf: the closing delimiter exists */
 	bool verbatim_ok;	    /* the record may be copied as it is */
@@ -68,8 +68,19 @@ struct msg {
 	uint32_t newuid;
 	bool regen;
 	bool damaged;
-	char why[400];
+	char *why; /* what was wrong and what is done, or NULL */
 };
+
+/* Both strings are on the heap and only for the few messages that need
+ * them: a record costs about 200 bytes, not 800, per message. */
+#define WHY_MAX	  400
+#define SYNTH_MAX 200
+
+static const char *
+synth(const struct msg *m)
+{
+	return m->synth ? m->synth : "";
+}
 
 enum { I_MSG, I_SALV, I_BLANK };
 struct item {
@@ -89,6 +100,7 @@ struct plan {
 	int fl;
 	const char *buf;
 	int64_t len;
+	int64_t released; /* pages below given back (mbi_map_release) */
 	time_t mtime;
 	const struct rp_opts *o;
 	struct msg *m;
@@ -328,16 +340,24 @@ static void add_why(struct msg *m, const char *fmt, ...) MBI_PRINTF(2, 3);
 static void
 add_why(struct msg *m, const char *fmt, ...)
 {
-	size_t l = strlen(m->why);
+	char why[WHY_MAX], *p;
+	size_t l;
 	va_list ap;
 
-	if (l > 0 && l + 2 < sizeof(m->why)) {
-		memcpy(m->why + l, "; ", 3);
+	snprintf(why, sizeof(why), "%s", m->why ? m->why : "");
+	l = strlen(why);
+	if (l > 0 && l + 2 < sizeof(why)) {
+		memcpy(why + l, "; ", 3);
 		l += 2;
 	}
 	va_start(ap, fmt);
-	vsnprintf(m->why + l, sizeof(m->why) - l, fmt, ap);
+	vsnprintf(why + l, sizeof(why) - l, fmt, ap);
 	va_end(ap);
+	/* out of memory: the old text stays, the report is shorter */
+	if ((p = strdup(why)) != NULL) {
+		free(m->why);
+		m->why = p;
+	}
 }
 
 /* Parse the header and body of m's text. */
@@ -466,7 +486,7 @@ parse_text(struct plan *P, struct msg *m)
 static void
 synth_from(struct plan *P, struct msg *m, const char *sender, size_t slen)
 {
-	char snd[SENDER_MAX + 1], date[64];
+	char snd[SENDER_MAX + 1], date[64], line[SYNTH_MAX];
 	int64_t t = (int64_t)P->mtime, off;
 	int tz = 0;
 	size_t i, k = 0;
@@ -505,10 +525,13 @@ synth_from(struct plan *P, struct msg *m, const char *sender, size_t slen)
 	}
 	if (mb_date_ctime(t, tz, date, sizeof(date)) == 0)
 		mb_date_ctime((int64_t)time(NULL), 0, date, sizeof(date));
-	snprintf(m->synth, sizeof(m->synth), "From %s %s", snd, date);
-	if (!mbi_from_line(m->synth, strlen(m->synth), NULL))
-		snprintf(m->synth, sizeof(m->synth),
+	snprintf(line, sizeof(line), "From %s %s", snd, date);
+	if (!mbi_from_line(line, strlen(line), NULL))
+		snprintf(line, sizeof(line),
 			 "From MAILER-DAEMON Thu Jan  1 00:00:00 1970 +0000");
+	free(m->synth);
+	if ((m->synth = strdup(line)) == NULL)
+		P->oom = true;
 }
 
 static void
@@ -649,7 +672,7 @@ unframed(struct plan *P, int64_t off, int64_t end, const char *what)
 		add_why(m,
 			"%s, recovered as a message with a new From line "
 			"(\"%s\")",
-			what, m->synth);
+			what, synth(m));
 	}
 	m->regen = true;
 	m->damaged = true;
@@ -736,7 +759,7 @@ split_msg(struct plan *P, size_t idx)
 	add_why(k,
 		"split off at an unquoted \"From \" line, with a new "
 		"From line (\"%s\")",
-		k->synth);
+		synth(k));
 	if (k->nbare > 0)
 		split_msg(P, P->n - 1);
 }
@@ -781,6 +804,9 @@ frame_unix(struct plan *P)
 				    P->o->from_lines == RP_FROM_SPLIT)
 					split_msg(P, idx);
 			}
+			/* what lies before the last message is done with */
+			mbi_map_release(P->buf, cur >= 0 ? cur : off,
+					&P->released);
 			cur = off;
 			curlen = n;
 		}
@@ -863,6 +889,8 @@ frame_mmdf(struct plan *P)
 				m->closed = true;
 			open = -1;
 			seg = off + (int64_t)n;
+			/* what lies before this message is done with */
+			mbi_map_release(P->buf, t, &P->released);
 		}
 		off += (int64_t)n;
 	}
@@ -1151,6 +1179,8 @@ mark_damage(struct plan *P)
 			P->damaged = true;
 			/* the text is written by gen_msg with the new value */
 		}
+		/* one byte a message still maps pages all along */
+		mbi_map_release(P->buf, m->rec_off, &P->released);
 		if (m->text_end > m->text_off &&
 		    P->buf[m->text_end - 1] != '\n') {
 			/* only the last message can end mid-line: a writer
@@ -1358,7 +1388,7 @@ gen_msg(struct plan *P, struct msg *m, bool base_here, struct mbi_buf *out,
 		    P->buf[m->env_off + m->env_len - 1] != '\n')
 			mbi_buf_addstr(out, "\n");
 	} else {
-		mbi_buf_addf(out, "%s\n", m->synth);
+		mbi_buf_addf(out, "%s\n", synth(m));
 	}
 	hend = m->body_only	 ? m->text_off :
 	       m->blank_off >= 0 ? m->blank_off :
@@ -1551,6 +1581,9 @@ write_all(struct plan *P, struct mbi_rewrite *rw, struct mbi_dotlock *dl,
 			if (moved != (pass == 1))
 				continue;
 			mbi_dotlock_refresh(dl);
+			if (pass == 0)
+				mbi_map_release(P->buf, m->rec_off,
+						&P->released);
 			if ((rc = out_sep(&w, e)) != MB_OK)
 				goto fail;
 			if (!m->regen && m->verbatim_ok) {
@@ -1719,8 +1752,8 @@ report_plan(struct plan *P, struct rp_salvage *sv, rp_report_fn fn, void *arg,
 					m->newuid);
 			rp_report(fn, arg,
 				  m->recovered ? RP_RECOVERED : RP_CHANGED,
-				  it->off, it->len, 1, NULL, m->why,
-				  m->damaged);
+				  it->off, it->len, 1, NULL,
+				  m->why ? m->why : "", m->damaged);
 			if (m->recovered)
 				res->recovered++;
 			else
@@ -1740,6 +1773,10 @@ plan_free(struct plan *P)
 
 	for (i = 0; i < P->nkw; i++)
 		free(P->kw[i]);
+	for (i = 0; i < P->n; i++) {
+		free(P->m[i].why);
+		free(P->m[i].synth);
+	}
 	free(P->m);
 	free(P->it);
 }
@@ -1842,10 +1879,15 @@ rp_repair_mbox(struct mb_ctx *ctx, const char *path, const char *format,
 		frame_unix(&P);
 	else
 		frame_mmdf(&P);
+	/* the passes after framing go back to the start: give all back */
+	mbi_map_release(P.buf, P.len, &P.released);
+	P.released = 0;
 	if (!P.oom) {
 		mark_damage(&P);
 		decide(&P);
 	}
+	mbi_map_release(P.buf, P.len, &P.released);
+	P.released = 0;
 	if (P.oom) {
 		rc = mbi_err(e, MB_FATAL, MB_ENOMEM, path, -1, "out of memory");
 		goto out;

@@ -86,7 +86,7 @@ rp_shrank(const char *path, struct mb_err *e)
 #define CHUNK (1u << 20)
 /* copy and compare windows; a multiple of the page size, small enough
  * that two mapped ones keep the resident size low */
-#define WINDOW ((size_t)16 << 20)
+#define WINDOW ((size_t)4 << 20)
 
 int
 rp_backup(const char *path, int fd, int64_t len, const struct stat *st,
