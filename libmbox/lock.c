@@ -824,25 +824,53 @@ tmplock_check(const struct stat *st, const char *path, struct mb_err *e)
 	return MB_OK;
 }
 
+/*
+ * UW creates the lock file NFS-safely: a unique name hard-linked to this
+ * one, then unlinked.  Two links for a moment are that, not an attack.
+ * Wait while they last: true (after a short sleep) while this inode has
+ * had two links for less than two seconds.  Under contention UW makes
+ * and removes lock files many times a second, so the time counts per
+ * inode, and a new inode starts afresh.
+ */
+struct link_wait {
+	dev_t dev;
+	ino_t ino;
+	struct timespec since;
+	int rounds; /* a bound on the whole wait, however many inodes */
+};
+
+static bool
+transient_link(struct link_wait *lw, const struct stat *st)
+{
+	struct timespec now, ts = { 0, 20 * 1000000L };
+
+	if (!S_ISREG(st->st_mode) || st->st_nlink != 2 || lw->rounds++ > 1500)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (st->st_dev != lw->dev || st->st_ino != lw->ino) {
+		lw->dev = st->st_dev;
+		lw->ino = st->st_ino;
+		lw->since = now;
+	} else if (now.tv_sec - lw->since.tv_sec > 2) {
+		return false;
+	}
+	nanosleep(&ts, NULL);
+	return true;
+}
+
 static int
 tmplock_open_path(struct mbi_tmplock *tl, struct mb_err *e)
 {
 	struct stat lst, fst;
-	int i, fd, r, links_seen = 0;
+	struct link_wait lw;
+	int i, fd, r;
+
+	memset(&lw, 0, sizeof(lw));
 
 	for (i = 0; i < TMPLOCK_TRIES; i++) {
 		if (lstat(tl->path, &lst) == 0) {
-			/*
-			 * UW creates the lock file NFS-safely: a unique name
-			 * hard-linked to this one, then unlinked.  Two links
-			 * for a moment are that, not an attack: wait (up to
-			 * two seconds) before calling it one.
-			 */
-			if (S_ISREG(lst.st_mode) && lst.st_nlink == 2 &&
-			    links_seen++ < 100) {
-				struct timespec ts = { 0, 20 * 1000000L };
-
-				nanosleep(&ts, NULL);
+			/* two links for a moment: UW making it */
+			if (transient_link(&lw, &lst)) {
 				i--;
 				continue;
 			}
@@ -877,12 +905,8 @@ tmplock_open_path(struct mbi_tmplock *tl, struct mb_err *e)
 				continue;
 			}
 			/* the second link may appear between lstat and open */
-			if (S_ISREG(fst.st_mode) && fst.st_nlink == 2 &&
-			    links_seen++ < 100) {
-				struct timespec ts = { 0, 20 * 1000000L };
-
+			if (transient_link(&lw, &fst)) {
 				close(fd);
-				nanosleep(&ts, NULL);
 				i--;
 				continue;
 			}

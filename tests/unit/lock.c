@@ -843,6 +843,65 @@ test_tmplock_unsafe(void)
 	rmdir(name);
 }
 
+/*
+ * UW makes lock files through a hitching post, so the name has two links
+ * for a moment, and under contention one such file after another.  Two
+ * of them, each with two links for 1.5 s (3 s in all, more than the 2 s
+ * one file may take): the open waits them out and takes the lock file.
+ */
+static void
+test_tmplock_posts(void)
+{
+	struct mbi_tmplock tl;
+	struct mb_err e;
+	struct stat st, lst;
+	char name[64], post[80];
+	int i, fds[2], rc;
+	pid_t pid;
+	char c;
+
+	touch("pbox2");
+	stat("pbox2", &st);
+	tmp_name_of("pbox2", name, sizeof(name));
+	snprintf(post, sizeof(post), "%s.post", name);
+	unlink(name);
+	unlink(post);
+	if (pipe(fds) < 0 || (pid = fork()) < 0) {
+		ok(0, "tmplock posts: fork");
+		return;
+	}
+	if (pid == 0) {
+		struct timespec ts = { 1, 500 * 1000000L };
+
+		for (i = 0; i < 2; i++) {
+			/* a new inode with two names, put at the name */
+			unlink(post);
+			touch(post);
+			link(post, "posts.tmp");
+			rename("posts.tmp", name);
+			if (i == 0 && write(fds[1], "x", 1) != 1)
+				_exit(1);
+			nanosleep(&ts, NULL);
+		}
+		unlink(post);
+		_exit(0);
+	}
+	close(fds[1]);
+	rc = read(fds[0], &c, 1) == 1;
+	close(fds[0]);
+	lstat(name, &lst);
+	ok(rc && lst.st_nlink == 2, "tmplock posts: the name has two links");
+	memset(&e, 0, sizeof(e));
+	is_int(mbi_tmplock_open(&st, &tl, &e), MB_OK,
+	       "tmplock posts: two files with two links for 1.5 s each are "
+	       "waited out (%s)",
+	       e.msg);
+	mbi_tmplock_release(&tl);
+	waitpid(pid, NULL, 0);
+	unlink(name);
+	unlink(post);
+}
+
 int
 main(void)
 {
@@ -860,5 +919,6 @@ main(void)
 	contend_kernel(true);
 	test_tmplock();
 	test_tmplock_unsafe();
+	test_tmplock_posts();
 	return done_testing();
 }
