@@ -195,11 +195,10 @@ only_message(const char *dir, char **out)
 
 /* The maildir writer, with texts larger than its copy buffer. */
 static void
-maildir_cases(void)
+maildir_cases(const char *tmp)
 {
 	static const size_t sizes[] = { 1, 2, 200000, 300001 };
 	static const size_t piece[] = { 1, 65536, 131073 };
-	const char *tmp = t_tmpdir();
 	size_t a, b;
 	unsigned seed = 100;
 	int k = 0;
@@ -258,11 +257,10 @@ maildir_cases(void)
 
 /* The mbx writer: appended in pieces, read back as stored. */
 static void
-mbx_cases(void)
+mbx_cases(const char *tmp)
 {
 	static const size_t sizes[] = { 3, 5000, 200000, 300001 };
 	static const size_t piece[] = { 1, 7, 65536, 131073 };
-	const char *tmp = t_tmpdir();
 	size_t a, b;
 	unsigned seed = 200;
 	int k = 0;
@@ -324,8 +322,11 @@ mbx_cases(void)
 int
 main(void)
 {
+	/* one directory for both writers (t_tmpdir removes one at exit) */
+	const char *tmp = t_tmpdir();
+
 	lf_reader_cases();
-	maildir_cases();
-	mbx_cases();
+	maildir_cases(tmp);
+	mbx_cases(tmp);
 	return done_testing();
 }
