@@ -260,7 +260,7 @@ scout_min(void)
 }
 
 #define MAP_WINDOW ((size_t)16 << 20) /* bytes mapped at a time */
-#define ZAP_STEP   ((size_t)4 << 20)  /* whole mappings: see lr_fill_mapped */
+#define ZAP_MARGIN ((size_t)4 << 20)  /* whole mappings: see lr_fill_mapped */
 
 /* The file changed under the mapping: say so, once. */
 static ssize_t
@@ -319,18 +319,12 @@ lr_fill_mapped(struct lr *r, struct mb_err *e)
 		r->base += (int64_t)drop;
 		r->len -= drop;
 		r->pos = LOOKBEHIND;
-		if (r->scout_tried && r->map_len > MAP_WINDOW &&
-		    r->base - r->zap >= (int64_t)ZAP_STEP * 2) {
-			/* a whole-range mapping: give back the pages well
-			 * behind, so memory stays that of a window (a look
-			 * back there faults them in again) */
-			int64_t to = r->base - (int64_t)ZAP_STEP;
-
-			to &= ~(int64_t)(sysconf(_SC_PAGESIZE) - 1);
-			madvise(r->map + (r->zap - r->map_off),
-				(size_t)(to - r->zap), MADV_DONTNEED);
-			r->zap = to;
-		}
+		/* a whole-range mapping (windows are never larger): give
+		 * back the pages well behind, so memory stays that of a
+		 * window (a look back there faults them in again) */
+		if (r->map_len > MAP_WINDOW)
+			mbi_map_release(r->map, r->map_off,
+					r->base - (int64_t)ZAP_MARGIN, &r->zap);
 	}
 	if (r->len >= LINE_KEEP)
 		return 0; /* caller cuts the line, as lr_fill does */
@@ -886,10 +880,9 @@ header_line(struct mb_box *b, struct ux_state *s, struct hdrinfo *h,
  * here.
  */
 static const char *
-find_line_start(struct ux_state *s, const char *p, const char *end, char c1,
+find_line_start(const struct lr *r, const char *p, const char *end, char c1,
 		char c2)
 {
-	const struct lr *r = &s->rd;
 	int64_t a, b, lo, hi;
 
 	if (r->scout == NULL)
@@ -952,7 +945,7 @@ scan_body(struct mb_box *b, struct ux_state *s, int64_t *text_end,
 	goto look; /* the first body line starts right here */
 	for (;;) {
 		/* search from the LF that ends the previous line */
-		q = find_line_start(s, r->buf + (r->pos > 0 ? r->pos - 1 : 0),
+		q = find_line_start(r, r->buf + (r->pos > 0 ? r->pos - 1 : 0),
 				    r->buf + r->len, c1, c2);
 		if (q == NULL) {
 			ssize_t got;

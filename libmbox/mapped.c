@@ -31,7 +31,7 @@
 #include "mb-int.h"
 
 #define MAP_SLOTS	 32
-#define MAP_RELEASE_STEP ((int64_t)8 << 20) /* see mbi_map_release */
+#define MAP_RELEASE_STEP ((int64_t)4 << 20) /* see mbi_map_release */
 
 static struct map_slot {
 	int taken;	     /* claimed, atomically */
@@ -146,7 +146,7 @@ mbi_unmap(void *p, size_t len)
 }
 
 void
-mbi_map_release(const void *map, int64_t off, int64_t *done)
+mbi_map_release(const void *map, int64_t map_off, int64_t off, int64_t *done)
 {
 	long pg = sysconf(_SC_PAGESIZE);
 	int64_t to;
@@ -154,9 +154,9 @@ mbi_map_release(const void *map, int64_t off, int64_t *done)
 	if (pg <= 0)
 		pg = 4096;
 	to = off & ~(int64_t)(pg - 1);
-	if (map == NULL || to - *done < MAP_RELEASE_STEP)
+	if (map == NULL || *done < map_off || to - *done < MAP_RELEASE_STEP)
 		return;
-	madvise((char *)(uintptr_t)map + *done, (size_t)(to - *done),
-		MADV_DONTNEED);
+	madvise((char *)(uintptr_t)map + (*done - map_off),
+		(size_t)(to - *done), MADV_DONTNEED);
 	*done = to;
 }

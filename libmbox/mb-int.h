@@ -319,13 +319,14 @@ ssize_t mbi_pread_full(int fd, void *p, size_t n, int64_t off);
  */
 void *mbi_map_ro(int fd, int64_t off, size_t len, volatile sig_atomic_t *flag);
 void mbi_unmap(void *p, size_t len);
-/* A pass over a large mapping gives back the pages it has left behind:
- * those of [*done, off) (off rounded down to a page) once there are 8 MiB
- * of them, so RSS does not grow with the file; *done (start at 0) moves
- * up.  Looking there again faults them in again from the page cache, so
- * this is only for files nobody writes under us (a mapping from
- * mbi_map_ro at offset 0). */
-void mbi_map_release(const void *map, int64_t off, int64_t *done);
+/* A pass over a large mapping (from mbi_map_ro: map holds the file from
+ * offset map_off) gives back the pages it has left behind: those of
+ * [*done, off) (file offsets, off rounded down to a page) once there are
+ * 4 MiB of them, so RSS does not grow with the file; *done (start at
+ * map_off) moves up.  Looking there again faults them in again from the
+ * page cache, so this is only for files nobody writes under us. */
+void mbi_map_release(const void *map, int64_t map_off, int64_t off,
+		     int64_t *done);
 
 /*
  * The scout (scout.c): a thread that reads [start, end) of a file ahead
@@ -355,7 +356,7 @@ struct mbi_scout *mbi_scout_start(const char *map, int64_t map_off,
 				  const char *word, size_t chunk);
 int mbi_scout_find(struct mbi_scout *sc, int64_t a, int64_t b, int64_t *lo,
 		   int64_t *hi);
-void mbi_scout_stats(const struct mbi_scout *sc, struct mbi_scout_stats *out);
+void mbi_scout_stats(struct mbi_scout *sc, struct mbi_scout_stats *out);
 void mbi_scout_stop(struct mbi_scout *sc);
 
 /* The first LF in [p, end - 1) whose next byte is c1 or c2, or NULL:

@@ -372,13 +372,11 @@ mbi_scout_stop(struct mbi_scout *sc)
 }
 
 void
-mbi_scout_stats(const struct mbi_scout *sc, struct mbi_scout_stats *out)
+mbi_scout_stats(struct mbi_scout *sc, struct mbi_scout_stats *out)
 {
-	struct mbi_scout *m = (struct mbi_scout *)sc;
-
-	pthread_mutex_lock(&m->mu);
-	*out = m->st;
-	pthread_mutex_unlock(&m->mu);
+	pthread_mutex_lock(&sc->mu);
+	*out = sc->st;
+	pthread_mutex_unlock(&sc->mu);
 }
 
 /* ---- the caller's side --------------------------------------------- */

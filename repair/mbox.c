@@ -805,7 +805,7 @@ frame_unix(struct plan *P)
 					split_msg(P, idx);
 			}
 			/* what lies before the last message is done with */
-			mbi_map_release(P->buf, cur >= 0 ? cur : off,
+			mbi_map_release(P->buf, 0, cur >= 0 ? cur : off,
 					&P->released);
 			cur = off;
 			curlen = n;
@@ -890,7 +890,7 @@ frame_mmdf(struct plan *P)
 			open = -1;
 			seg = off + (int64_t)n;
 			/* what lies before this message is done with */
-			mbi_map_release(P->buf, t, &P->released);
+			mbi_map_release(P->buf, 0, t, &P->released);
 		}
 		off += (int64_t)n;
 	}
@@ -1180,7 +1180,7 @@ mark_damage(struct plan *P)
 			/* the text is written by gen_msg with the new value */
 		}
 		/* one byte a message still maps pages all along */
-		mbi_map_release(P->buf, m->rec_off, &P->released);
+		mbi_map_release(P->buf, 0, m->rec_off, &P->released);
 		if (m->text_end > m->text_off &&
 		    P->buf[m->text_end - 1] != '\n') {
 			/* only the last message can end mid-line: a writer
@@ -1582,7 +1582,7 @@ write_all(struct plan *P, struct mbi_rewrite *rw, struct mbi_dotlock *dl,
 				continue;
 			mbi_dotlock_refresh(dl);
 			if (pass == 0)
-				mbi_map_release(P->buf, m->rec_off,
+				mbi_map_release(P->buf, 0, m->rec_off,
 						&P->released);
 			if ((rc = out_sep(&w, e)) != MB_OK)
 				goto fail;
@@ -1880,13 +1880,13 @@ rp_repair_mbox(struct mb_ctx *ctx, const char *path, const char *format,
 	else
 		frame_mmdf(&P);
 	/* the passes after framing go back to the start: give all back */
-	mbi_map_release(P.buf, P.len, &P.released);
+	mbi_map_release(P.buf, 0, P.len, &P.released);
 	P.released = 0;
 	if (!P.oom) {
 		mark_damage(&P);
 		decide(&P);
 	}
-	mbi_map_release(P.buf, P.len, &P.released);
+	mbi_map_release(P.buf, 0, P.len, &P.released);
 	P.released = 0;
 	if (P.oom) {
 		rc = mbi_err(e, MB_FATAL, MB_ENOMEM, path, -1, "out of memory");

@@ -252,6 +252,25 @@ dc_deliver() {
 		-m "${2:-INBOX}" <"$1"
 }
 
+# Helpers of the fetch tests (t7000-t7002).  Each test defines msg N, a
+# message with Message-ID <N@mailbag.test> and the body it needs.
+# deliver N...: msg N into the server's INBOX, for each N.
+deliver() {
+	local i
+	for i in "$@"; do
+		msg "$i" >m.$i && dc_deliver m.$i || return 1
+	done
+}
+# ids FILE...: the Message-IDs in local mailbox files, one a line, sorted
+ids() { grep -h '^Message-ID: <.*@mailbag.test>' "$@" | sort; }
+# exactly N FILE...: the IDs of FILE... are exactly 1..N, each once
+exactly() {
+	local n=$1
+	shift
+	seq 1 "$n" | sed 's/.*/Message-ID: <&@mailbag.test>/' | sort >ids.want &&
+		ids "$@" >ids.got && test_cmp ids.want ids.got
+}
+
 dc_count() {
 	dc_doveadm mailbox status -u "$DC_LOGIN" messages "${1:-INBOX}" |
 		sed 's/.*messages=//'

@@ -29,21 +29,7 @@ msg() {
 	printf 'From: sender%s@example.org\nTo: %s@example.org\nSubject: message %s\nMessage-ID: <%s@mailbag.test>\n\nbody of %s\nFrom the body, a line to quote\n' \
 		"$1" "$U" "$1" "$1" "$1"
 }
-deliver() {
-	local i
-	for i in "$@"; do
-		msg "$i" >m.$i && dc_deliver m.$i || return 1
-	done
-}
-# the Message-IDs in a local mailbox, one a line, sorted
-ids() { grep -h '^Message-ID: <.*@mailbag.test>' "$@" | sort; }
-# "each message exactly once": the IDs of FILE... are exactly 1..N
-exactly() {
-	local n=$1
-	shift
-	seq 1 "$n" | sed 's/.*/Message-ID: <&@mailbag.test>/' | sort >ids.want &&
-		ids "$@" >ids.got && test_cmp ids.want ids.got
-}
+# deliver, ids and exactly: tests/t/dovecot.sh
 
 test_expect_success 'fetch over STARTTLS, verified against the test CA' '
 	deliver 1 2 3 &&

@@ -22,19 +22,7 @@ msg() {
 	printf 'From: sender%s@example.org\nSubject: message %s\nMessage-ID: <%s@mailbag.test>\n\nbody of %s\n.\n..two dots\nFrom the body\n' \
 		"$1" "$1" "$1" "$1"
 }
-deliver() {
-	local i
-	for i in "$@"; do
-		msg "$i" >m.$i && dc_deliver m.$i || return 1
-	done
-}
-ids() { grep -h '^Message-ID: <.*@mailbag.test>' "$@" | sort; }
-exactly() {
-	local n=$1
-	shift
-	seq 1 "$n" | sed 's/.*/Message-ID: <&@mailbag.test>/' | sort >ids.want &&
-		ids "$@" >ids.got && test_cmp ids.want ids.got
-}
+# deliver, ids and exactly: tests/t/dovecot.sh
 
 test_expect_success 'fetch over STLS into MH, byte for byte (dot-stuffing undone)' '
 	deliver 1 2 3 &&

@@ -25,20 +25,7 @@ msg() {
 	printf 'From: sender%s@example.org\nTo: %s@example.org\nSubject: message %s\nMessage-ID: <%s@mailbag.test>\n\nbody of %s\n.\nFrom the body\n' \
 		"$1" "$U" "$1" "$1" "$1"
 }
-deliver() {
-	local i
-	for i in "$@"; do
-		msg "$i" >m.$i && dc_deliver m.$i || return 1
-	done
-}
-ids() { grep -h '^Message-ID: <.*@mailbag.test>' "$@" | sort; }
-# "each message exactly once": the IDs of FILE... are exactly 1..N
-exactly() {
-	local n=$1
-	shift
-	seq 1 "$n" | sed 's/.*/Message-ID: <&@mailbag.test>/' | sort >ids.want &&
-		ids "$@" >ids.got && test_cmp ids.want ids.got
-}
+# deliver, ids and exactly: tests/t/dovecot.sh
 # MH folder DIR holds messages 1..N, each byte for byte as delivered
 same_as_sent() {
 	local dir=$1 n=$2 i
